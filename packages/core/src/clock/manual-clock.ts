@@ -1,0 +1,85 @@
+import type { Clock, TimerHandle } from './clock.js'
+
+interface Timer {
+  id: number
+  at: number
+  fn: () => void
+  every?: number
+}
+
+/**
+ * A clock that moves only when told to. `advance(ms)` fires due timers in time order, awaiting the
+ * microtasks and immediates each one schedules, so protocol rounds (heartbeat → reply → state change)
+ * complete between ticks exactly as they would in real time, without sleeping.
+ */
+export class ManualClock implements Clock {
+  #now: number
+  #nextId = 1
+  #timers = new Map<number, Timer>()
+
+  constructor(startMs = Date.UTC(2026, 0, 1)) {
+    this.#now = startMs
+  }
+
+  now(): number {
+    return this.#now
+  }
+
+  setTimeout(fn: () => void, ms: number): TimerHandle {
+    return this.#add(fn, ms)
+  }
+
+  setInterval(fn: () => void, ms: number): TimerHandle {
+    return this.#add(fn, ms, Math.max(1, ms))
+  }
+
+  /** How many timers are pending (a stopped component must leave none). */
+  get pendingTimers(): number {
+    return this.#timers.size
+  }
+
+  /** Move time forward by `ms`, firing every timer that falls due, in order. */
+  async advance(ms: number): Promise<void> {
+    const end = this.#now + ms
+    for (;;) {
+      await settle()
+      const next = this.#nextDue(end)
+      if (!next) break
+      this.#now = Math.max(this.#now, next.at)
+      if (next.every) next.at += next.every
+      else this.#timers.delete(next.id)
+      next.fn()
+    }
+    this.#now = end
+    await settle()
+  }
+
+  /** Advance in steps of `stepMs` until `predicate()` holds or `maxMs` have passed; returns whether it held. */
+  async advanceUntil(predicate: () => boolean, { stepMs = 50, maxMs = 60_000 } = {}): Promise<boolean> {
+    for (let waited = 0; waited <= maxMs; waited += stepMs) {
+      await settle()
+      if (predicate()) return true
+      await this.advance(stepMs)
+    }
+    return predicate()
+  }
+
+  #add(fn: () => void, ms: number, every?: number): TimerHandle {
+    const id = this.#nextId++
+    this.#timers.set(id, { id, at: this.#now + Math.max(0, ms), fn, every })
+    return { cancel: () => void this.#timers.delete(id) }
+  }
+
+  #nextDue(end: number): Timer | undefined {
+    let best: Timer | undefined
+    for (const t of this.#timers.values()) {
+      if (t.at <= end && (!best || t.at < best.at || (t.at === best.at && t.id < best.id))) best = t
+    }
+    return best
+  }
+}
+
+/** Let pending promise callbacks and immediates run (several rounds, since handlers chain). */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => setImmediate(resolve))
+}

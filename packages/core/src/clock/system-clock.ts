@@ -1,0 +1,16 @@
+import type { Clock, TimerHandle } from './clock.js'
+
+/** The real clock: `Date.now()` and unref'd Node timers (a cluster's timers never hold the process open). */
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout(fn, ms): TimerHandle {
+    const t = setTimeout(fn, ms)
+    t.unref()
+    return { cancel: () => clearTimeout(t) }
+  },
+  setInterval(fn, ms): TimerHandle {
+    const t = setInterval(fn, ms)
+    t.unref()
+    return { cancel: () => clearInterval(t) }
+  },
+}

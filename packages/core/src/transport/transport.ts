@@ -1,0 +1,43 @@
+import type { Address } from '../member.js'
+
+/** Why a transport closed a connection or refused a frame: counted and logged, never thrown at the caller. */
+export type FrameRejection =
+  | 'frame-too-large'
+  | 'decryption-failed'
+  | 'replay'
+  | 'bad-hello'
+  | 'malformed'
+  | 'queue-full'
+
+export interface TransportEvents {
+  /** A connection was closed because of what the peer sent (bad input); the process keeps running. */
+  rejected: (info: { reason: FrameRejection; remote: string; error?: Error }) => void
+  /** An outbound connection to a peer failed or dropped (it will be retried with backoff). */
+  peerDown: (peer: Address, error?: Error) => void
+  /** An outbound connection to a peer is established. */
+  peerUp: (peer: Address) => void
+}
+
+export type FrameHandler = (from: Address, frame: Uint8Array) => void
+
+/**
+ * Moves opaque frames between nodes. Frames from one sender arrive in the order sent; nothing is
+ * promised across senders. Delivery is best effort: reliability (acks, retries) is the channel's job.
+ */
+export interface Transport {
+  /** The address peers reach this node on. Valid after `start()`: port 0 becomes the real port. */
+  readonly address: Address
+  /** Begin listening. Idempotent. */
+  start(): Promise<void>
+  /** Close every connection and the listener, drop queues, clear timers. Idempotent. */
+  stop(): Promise<void>
+  /**
+   * Queue a frame for `to`, connecting if needed. Returns false (and emits `rejected` with
+   * `queue-full`) when the peer's bounded queue is full; the frame is then not sent.
+   */
+  send(to: Address, frame: Uint8Array): boolean
+  /** Set the single receiver of inbound frames (the channel). `from` is the sender's listening address. */
+  onFrame(handler: FrameHandler): void
+  /** Subscribe to transport events; returns the unsubscribe function. */
+  on<K extends keyof TransportEvents>(event: K, listener: TransportEvents[K]): () => void
+}
