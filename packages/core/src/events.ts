@@ -3,9 +3,9 @@
  * A listener that throws is reported to `onListenerError` (never swallowed, never breaks the emitter).
  */
 // biome-ignore lint/suspicious/noExplicitAny: listener argument tuples are checked per event map
-export type EventMap = Record<string, (...args: any[]) => void>
+export type EventMap<E> = { [K in keyof E]: (...args: any[]) => void }
 
-export class TypedEmitter<E extends EventMap> {
+export class TypedEmitter<E extends EventMap<E>> {
   readonly #listeners = new Map<keyof E, Set<E[keyof E]>>()
   #onListenerError: (error: unknown, event: string) => void
 

@@ -1,0 +1,297 @@
+import type { Clock, TimerHandle } from '../clock/clock.js'
+import { systemClock } from '../clock/system-clock.js'
+import type { Codec } from '../codec/codec.js'
+import { cborCodec } from '../codec/cbor-codec.js'
+import {
+  AbortError,
+  ClusterError,
+  MalformedMessageError,
+  NotStartedError,
+  RemoteApplyError,
+  ReplicationTimeoutError,
+  RequestTimeoutError,
+  SendQueueFullError,
+} from '../errors.js'
+import { type Logger, silentLogger } from '../logger.js'
+import { type Address, addressKey } from '../member.js'
+import { Metrics } from '../metrics.js'
+import type { Transport } from '../transport/transport.js'
+import { type Envelope, Kind, PROTOCOL_VERSION, parseEnvelope } from './envelope.js'
+import { type Interceptor, composeInterceptors } from './interceptor.js'
+import type { ClusterMessage, Delivery } from './message.js'
+
+export interface ChannelInit {
+  transport: Transport
+  /** @default cborCodec() */
+  codec?: Codec
+  /** @default systemClock */
+  clock?: Clock
+  logger?: Logger
+  metrics?: Metrics
+  /** How long an `ack` send waits for the receiver to apply a message (Tomcat's sender timeout). @default 3000 */
+  ackTimeoutMs?: number
+  /** How long `request` waits for a response. @default 10000 */
+  requestTimeoutMs?: number
+  interceptors?: readonly Interceptor[]
+}
+
+export const DEFAULT_ACK_TIMEOUT_MS = 3_000
+export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000
+
+export interface SendOptions {
+  /** @default 'async' */
+  delivery?: Delivery
+  /** Overrides the channel's `ackTimeoutMs` for this send. */
+  timeoutMs?: number
+  signal?: AbortSignal
+}
+
+export interface DeliveryReport {
+  /** Peers that accepted the frame (`async`) or applied the message (`ack`). */
+  delivered: Address[]
+  failed: Array<{ to: Address; error: Error }>
+}
+
+export interface MessageContext {
+  from: Address
+}
+export type MessageHandler = (message: ClusterMessage, ctx: MessageContext) => void | Promise<void>
+export type RequestHandler = (message: ClusterMessage, ctx: MessageContext) => ClusterMessage | Promise<ClusterMessage>
+
+interface Pending {
+  to: string
+  resolve: (body: Envelope[3]) => void
+  reject: (error: Error) => void
+  timer: TimerHandle
+}
+
+/**
+ * Messages between nodes over a Transport: fire-and-forget or acknowledged-after-apply sends, and
+ * request/response. Decodes untrusted frames defensively: a bad frame is counted and logged, and when the
+ * sender waits for an answer it gets a failure reply naming the problem, so nothing hangs.
+ */
+export class Channel {
+  readonly #transport: Transport
+  readonly #codec: Codec
+  readonly #clock: Clock
+  readonly #log: Logger
+  readonly metrics: Metrics
+  readonly #ackTimeoutMs: number
+  readonly #requestTimeoutMs: number
+  readonly #interceptors: ReturnType<typeof composeInterceptors>
+  readonly #handlers = new Map<string, MessageHandler>()
+  readonly #requestHandlers = new Map<string, RequestHandler>()
+  readonly #pending = new Map<number, Pending>()
+  #nextId = 1
+  #started = false
+
+  constructor(init: ChannelInit) {
+    this.#transport = init.transport
+    this.#codec = init.codec ?? cborCodec()
+    this.#clock = init.clock ?? systemClock
+    this.#log = init.logger ?? silentLogger
+    this.metrics = init.metrics ?? new Metrics()
+    this.#ackTimeoutMs = init.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS
+    this.#requestTimeoutMs = init.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
+    this.#interceptors = composeInterceptors(init.interceptors ?? [])
+    this.#transport.onFrame((from, frame) => this.#receive(from, frame))
+  }
+
+  get address(): Address {
+    return this.#transport.address
+  }
+
+  get transport(): Transport {
+    return this.#transport
+  }
+
+  get started(): boolean {
+    return this.#started
+  }
+
+  async start(): Promise<void> {
+    if (this.#started) return
+    await this.#transport.start()
+    this.#started = true
+  }
+
+  async stop(): Promise<void> {
+    if (!this.#started) return
+    this.#started = false
+    for (const [id, pending] of this.#pending) {
+      this.#pending.delete(id)
+      pending.timer.cancel()
+      pending.reject(new AbortError('channel stopped'))
+    }
+    await this.#transport.stop()
+  }
+
+  /** Handle messages of type `t` (one handler per type). For `ack` sends, the ack goes out when the returned promise settles. */
+  handle(t: string, handler: MessageHandler): void {
+    this.#handlers.set(t, handler)
+  }
+
+  /** Answer requests of type `t`. */
+  handleRequest(t: string, handler: RequestHandler): void {
+    this.#requestHandlers.set(t, handler)
+  }
+
+  /** Send one message to one or many peers. Never throws for peer failures: they are in the report. */
+  async send(to: Address | readonly Address[], message: ClusterMessage, options: SendOptions = {}): Promise<DeliveryReport> {
+    const targets = Array.isArray(to) ? (to as readonly Address[]) : [to as Address]
+    const report: DeliveryReport = { delivered: [], failed: [] }
+    if (!this.#started) {
+      for (const t of targets) report.failed.push({ to: t, error: new NotStartedError('channel is not started') })
+      return report
+    }
+    const body = this.#codec.encode(message)
+    const ack = options.delivery === 'ack'
+    const waits: Array<Promise<void>> = []
+    for (const target of targets) {
+      if (!this.#interceptors.onSend(message, target)) {
+        this.metrics.increment('channel.intercepted')
+        continue
+      }
+      this.metrics.increment(`channel.sent.${message.t}`)
+      if (!ack) {
+        if (this.#write(target, [PROTOCOL_VERSION, Kind.Message, 0, body])) report.delivered.push(target)
+        else report.failed.push({ to: target, error: new SendQueueFullError(`send queue to ${addressKey(target)} is full`) })
+        continue
+      }
+      const timeoutMs = options.timeoutMs ?? this.#ackTimeoutMs
+      const wait = this.#exchange(target, Kind.Message, body, timeoutMs, options.signal, () =>
+        new ReplicationTimeoutError(`${addressKey(target)} did not apply ${message.t} within ${timeoutMs} ms`),
+      ).then(
+        () => void report.delivered.push(target),
+        (error: Error) => {
+          if (error.name === 'ReplicationTimeoutError') this.metrics.increment('channel.ack-timeouts')
+          report.failed.push({ to: target, error })
+        },
+      )
+      waits.push(wait)
+    }
+    await Promise.all(waits)
+    return report
+  }
+
+  /** Ask one peer and wait for its answer. Rejects with RequestTimeoutError, RemoteApplyError or AbortError. */
+  async request(to: Address, message: ClusterMessage, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<ClusterMessage> {
+    if (!this.#started) throw new NotStartedError('channel is not started')
+    const timeoutMs = options.timeoutMs ?? this.#requestTimeoutMs
+    this.metrics.increment(`channel.sent.${message.t}`)
+    const body = await this.#exchange(to, Kind.Request, this.#codec.encode(message), timeoutMs, options.signal, () =>
+      new RequestTimeoutError(`${addressKey(to)} did not answer ${message.t} within ${timeoutMs} ms`),
+    )
+    if (!(body instanceof Uint8Array)) throw new MalformedMessageError('response without a body')
+    return this.#decodeMessage(body)
+  }
+
+  #exchange(
+    to: Address,
+    kind: Kind,
+    body: Uint8Array,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+    timeoutError: () => Error,
+  ): Promise<Envelope[3]> {
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(new AbortError('aborted', { cause: signal.reason }))
+      const id = this.#nextId++
+      const onAbort = () => settle(new AbortError('aborted', { cause: signal?.reason }))
+      const settle = (error?: Error, value?: Envelope[3]) => {
+        if (!this.#pending.delete(id)) return
+        timer.cancel()
+        signal?.removeEventListener('abort', onAbort)
+        if (error) reject(error)
+        else resolve(value ?? null)
+      }
+      const timer = this.#clock.setTimeout(() => settle(timeoutError()), timeoutMs)
+      this.#pending.set(id, { to: addressKey(to), resolve: (v) => settle(undefined, v), reject: (e) => settle(e), timer })
+      signal?.addEventListener('abort', onAbort, { once: true })
+      if (!this.#write(to, [PROTOCOL_VERSION, kind, id, body])) {
+        settle(new SendQueueFullError(`send queue to ${addressKey(to)} is full`))
+      }
+    })
+  }
+
+  #write(to: Address, envelope: Envelope): boolean {
+    return this.#transport.send(to, this.#codec.encode(envelope))
+  }
+
+  #receive(from: Address, frame: Uint8Array): void {
+    let envelope: Envelope
+    try {
+      envelope = parseEnvelope(this.#codec.decode(frame))
+    } catch (error) {
+      this.#reject(from, error)
+      return
+    }
+    const [, kind, id, body] = envelope
+    switch (kind) {
+      case Kind.Ack:
+      case Kind.Response:
+        return this.#settle(from, id, body)
+      case Kind.Failure:
+        return this.#settle(from, id, body, new RemoteApplyError(`${addressKey(from)} failed: ${String(body)}`))
+      case Kind.Message:
+      case Kind.Request:
+        return void this.#dispatch(from, kind, id, body)
+    }
+  }
+
+  async #dispatch(from: Address, kind: Kind, id: number, body: Envelope[3]): Promise<void> {
+    let reply: Uint8Array | null = null
+    try {
+      if (!(body instanceof Uint8Array)) throw new MalformedMessageError('message without a body')
+      const message = this.#decodeMessage(body)
+      if (!this.#interceptors.onReceive(message, from)) {
+        this.metrics.increment('channel.intercepted')
+        return
+      }
+      this.metrics.increment(`channel.received.${message.t}`)
+      if (kind === Kind.Message) {
+        const handler = this.#handlers.get(message.t)
+        if (!handler) throw new MalformedMessageError(`no handler for message type ${JSON.stringify(message.t)}`)
+        await handler(message, { from })
+      } else {
+        const handler = this.#requestHandlers.get(message.t)
+        if (!handler) throw new MalformedMessageError(`no handler for request type ${JSON.stringify(message.t)}`)
+        reply = this.#codec.encode(await handler(message, { from }))
+      }
+    } catch (error) {
+      this.#reject(from, error)
+      if (id > 0) this.#write(from, [PROTOCOL_VERSION, Kind.Failure, id, describe(error)])
+      return
+    }
+    if (id > 0) this.#write(from, [PROTOCOL_VERSION, kind === Kind.Message ? Kind.Ack : Kind.Response, id, reply])
+  }
+
+  #settle(from: Address, id: number, body: Envelope[3], error?: Error): void {
+    const pending = this.#pending.get(id)
+    if (!pending || pending.to !== addressKey(from)) {
+      // A late answer after a timeout, or one from the wrong peer: ignore, but make it visible.
+      this.metrics.increment('channel.unmatched-replies')
+      return
+    }
+    if (error) pending.reject(error)
+    else pending.resolve(body)
+  }
+
+  #decodeMessage(body: Uint8Array): ClusterMessage {
+    const message = this.#codec.decode(body) as { t?: unknown }
+    if (message === null || typeof message !== 'object' || typeof message.t !== 'string') {
+      throw new MalformedMessageError('message without a type tag')
+    }
+    return message as ClusterMessage
+  }
+
+  #reject(from: Address, error: unknown): void {
+    const name = error instanceof ClusterError ? error.name : 'HandlerError'
+    this.metrics.increment(name === 'MalformedMessageError' ? 'channel.malformed' : 'channel.handler-errors')
+    this.#log.warn('message from peer rejected', { from: addressKey(from), error: describe(error) })
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+}

@@ -1,0 +1,6 @@
+export { Channel, DEFAULT_ACK_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS } from './channel.js'
+export type { ChannelInit, DeliveryReport, MessageContext, MessageHandler, RequestHandler, SendOptions } from './channel.js'
+export { PROTOCOL_VERSION } from './envelope.js'
+export { composeInterceptors } from './interceptor.js'
+export type { Interceptor } from './interceptor.js'
+export type { ClusterMessage, Delivery } from './message.js'

@@ -1,0 +1,22 @@
+/**
+ * @session-cluster/core: Tomcat-style session clustering for Node, independent of any web framework.
+ *
+ * @example
+ * const cluster = createSessionCluster({ route: 'node1', port: 4000, members: ['10.0.0.2:4000'], secret })
+ * await cluster.start()
+ */
+export * from './errors.js'
+export * from './logger.js'
+export { TypedEmitter } from './events.js'
+export { Metrics } from './metrics.js'
+export type { Clock, TimerHandle } from './clock/clock.js'
+export { systemClock } from './clock/system-clock.js'
+export { ManualClock } from './clock/manual-clock.js'
+export * from './member.js'
+export type { Codec } from './codec/codec.js'
+export { cborCodec } from './codec/cbor-codec.js'
+export type { FrameProtector, FrameSealer, FrameOpener } from './crypto/frame-protector.js'
+export type { Transport, TransportEvents, FrameHandler, FrameRejection } from './transport/transport.js'
+export * from './transport/memory/index.js'
+export * from './channel/index.js'
+export * from './membership/index.js'
