@@ -1,0 +1,38 @@
+export { compareStamps, HybridClock, type HybridClockOptions, maxStamp, type Stamp, ZERO_STAMP } from './hlc.js'
+export {
+  attributeNameProblem,
+  isValidSessionId,
+  MAX_ATTRIBUTE_NAME_LENGTH,
+  MAX_ATTRIBUTES_PER_DELTA,
+  MAX_NODE_ID_LENGTH,
+  MAX_ROUTE_LENGTH,
+  MAX_SESSION_ID_LENGTH,
+} from './limits.js'
+export {
+  type AttrEntry,
+  type AttrWrite,
+  type CanonicalRecord,
+  canonicalRecord,
+  type Delta,
+  emptyRecord,
+  isDestroyed,
+  isUnsetRegister,
+  liveAttributes,
+  type Register,
+  recordsEqual,
+  recordToDelta,
+  type SessionRecord,
+  UNSET_MAX_INACTIVE,
+  UNSET_ROUTE,
+} from './record.js'
+export { applyDelta, type MergeResult, type SessionChange } from './merge.js'
+export { fromWire, readStamp, toWire, type WireDelta } from './wire.js'
+export { type DiffOptions, diffSession, isEmptyDiff, type LoadedSession, loadSession, type SessionDiff } from './view.js'
+export {
+  commitLocalChange,
+  deltaForLocalChange,
+  type LocalChange,
+  type LocalCommit,
+  type StampSource,
+} from './commit.js'
+export { SessionTable, type SessionTableOptions } from './store.js'

@@ -1,0 +1,117 @@
+import { InvalidParametersError } from '../errors.js'
+import { compareStamps, maxStamp, type Stamp } from './hlc.js'
+import {
+  type AttrEntry,
+  type Delta,
+  emptyRecord,
+  isUnsetRegister,
+  type Register,
+  type SessionRecord,
+  UNSET_MAX_INACTIVE,
+  UNSET_ROUTE,
+} from './record.js'
+
+/** What a merge made visible, so the caller can emit session and attribute events. */
+export type SessionChange =
+  | { type: 'created'; id: string }
+  | { type: 'attribute-set'; id: string; name: string; oldJson: string | undefined; newJson: string }
+  | { type: 'attribute-removed'; id: string; name: string; oldJson: string }
+  | { type: 'route-changed'; id: string; oldRoute: string; newRoute: string }
+  | { type: 'max-inactive-changed'; id: string; oldMs: number; newMs: number }
+  /** `attributes` are the values the session held when it died (for unbinding listeners). */
+  | { type: 'destroyed'; id: string; attributes: Array<[name: string, json: string]> }
+
+export interface MergeResult {
+  record: SessionRecord
+  changes: SessionChange[]
+}
+
+/**
+ * Merge `delta` into `record` (updated in place: the table owns it) or into a new record when the session
+ * is unknown, so a delta that overtakes its create is kept, not dropped.
+ *
+ * Per attribute and per register the write with the highest stamp wins (removals included); equal stamps
+ * are broken by value so the result never depends on arrival order. createdAt takes the min, lastAccessedAt
+ * the max. Destruction is final: a destroyed record drops its attributes and ignores every later write.
+ * The merge is commutative, associative and idempotent (see session-merge.test.ts).
+ */
+export function applyDelta(record: SessionRecord | undefined, delta: Delta): MergeResult {
+  const isNew = record === undefined
+  const target = record ?? emptyRecord(delta.id)
+  if (target.id !== delta.id) {
+    throw new InvalidParametersError(`delta for session ${delta.id} applied to session ${target.id}`)
+  }
+  const changes: SessionChange[] = []
+  if (delta.createdAt !== undefined && delta.createdAt < target.createdAt) target.createdAt = delta.createdAt
+  if (delta.lastAccessedAt !== undefined && delta.lastAccessedAt > target.lastAccessedAt) {
+    target.lastAccessedAt = delta.lastAccessedAt
+  }
+  if (delta.destroyed) mergeDestroyed(target, delta.destroyed, isNew, changes)
+  if (!target.destroyed) {
+    mergeAttributes(target, delta, changes)
+    mergeRegisters(target, delta, changes)
+    if (isNew) changes.unshift({ type: 'created', id: target.id })
+  }
+  return { record: target, changes }
+}
+
+function mergeDestroyed(record: SessionRecord, destroyed: Stamp, isNew: boolean, changes: SessionChange[]): void {
+  if (record.destroyed) {
+    record.destroyed = maxStamp(record.destroyed, destroyed)
+    return
+  }
+  const attributes: Array<[string, string]> = []
+  for (const [name, entry] of record.attrs) if (entry.json !== undefined) attributes.push([name, entry.json])
+  // Only the stamp and access time are needed to refuse late writes and to age the tombstone out.
+  record.destroyed = destroyed
+  record.attrs = new Map()
+  record.maxInactiveMs = { ...UNSET_MAX_INACTIVE }
+  record.route = { ...UNSET_ROUTE }
+  if (!isNew) changes.push({ type: 'destroyed', id: record.id, attributes })
+}
+
+function mergeAttributes(record: SessionRecord, delta: Delta, changes: SessionChange[]): void {
+  if (!delta.attrs) return
+  for (const [name, stamp, json] of delta.attrs) {
+    const current = record.attrs.get(name)
+    if (current && !attributeWriteWins(stamp, json, current)) continue
+    record.attrs.set(name, json === undefined ? { stamp } : { stamp, json })
+    const oldJson = current?.json
+    if (oldJson === json) continue
+    if (json === undefined) changes.push({ type: 'attribute-removed', id: record.id, name, oldJson: oldJson! })
+    else changes.push({ type: 'attribute-set', id: record.id, name, oldJson, newJson: json })
+  }
+}
+
+/** Higher stamp wins; on a tie a removal wins, then the greater json, so every replica picks the same. */
+function attributeWriteWins(stamp: Stamp, json: string | undefined, current: AttrEntry): boolean {
+  const order = compareStamps(stamp, current.stamp)
+  if (order !== 0) return order > 0
+  if (json === current.json) return false
+  if (json === undefined) return true
+  if (current.json === undefined) return false
+  return json > current.json
+}
+
+function registerWriteWins<T extends string | number>(incoming: Register<T>, current: Register<T>): boolean {
+  const order = compareStamps(incoming.stamp, current.stamp)
+  return order !== 0 ? order > 0 : incoming.value > current.value
+}
+
+function mergeRegisters(record: SessionRecord, delta: Delta, changes: SessionChange[]): void {
+  const { maxInactiveMs, route } = delta
+  if (maxInactiveMs && registerWriteWins(maxInactiveMs, record.maxInactiveMs)) {
+    const old = record.maxInactiveMs
+    record.maxInactiveMs = { stamp: maxInactiveMs.stamp, value: maxInactiveMs.value }
+    if (!isUnsetRegister(old) && old.value !== maxInactiveMs.value) {
+      changes.push({ type: 'max-inactive-changed', id: record.id, oldMs: old.value, newMs: maxInactiveMs.value })
+    }
+  }
+  if (route && registerWriteWins(route, record.route)) {
+    const old = record.route
+    record.route = { stamp: route.stamp, value: route.value }
+    if (!isUnsetRegister(old) && old.value !== route.value) {
+      changes.push({ type: 'route-changed', id: record.id, oldRoute: old.value, newRoute: route.value })
+    }
+  }
+}

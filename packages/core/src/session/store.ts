@@ -1,0 +1,121 @@
+import { applyDelta, type SessionChange } from './merge.js'
+import { type Delta, isUnsetRegister, type SessionRecord } from './record.js'
+
+export interface SessionTableOptions {
+  /**
+   * Idle limit for a session whose maxInactiveMs has not arrived yet (a delta that overtook its create).
+   * @default 1_800_000 (Tomcat's 30 minutes)
+   */
+  defaultMaxInactiveMs?: number
+}
+
+/**
+ * Every session replica this node holds, live and destroyed (tombstones). Pure state: no timers, no I/O;
+ * the replication layer decides when to purge, expire and flush access times.
+ */
+export class SessionTable {
+  readonly #records = new Map<string, SessionRecord>()
+  readonly #dirtyAccesses = new Set<string>()
+  readonly #defaultMaxInactiveMs: number
+  #tombstones = 0
+
+  constructor(options: SessionTableOptions = {}) {
+    this.#defaultMaxInactiveMs = options.defaultMaxInactiveMs ?? 1_800_000
+  }
+
+  /** The record, live or destroyed. Callers must not mutate it; apply a delta instead. */
+  get(id: string): SessionRecord | undefined {
+    return this.#records.get(id)
+  }
+
+  /** The record if the session is alive. */
+  getLive(id: string): SessionRecord | undefined {
+    const record = this.#records.get(id)
+    return record && !record.destroyed ? record : undefined
+  }
+
+  apply(delta: Delta): SessionChange[] {
+    const existing = this.#records.get(delta.id)
+    const wasDestroyed = existing?.destroyed !== undefined
+    const { record, changes } = applyDelta(existing, delta)
+    if (!existing) this.#records.set(record.id, record)
+    if (record.destroyed && !wasDestroyed) {
+      this.#tombstones++
+      this.#dirtyAccesses.delete(record.id)
+    }
+    return changes
+  }
+
+  /** Live sessions (tombstones not counted). */
+  get size(): number {
+    return this.#records.size - this.#tombstones
+  }
+
+  get tombstoneCount(): number {
+    return this.#tombstones
+  }
+
+  /** Live records. */
+  *[Symbol.iterator](): IterableIterator<SessionRecord> {
+    for (const record of this.#records.values()) if (!record.destroyed) yield record
+  }
+
+  /** Every record, tombstones included: what a state transfer must send so a joiner cannot resurrect them. */
+  records(): IterableIterator<SessionRecord> {
+    return this.#records.values()
+  }
+
+  /**
+   * Forget tombstones destroyed at least `olderThanMs` before `now` (by the destroy stamp's wall time).
+   * Keep them longer than any delta can be in flight, or a late delta would bring the session back.
+   */
+  purgeTombstones(olderThanMs: number, now: number): number {
+    let purged = 0
+    for (const [id, record] of this.#records) {
+      if (record.destroyed && record.destroyed[0] + olderThanMs <= now) {
+        this.#records.delete(id)
+        purged++
+      }
+    }
+    this.#tombstones -= purged
+    return purged
+  }
+
+  /** Live records idle for their maxInactiveMs plus `graceMs`. maxInactiveMs <= 0 never expires. */
+  expired(now: number, graceMs = 0): SessionRecord[] {
+    const result: SessionRecord[] = []
+    for (const record of this) {
+      const maxInactiveMs = isUnsetRegister(record.maxInactiveMs)
+        ? this.#defaultMaxInactiveMs
+        : record.maxInactiveMs.value
+      if (maxInactiveMs > 0 && record.lastAccessedAt + maxInactiveMs + graceMs <= now) result.push(record)
+    }
+    return result
+  }
+
+  /**
+   * Record an access cheaply: raise lastAccessedAt and remember the id, so the replication layer can send
+   * coalesced access times later (`takeDirtyAccesses`) instead of a message per request.
+   * Returns false for an unknown or destroyed session.
+   */
+  touch(id: string, atMs: number): boolean {
+    const record = this.#records.get(id)
+    if (!record || record.destroyed) return false
+    if (atMs > record.lastAccessedAt) {
+      record.lastAccessedAt = atMs
+      this.#dirtyAccesses.add(id)
+    }
+    return true
+  }
+
+  /** Access times touched since the last call, each once; clears the set. */
+  takeDirtyAccesses(): Array<[id: string, lastAccessedAt: number]> {
+    const result: Array<[string, number]> = []
+    for (const id of this.#dirtyAccesses) {
+      const record = this.#records.get(id)
+      if (record && !record.destroyed) result.push([id, record.lastAccessedAt])
+    }
+    this.#dirtyAccesses.clear()
+    return result
+  }
+}

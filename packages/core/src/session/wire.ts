@@ -1,0 +1,120 @@
+import { MalformedMessageError } from '../errors.js'
+import type { Stamp } from './hlc.js'
+import {
+  attributeNameProblem,
+  isValidSessionId,
+  MAX_ATTRIBUTES_PER_DELTA,
+  MAX_NODE_ID_LENGTH,
+  MAX_ROUTE_LENGTH,
+} from './limits.js'
+import type { AttrWrite, Delta, Register } from './record.js'
+
+/**
+ * A delta as it goes into CBOR: a positional array, absent parts as null, trailing nulls trimmed.
+ *   [id, createdAt, attrs, maxInactiveMs, route, lastAccessedAt, destroyed]
+ *   attrs: [[name, stamp, json | null], ...]   register: [stamp, value]   stamp: [wallMs, counter, node]
+ */
+export type WireDelta = unknown[]
+
+export function toWire(delta: Delta): WireDelta {
+  const wire: unknown[] = [
+    delta.id,
+    delta.createdAt ?? null,
+    delta.attrs ? delta.attrs.map(([name, stamp, json]) => [name, stamp, json ?? null]) : null,
+    delta.maxInactiveMs ? [delta.maxInactiveMs.stamp, delta.maxInactiveMs.value] : null,
+    delta.route ? [delta.route.stamp, delta.route.value] : null,
+    delta.lastAccessedAt ?? null,
+    delta.destroyed ?? null,
+  ]
+  while (wire.length > 1 && wire[wire.length - 1] === null) wire.pop()
+  return wire
+}
+
+/**
+ * Validate and convert a decoded wire delta from a peer. Anything that is not exactly the expected
+ * shape throws MalformedMessageError, and nothing of the input is aliased by the result.
+ */
+export function fromWire(input: unknown): Delta {
+  if (!Array.isArray(input) || input.length < 1 || input.length > 7) fail('delta must be an array of 1 to 7 items')
+  const [id, createdAt, attrs, maxInactiveMs, route, lastAccessedAt, destroyed] = input
+  if (!isValidSessionId(id)) fail('invalid session id')
+  const delta: Delta = { id }
+  if (isPresent(createdAt)) delta.createdAt = readTime(createdAt, 'createdAt')
+  if (isPresent(attrs)) delta.attrs = readAttributes(attrs)
+  if (isPresent(maxInactiveMs)) delta.maxInactiveMs = readRegister(maxInactiveMs, 'maxInactiveMs', readMaxInactive)
+  if (isPresent(route)) delta.route = readRegister(route, 'route', readRoute)
+  if (isPresent(lastAccessedAt)) delta.lastAccessedAt = readTime(lastAccessedAt, 'lastAccessedAt')
+  if (isPresent(destroyed)) delta.destroyed = readStamp(destroyed, 'destroyed')
+  return delta
+}
+
+function fail(message: string): never {
+  throw new MalformedMessageError(`session delta: ${message}`)
+}
+
+// cbor-x may hand us undefined for an absent item; both mean "not in this delta".
+function isPresent(value: unknown): boolean {
+  return value !== null && value !== undefined
+}
+
+function isNonNegativeInteger(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
+}
+
+function readTime(value: unknown, what: string): number {
+  if (!isNonNegativeInteger(value)) fail(`${what} must be a non-negative integer`)
+  return value
+}
+
+export function readStamp(value: unknown, what = 'stamp'): Stamp {
+  if (!Array.isArray(value) || value.length !== 3) fail(`${what} must be [wallMs, counter, node]`)
+  const [wallMs, counter, node] = value
+  if (!isNonNegativeInteger(wallMs) || !isNonNegativeInteger(counter)) fail(`${what} has a bad time or counter`)
+  if (typeof node !== 'string' || node.length === 0 || node.length > MAX_NODE_ID_LENGTH) {
+    fail(`${what} has a bad node id`)
+  }
+  return [wallMs, counter, node]
+}
+
+function readRegister<T>(value: unknown, what: string, readValue: (v: unknown) => T): Register<T> {
+  if (!Array.isArray(value) || value.length !== 2) fail(`${what} must be [stamp, value]`)
+  return { stamp: readStamp(value[0], what), value: readValue(value[1]) }
+}
+
+// Tomcat's convention: zero or less means the session never expires.
+function readMaxInactive(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value)) fail('maxInactiveMs must be an integer')
+  return value
+}
+
+function readRoute(value: unknown): string {
+  if (typeof value !== 'string' || value.length > MAX_ROUTE_LENGTH || value.includes('.')) {
+    fail(`route must be a string of at most ${MAX_ROUTE_LENGTH} characters without "."`)
+  }
+  return value
+}
+
+function readAttributes(value: unknown): AttrWrite[] {
+  if (!Array.isArray(value) || value.length > MAX_ATTRIBUTES_PER_DELTA) {
+    fail(`attrs must be an array of at most ${MAX_ATTRIBUTES_PER_DELTA} entries`)
+  }
+  return value.map((item): AttrWrite => {
+    if (!Array.isArray(item) || item.length !== 3) fail('attribute must be [name, stamp, json]')
+    const [name, stamp, json] = item
+    const problem = attributeNameProblem(name)
+    if (problem) fail(problem)
+    return [name as string, readStamp(stamp, `attribute stamp`), readJson(json)]
+  })
+}
+
+function readJson(value: unknown): string | undefined {
+  if (!isPresent(value)) return undefined
+  if (typeof value !== 'string') fail('attribute value must be JSON text or null')
+  // Checked here, once, so a bad value from a peer fails its message instead of a later request.
+  try {
+    JSON.parse(value)
+  } catch (error) {
+    throw new MalformedMessageError('session delta: attribute value is not valid JSON', { cause: error })
+  }
+  return value
+}
