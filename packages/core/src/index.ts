@@ -20,3 +20,5 @@ export type { Transport, TransportEvents, FrameHandler, FrameRejection } from '.
 export * from './transport/memory/index.js'
 export * from './channel/index.js'
 export * from './membership/index.js'
+export * from './valve/index.js'
+export * from './cluster/index.js'

@@ -1,0 +1,13 @@
+export type {
+  ClusterStatus,
+  LoadedSession,
+  ReplicationMode,
+  SaveOptions,
+  SessionCluster,
+  SessionClusterEvents,
+  SessionData,
+  SessionEventInfo,
+  SessionMeta,
+} from './session-cluster.js'
+export { CLUSTER_DEFAULTS } from './options.js'
+export type { SessionClusterInit } from './options.js'

@@ -1,0 +1,82 @@
+import type { Clock } from '../clock/clock.js'
+import type { Logger } from '../logger.js'
+import type { Address } from '../member.js'
+import type { Transport } from '../transport/transport.js'
+import type { ReplicationMode } from './session-cluster.js'
+
+/** Options of `createSessionCluster`. Milliseconds everywhere; every default is a named constant below. */
+export interface SessionClusterInit {
+  /** This node's route: the session-id suffix a sticky balancer routes on. `[A-Za-z0-9_-]{1,32}` */
+  route: string
+  /** Address the cluster transport listens on and advertises. @default '127.0.0.1' */
+  host?: string
+  /** Cluster TCP port; 0 picks a free one. @default 4000 */
+  port?: number
+  /** Address peers should use when it differs from `host` (e.g. listening on 0.0.0.0). @default host */
+  advertiseHost?: string
+  /** `host:port` of the other nodes; this node's own entry is ignored. @default [] */
+  members?: ReadonlyArray<string | Address>
+  /** Shared secret: frames are encrypted and authenticated (AES-256-GCM). Required off loopback. */
+  secret?: string
+  /** Bound into every frame: clusters with different names cannot talk. @default 'session-cluster' */
+  clusterName?: string
+  /** Allow a non-loopback address without a secret (logged loudly). @default false */
+  insecure?: boolean
+  /** @default 'sync' */
+  replication?: ReplicationMode
+  /** How long a sync save waits for a member to apply a change before suspecting it. @default 2000 */
+  ackTimeoutMs?: number
+  /** How long a starting node waits for state transfer before serving without it. @default 60000 */
+  stateTransferTimeoutMs?: number
+  /** Size of one state-transfer chunk (memory stays bounded on both sides). @default 262144 */
+  stateTransferChunkBytes?: number
+  /** Idle time for sessions saved without one (express cookies without maxAge). @default 86400000 (24 h) */
+  defaultMaxInactiveMs?: number
+  /** How often coalesced access times are sent to peers. @default 5000 */
+  accessFlushIntervalMs?: number
+  /** How often expired sessions are swept. @default 10000 */
+  expiryIntervalMs?: number
+  /** How long destroyed sessions are remembered so late messages cannot resurrect them. @default 600000 */
+  tombstoneRetentionMs?: number
+  /** How long an id with the route a session had before a rebind still resolves. @default 60000 */
+  rebindGraceMs?: number
+  /** Sessions this node will create; replicas do not count against it. @default Infinity */
+  maxSessions?: number
+  /** Largest encoded session accepted. @default 1048576 */
+  maxSessionBytes?: number
+  /** Largest frame accepted from a peer, checked before decoding. @default 16777216 */
+  maxFrameBytes?: number
+  /** Membership heartbeat period. @default 500 */
+  heartbeatIntervalMs?: number
+  /** Silence after which a member is suspected and verified. @default 3000 */
+  suspectTimeoutMs?: number
+  /** Time a suspect has to answer a direct ping before removal. @default 1000 */
+  verifyTimeoutMs?: number
+  /** Use this transport instead of TCP (the in-memory one in tests); host, port and secret are then ignored. */
+  transport?: Transport
+  /** @default systemClock */
+  clock?: Clock
+  /** @default consoleLogger() for warnings and errors */
+  logger?: Logger
+}
+
+export const CLUSTER_DEFAULTS = {
+  host: '127.0.0.1',
+  port: 4000,
+  clusterName: 'session-cluster',
+  replication: 'sync' as ReplicationMode,
+  ackTimeoutMs: 2_000,
+  stateTransferTimeoutMs: 60_000,
+  stateTransferChunkBytes: 256 * 1024,
+  defaultMaxInactiveMs: 24 * 60 * 60 * 1000,
+  accessFlushIntervalMs: 5_000,
+  expiryIntervalMs: 10_000,
+  tombstoneRetentionMs: 10 * 60 * 1000,
+  rebindGraceMs: 60_000,
+  maxSessions: Number.POSITIVE_INFINITY,
+  maxSessionBytes: 1024 * 1024,
+  maxFrameBytes: 16 * 1024 * 1024,
+  heartbeatIntervalMs: 500,
+  suspectTimeoutMs: 3_000,
+  verifyTimeoutMs: 1_000,
+} as const

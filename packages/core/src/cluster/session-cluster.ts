@@ -1,0 +1,112 @@
+import type { Member } from '../member.js'
+import type { MemberInfo } from '../membership/membership.js'
+import type { RebindMode } from '../valve/route-binding.js'
+
+/** `sync`: a save resolves once every live member applied it. `async`: at once, sent in order per peer. */
+export type ReplicationMode = 'sync' | 'async'
+
+/** Session data as the web framework sees it: top-level attributes with JSON values. */
+export type SessionData = Record<string, unknown>
+
+export interface SessionMeta {
+  readonly createdAt: number
+  /** The latest access any node has told us about. */
+  readonly lastAccessedAt: number
+  readonly maxInactiveMs: number
+  /** The route the session is bound to (the suffix its cookie should carry). */
+  readonly route: string
+}
+
+/**
+ * A session as one request loaded it: `data` is the request's own copy (mutate it freely, in place too);
+ * saving it later sends only what changed relative to this load.
+ */
+export interface LoadedSession {
+  /** The full id as requested (`<random>.<route>`). */
+  readonly id: string
+  readonly data: SessionData
+  readonly meta: SessionMeta
+}
+
+export interface SaveOptions {
+  /** What this request loaded; without it the save replaces the stored attributes (a plain store `set`). */
+  loaded?: LoadedSession
+  /** Idle time after which the session expires; @default the cluster's defaultMaxInactiveMs */
+  maxInactiveMs?: number
+}
+
+export interface SessionEventInfo {
+  /** Full id (`<random>.<route>`) at the time of the event. */
+  id: string
+  /** True when the change came from a peer (Tomcat's notifyListenersOnReplication), false when made here. */
+  replicated: boolean
+}
+
+/** Listeners must not block. */
+export interface SessionClusterEvents {
+  created: (info: SessionEventInfo) => void
+  destroyed: (info: SessionEventInfo) => void
+  expired: (info: SessionEventInfo) => void
+  attributeChanged: (info: SessionEventInfo & { name: string; removed: boolean }) => void
+  memberJoined: (member: MemberInfo) => void
+  memberLeft: (member: MemberInfo) => void
+  /** State transfer finished (or timed out) and the node serves. */
+  ready: () => void
+}
+
+export interface ClusterStatus {
+  route: string
+  memberId: string
+  address: string
+  ready: boolean
+  /** How startup went: still transferring, done, or gave up after stateTransferTimeoutMs. */
+  stateTransfer: 'pending' | 'complete' | 'timed-out' | 'alone'
+  replication: ReplicationMode
+  manager: 'delta'
+  members: Array<{ route: string; id: string; address: string; state: 'alive' | 'suspect'; ready: boolean }>
+  sessions: number
+  tombstones: number
+  /** Counters: messages sent/applied by type, ack timeouts, rejected frames, expiries... */
+  counters: Record<string, number>
+}
+
+/**
+ * The replicated session store that the Express and Fastify adapters sit on. Reads are local; every change
+ * replicates to the other members with per-attribute stamps, so reordering, duplicates and concurrent
+ * requests on different nodes converge.
+ */
+export interface SessionCluster {
+  readonly local: Member
+  readonly route: string
+  readonly replication: ReplicationMode
+  /** True once state transfer finished (or timed out). */
+  readonly ready: boolean
+  /** Join the cluster; resolves when ready. Idempotent. */
+  start(): Promise<void>
+  /** Flush pending replication, leave the cluster, close everything. Idempotent. */
+  stop(): Promise<void>
+  whenReady(): Promise<void>
+  /** A fresh id `<192 random bits base64url>.<local route>`. */
+  generateId(): string
+  /** Undefined for unknown, destroyed, expired or malformed ids, and for ids whose route this session never had. */
+  load(id: string): Promise<LoadedSession | undefined>
+  /** Create or update; replicates only what changed since `loaded`. In sync mode resolves once live members applied it. */
+  save(id: string, data: SessionData, options?: SaveOptions): Promise<void>
+  /** Record an access (cheap: local, replicated coalesced). */
+  touch(id: string, options?: { maxInactiveMs?: number }): void
+  destroy(id: string): Promise<void>
+  /**
+   * The id the response should carry: the session's current route, or this node's route when
+   * the route's node is gone and `mode` allows rebinding (JvmRouteBinderValve).
+   */
+  routeFor(id: string, mode: RebindMode): string
+  isRouteLive(route: string): boolean
+  meta(id: string): SessionMeta | undefined
+  /** Full ids of the live sessions this node holds. */
+  ids(): string[]
+  readonly size: number
+  /** Destroy every session (replicated). */
+  clear(): Promise<void>
+  status(): ClusterStatus
+  on<K extends keyof SessionClusterEvents>(event: K, listener: SessionClusterEvents[K]): () => void
+}
