@@ -1,0 +1,16 @@
+import type { TypedEmitter } from '../../events.js'
+import type { Address } from '../../member.js'
+import type { FrameHandler, FrameRejection, TransportEvents } from '../transport.js'
+import type { TcpTransportOptions } from './options.js'
+
+/** What the transport shares with its connections: options, events, and the one place rejections go. */
+export interface TcpContext {
+  readonly options: TcpTransportOptions
+  readonly events: TypedEmitter<TransportEvents>
+  /** This node's advertised address (sent in every hello). */
+  localAddress(): Address
+  /** The current frame handler (the channel). */
+  deliver: FrameHandler
+  /** Log at warn, count `transport.rejected.<reason>`, emit `rejected`. */
+  reject(reason: FrameRejection, remote: string, error: Error): void
+}

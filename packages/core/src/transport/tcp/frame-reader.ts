@@ -1,0 +1,79 @@
+import { FrameTooLargeError } from '../../errors.js'
+
+export const LENGTH_PREFIX_BYTES = 4
+
+/**
+ * Splits a byte stream into u32-length-prefixed frames. The prefix is checked against the limit as soon
+ * as it arrives, before any of the body is buffered; chunks are joined once per frame, never per chunk.
+ */
+export class FrameReader {
+  readonly #maxFrameBytes: number
+  #chunks: Buffer[] = []
+  #buffered = 0
+  #bodyBytes = -1
+
+  constructor(maxFrameBytes: number) {
+    this.#maxFrameBytes = maxFrameBytes
+  }
+
+  /** Bytes received but not yet part of a complete frame (non-zero at end of stream = truncated). */
+  get buffered(): number {
+    return this.#buffered
+  }
+
+  /** Feed one chunk; returns the frames it completed. Throws `FrameTooLargeError` on an oversized prefix. */
+  push(chunk: Buffer): Buffer[] {
+    this.#chunks.push(chunk)
+    this.#buffered += chunk.length
+    const frames: Buffer[] = []
+    for (;;) {
+      if (this.#bodyBytes < 0) {
+        if (this.#buffered < LENGTH_PREFIX_BYTES) break
+        const length = this.#take(LENGTH_PREFIX_BYTES).readUInt32BE(0)
+        if (length > this.#maxFrameBytes) {
+          throw new FrameTooLargeError(`frame length prefix ${length} exceeds maxFrameBytes ${this.#maxFrameBytes}`)
+        }
+        this.#bodyBytes = length
+      }
+      if (this.#buffered < this.#bodyBytes) break
+      frames.push(this.#take(this.#bodyBytes))
+      this.#bodyBytes = -1
+    }
+    return frames
+  }
+
+  #take(n: number): Buffer {
+    this.#buffered -= n
+    const first = this.#chunks[0]
+    if (first && first.length >= n) {
+      if (first.length === n) this.#chunks.shift()
+      else this.#chunks[0] = first.subarray(n)
+      return first.subarray(0, n)
+    }
+    const out = Buffer.allocUnsafe(n)
+    let filled = 0
+    while (filled < n) {
+      const chunk = this.#chunks[0]!
+      const used = Math.min(chunk.length, n - filled)
+      chunk.copy(out, filled, 0, used)
+      filled += used
+      if (used === chunk.length) this.#chunks.shift()
+      else this.#chunks[0] = chunk.subarray(used)
+    }
+    return out
+  }
+}
+
+/** Frames as written on the wire: each preceded by its u32 big-endian length, all in one buffer (one write). */
+export function encodeFrames(frames: readonly Uint8Array[]): Buffer {
+  let total = 0
+  for (const frame of frames) total += LENGTH_PREFIX_BYTES + frame.length
+  const out = Buffer.allocUnsafe(total)
+  let offset = 0
+  for (const frame of frames) {
+    out.writeUInt32BE(frame.length, offset)
+    out.set(frame, offset + LENGTH_PREFIX_BYTES)
+    offset += LENGTH_PREFIX_BYTES + frame.length
+  }
+  return out
+}

@@ -1,0 +1,115 @@
+import type { Socket } from 'node:net'
+import type { TimerHandle } from '../../clock/clock.js'
+import type { FrameOpener } from '../../crypto/frame-protector.js'
+import { DecryptionError, FrameTooLargeError, MalformedMessageError, ReplayError } from '../../errors.js'
+import type { Address } from '../../member.js'
+import type { FrameRejection } from '../transport.js'
+import type { TcpContext } from './context.js'
+import { FrameReader } from './frame-reader.js'
+import { decodeHello } from './hello.js'
+
+/**
+ * One accepted (receive-only) connection: length-prefixed frames → opener → the hello naming the sender,
+ * then frames delivered as coming from that address. Anything wrong closes this connection only.
+ */
+export class InboundConnection {
+  readonly #ctx: TcpContext
+  readonly #socket: Socket
+  readonly #remote: string
+  readonly #reader: FrameReader
+  readonly #opener: FrameOpener
+  readonly #helloTimer: TimerHandle
+  #from: Address | undefined
+  #closed = false
+
+  constructor(ctx: TcpContext, socket: Socket, onClose: (connection: InboundConnection) => void) {
+    this.#ctx = ctx
+    this.#socket = socket
+    this.#remote = `${socket.remoteAddress}:${socket.remotePort}`
+    this.#reader = new FrameReader(ctx.options.maxFrameBytes)
+    this.#opener = ctx.options.protector.inbound()
+    this.#helloTimer = ctx.options.clock.setTimeout(() => {
+      this.#reject('bad-hello', new MalformedMessageError(`no hello within ${ctx.options.helloTimeoutMs} ms`))
+    }, ctx.options.helloTimeoutMs)
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk))
+    socket.on('end', () => {
+      if (this.#reader.buffered > 0) {
+        this.#reject('malformed', new MalformedMessageError(`connection ended inside a frame (${this.#reader.buffered} bytes pending)`))
+      }
+    })
+    socket.on('error', (error) => {
+      if (!this.#closed) ctx.options.logger.debug('inbound connection error', { remote: this.#remote, error })
+    })
+    socket.on('close', () => {
+      this.#closed = true
+      this.#helloTimer.cancel()
+      onClose(this)
+    })
+  }
+
+  destroy(): void {
+    this.#closed = true
+    this.#helloTimer.cancel()
+    this.#socket.destroy()
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.#closed) return
+    const { metrics, logger } = this.#ctx.options
+    metrics.increment('transport.bytes.received', chunk.length)
+    let frames: Buffer[]
+    try {
+      frames = this.#reader.push(chunk)
+    } catch (error) {
+      this.#reject(rejectionReason(error), asError(error))
+      return
+    }
+    for (const frame of frames) {
+      let payload: Uint8Array
+      try {
+        payload = this.#opener.open(frame)
+      } catch (error) {
+        this.#reject(rejectionReason(error), asError(error))
+        return
+      }
+      if (!this.#from) {
+        try {
+          this.#from = decodeHello(payload)
+        } catch (error) {
+          this.#reject('bad-hello', asError(error))
+          return
+        }
+        this.#helloTimer.cancel()
+        continue
+      }
+      metrics.increment('transport.frames.received')
+      try {
+        this.#ctx.deliver(this.#from, payload)
+      } catch (error) {
+        // The receiver's bug, not the peer's: keep the connection, make the failure visible.
+        metrics.increment('transport.handler.errors')
+        logger.error('frame handler threw', { from: this.#from, error })
+      }
+      if (this.#closed) return
+    }
+  }
+
+  #reject(reason: FrameRejection, error: Error): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#helloTimer.cancel()
+    this.#socket.destroy()
+    this.#ctx.reject(reason, this.#remote, error)
+  }
+}
+
+function rejectionReason(error: unknown): FrameRejection {
+  if (error instanceof FrameTooLargeError) return 'frame-too-large'
+  if (error instanceof DecryptionError) return 'decryption-failed'
+  if (error instanceof ReplayError) return 'replay'
+  return 'malformed'
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new MalformedMessageError(String(error), { cause: error })
+}

@@ -1,0 +1,127 @@
+import type { Clock } from '../../clock/clock.js'
+import { systemClock } from '../../clock/system-clock.js'
+import type { FrameProtector } from '../../crypto/frame-protector.js'
+import { InsecureConfigurationError, InvalidParametersError } from '../../errors.js'
+import { type Logger, silentLogger } from '../../logger.js'
+import { isLoopbackHost, validateHost, validatePort } from '../../member.js'
+import { Metrics } from '../../metrics.js'
+
+export interface TcpTransportInit {
+  /** Protects every frame: `aesGcmProtector(...)`, or `plaintextProtector()` on loopback only. Required. */
+  protector: FrameProtector
+  /**
+   * Address to listen on.
+   * @default '127.0.0.1'
+   */
+  host?: string
+  /**
+   * Port to listen on; 0 picks a free port (read `transport.address` after `start()`).
+   * @default 4000
+   */
+  port?: number
+  /** Host peers should dial, when it differs from `host` (required when `host` is 0.0.0.0 or ::). */
+  advertiseHost?: string
+  /**
+   * Allow a non-encrypting protector on a non-loopback address. Anyone on the network can then read
+   * and inject cluster traffic; a warning is logged at start.
+   * @default false
+   */
+  insecure?: boolean
+  /**
+   * Largest sealed frame accepted or sent; an inbound length prefix above it closes the connection
+   * before the body is buffered.
+   * @default 16 MiB
+   */
+  maxFrameBytes?: number
+  /**
+   * Bytes of frames waiting per peer (while connecting, or while the socket is backed up); `send` returns
+   * false beyond it.
+   * @default 64 MiB
+   */
+  maxQueueBytes?: number
+  /** @default 100 */
+  reconnectInitialDelayMs?: number
+  /** @default 5_000 */
+  reconnectMaxDelayMs?: number
+  /** @default 1_000 */
+  connectTimeoutMs?: number
+  /**
+   * An inbound connection that has not sent its hello within this is closed.
+   * @default 10_000
+   */
+  helloTimeoutMs?: number
+  /**
+   * TCP keepalive probe delay on every socket (dead peers behind a silent network are noticed).
+   * @default 10_000
+   */
+  keepAliveInitialDelayMs?: number
+  /** @default systemClock */
+  clock?: Clock
+  /** @default silentLogger */
+  logger?: Logger
+  /** Counters `transport.frames.sent`, `transport.rejected.<reason>`...; @default a private Metrics */
+  metrics?: Metrics
+}
+
+export const TCP_DEFAULTS = {
+  host: '127.0.0.1',
+  port: 4000,
+  insecure: false,
+  maxFrameBytes: 16 * 1024 * 1024,
+  maxQueueBytes: 64 * 1024 * 1024,
+  reconnectInitialDelayMs: 100,
+  reconnectMaxDelayMs: 5_000,
+  connectTimeoutMs: 1_000,
+  helloTimeoutMs: 10_000,
+  keepAliveInitialDelayMs: 10_000,
+} as const
+
+export type TcpTransportOptions = Required<Omit<TcpTransportInit, 'advertiseHost'>> & { advertiseHost: string }
+
+const UNSPECIFIED_HOSTS = new Set(['0.0.0.0', '::', '0:0:0:0:0:0:0:0'])
+
+/** Merge defaults once and validate everything up front, so a misconfigured node fails at construction. */
+export function resolveTcpOptions(init: TcpTransportInit): TcpTransportOptions {
+  const merged = {
+    ...TCP_DEFAULTS,
+    clock: systemClock,
+    logger: silentLogger,
+    metrics: new Metrics(),
+    ...withoutUndefined(init),
+  }
+  const host = validateHost(merged.host, 'host')
+  validatePort(merged.port, 'port')
+  if (UNSPECIFIED_HOSTS.has(host) && merged.advertiseHost === undefined) {
+    throw new InvalidParametersError(`host ${host} listens on every interface: set advertiseHost to the address peers dial`)
+  }
+  const advertiseHost = merged.advertiseHost === undefined ? host : validateHost(merged.advertiseHost, 'advertiseHost')
+  if (UNSPECIFIED_HOSTS.has(advertiseHost)) throw new InvalidParametersError(`advertiseHost cannot be ${advertiseHost}`)
+  for (const name of [
+    'maxFrameBytes',
+    'maxQueueBytes',
+    'reconnectInitialDelayMs',
+    'reconnectMaxDelayMs',
+    'connectTimeoutMs',
+    'helloTimeoutMs',
+    'keepAliveInitialDelayMs',
+  ] as const) {
+    const value = merged[name]
+    if (!Number.isInteger(value) || value <= 0) throw new InvalidParametersError(`${name} must be a positive integer, got ${String(value)}`)
+  }
+  if (merged.maxFrameBytes > 0xffff_ffff) throw new InvalidParametersError('maxFrameBytes must fit the u32 length prefix')
+  const protector = merged.protector
+  if (!protector || typeof protector.outbound !== 'function' || typeof protector.inbound !== 'function') {
+    throw new InvalidParametersError('protector is required: pass aesGcmProtector({ secret, clusterName }) or plaintextProtector()')
+  }
+  if (!protector.encrypts && !merged.insecure && !(isLoopbackHost(host) && isLoopbackHost(advertiseHost))) {
+    throw new InsecureConfigurationError(
+      `refusing to run cluster traffic unencrypted on ${host === advertiseHost ? host : `${host} (advertised ${advertiseHost})`}: ` +
+        'set a cluster secret (aesGcmProtector), bind to loopback, or pass insecure: true to accept that anyone on the network can read and inject',
+    )
+  }
+  return { ...merged, protector, host, advertiseHost }
+}
+
+function withoutUndefined<T extends object>(init: T): Partial<T> {
+  return Object.fromEntries(Object.entries(init).filter(([, v]) => v !== undefined)) as Partial<T>
+}

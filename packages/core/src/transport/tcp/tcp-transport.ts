@@ -1,0 +1,167 @@
+import { type AddressInfo, createServer, type Server, type Socket } from 'node:net'
+import { SendQueueFullError } from '../../errors.js'
+import { TypedEmitter } from '../../events.js'
+import { type Address, addressKey, isLoopbackHost } from '../../member.js'
+import type { FrameHandler, FrameRejection, Transport, TransportEvents } from '../transport.js'
+import type { TcpContext } from './context.js'
+import { InboundConnection } from './inbound-connection.js'
+import { resolveTcpOptions, type TcpTransportInit, type TcpTransportOptions } from './options.js'
+import { OutboundPeer } from './outbound-peer.js'
+
+/**
+ * Room kept under `maxFrameBytes` for what a protector adds (AES-GCM adds 52 bytes), so a frame accepted
+ * by `send` still fits once sealed.
+ */
+const PROTECTOR_OVERHEAD_ALLOWANCE_BYTES = 256
+
+/**
+ * A Transport over TCP (node:net): one ordered, send-only connection per peer opened on demand and
+ * re-opened with backoff, receive-only inbound connections, every frame sealed by the protector.
+ *
+ * @example
+ * const transport = tcpTransport({ port: 4000, protector: aesGcmProtector({ secret, clusterName: 'shop' }) })
+ * await transport.start()
+ */
+export function tcpTransport(init: TcpTransportInit): Transport {
+  return new TcpTransport(resolveTcpOptions(init))
+}
+
+class TcpTransport implements Transport {
+  readonly #options: TcpTransportOptions
+  readonly #events: TypedEmitter<TransportEvents>
+  readonly #ctx: TcpContext
+  readonly #peers = new Map<string, OutboundPeer>()
+  readonly #inbound = new Set<InboundConnection>()
+  #server: Server | undefined
+  #port: number
+  #running = false
+  /** start/stop run one after another, so overlapping calls are idempotent instead of racing. */
+  #lifecycle: Promise<void> = Promise.resolve()
+  /** queue-full is logged once per overflow episode per peer, not once per refused frame. */
+  readonly #overflowing = new Set<string>()
+
+  constructor(options: TcpTransportOptions) {
+    this.#options = options
+    this.#port = options.port
+    const { logger, metrics } = options
+    this.#events = new TypedEmitter<TransportEvents>((error, event) => {
+      metrics.increment('transport.listener.errors')
+      logger.error(`transport "${event}" listener threw`, { error })
+    })
+    this.#ctx = {
+      options,
+      events: this.#events,
+      localAddress: () => this.address,
+      deliver: () => metrics.increment('transport.frames.unhandled'),
+      reject: (reason, remote, error) => this.#reject(reason, remote, error),
+    }
+  }
+
+  get address(): Address {
+    return { host: this.#options.advertiseHost, port: this.#port }
+  }
+
+  start(): Promise<void> {
+    return this.#serially(() => this.#start())
+  }
+
+  stop(): Promise<void> {
+    return this.#serially(() => this.#stop())
+  }
+
+  send(to: Address, frame: Uint8Array): boolean {
+    const { metrics, maxFrameBytes } = this.#options
+    if (!this.#running) {
+      metrics.increment('transport.dropped.not-running')
+      return false
+    }
+    const key = addressKey(to)
+    if (frame.length + PROTECTOR_OVERHEAD_ALLOWANCE_BYTES > maxFrameBytes) {
+      this.#reject('frame-too-large', key, new Error(`frame of ${frame.length} bytes exceeds maxFrameBytes ${maxFrameBytes}`))
+      return false
+    }
+    let peer = this.#peers.get(key)
+    if (!peer) this.#peers.set(key, (peer = new OutboundPeer(this.#ctx, to)))
+    if (peer.send(frame)) {
+      this.#overflowing.delete(key)
+      return true
+    }
+    const error = new SendQueueFullError(`send queue to ${key} is full (maxQueueBytes ${this.#options.maxQueueBytes})`)
+    if (this.#overflowing.has(key)) {
+      metrics.increment('transport.rejected.queue-full')
+      this.#events.emit('rejected', { reason: 'queue-full', remote: key, error })
+    } else {
+      this.#overflowing.add(key)
+      this.#reject('queue-full', key, error)
+    }
+    return false
+  }
+
+  onFrame(handler: FrameHandler): void {
+    this.#ctx.deliver = handler
+  }
+
+  on<K extends keyof TransportEvents>(event: K, listener: TransportEvents[K]): () => void {
+    return this.#events.on(event, listener)
+  }
+
+  #serially(step: () => Promise<void>): Promise<void> {
+    // A failed start was reported to its own caller; the next step must still run.
+    const next = this.#lifecycle.catch(() => undefined).then(step)
+    this.#lifecycle = next
+    return next
+  }
+
+  async #start(): Promise<void> {
+    if (this.#running) return
+    const { host, port, keepAliveInitialDelayMs, logger, protector, insecure, advertiseHost } = this.#options
+    const server = createServer({ noDelay: true, keepAlive: true, keepAliveInitialDelay: keepAliveInitialDelayMs }, (socket) =>
+      this.#accept(socket),
+    )
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen({ host, port }, () => {
+        server.off('error', reject)
+        resolve()
+      })
+    })
+    server.on('error', (error) => logger.error('cluster listener error', { error }))
+    this.#server = server
+    this.#port = (server.address() as AddressInfo).port
+    this.#running = true
+    if (insecure && !protector.encrypts && !(isLoopbackHost(host) && isLoopbackHost(advertiseHost))) {
+      logger.warn(
+        `INSECURE: cluster traffic on ${addressKey(this.address)} is neither encrypted nor authenticated; ` +
+          'anyone who can reach this port can read sessions and inject changes. Set a cluster secret.',
+      )
+    }
+    logger.info('cluster transport listening', { address: addressKey(this.address), encrypted: protector.encrypts })
+  }
+
+  async #stop(): Promise<void> {
+    if (!this.#running) return
+    this.#running = false
+    for (const peer of this.#peers.values()) peer.close()
+    this.#peers.clear()
+    this.#overflowing.clear()
+    for (const connection of this.#inbound) connection.destroy()
+    this.#inbound.clear()
+    const server = this.#server
+    this.#server = undefined
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()))
+  }
+
+  #accept(socket: Socket): void {
+    if (!this.#running) {
+      socket.destroy()
+      return
+    }
+    this.#inbound.add(new InboundConnection(this.#ctx, socket, (connection) => this.#inbound.delete(connection)))
+  }
+
+  #reject(reason: FrameRejection, remote: string, error: Error): void {
+    this.#options.metrics.increment(`transport.rejected.${reason}`)
+    this.#options.logger.warn('transport rejected input', { reason, remote, error })
+    this.#events.emit('rejected', { reason, remote, error })
+  }
+}
