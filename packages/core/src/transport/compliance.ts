@@ -125,7 +125,7 @@ export function transportComplianceSuite(name: string, factory: TransportHarness
         const frames = [big, numberedFrame(1, 10), numberedFrame(2, 1024 * 1024)]
         for (const frame of frames) expect(a!.send(b!.address, frame)).toBe(true)
         await waitFor(() => received.length === 3, 'three frames')
-        received.forEach((r, i) => expect(Buffer.compare(r.frame, frames[i]!)).toBe(0))
+        expect(received.map((r, i) => Buffer.compare(r.frame, frames[i]!))).toEqual([0, 0, 0])
       })
     })
   })
