@@ -171,6 +171,7 @@ export class OutboundPeer {
     const wire = encodeFrames(sealed)
     options.metrics.increment('transport.frames.sent', frames.length)
     options.metrics.increment('transport.bytes.sent', wire.length)
+    options.metrics.increment('transport.writes')
     if (!socket.write(wire)) this.#awaitingDrain = true
     else if (this.#queue.length > 0) this.#scheduleFlush()
   }
