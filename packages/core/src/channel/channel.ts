@@ -230,12 +230,15 @@ export class Channel {
     switch (kind) {
       case Kind.Ack:
       case Kind.Response:
-        return this.#settle(from, id, body)
+        this.#settle(from, id, body)
+        break
       case Kind.Failure:
-        return this.#settle(from, id, body, new RemoteApplyError(`${addressKey(from)} failed: ${String(body)}`))
+        this.#settle(from, id, body, new RemoteApplyError(`${addressKey(from)} failed: ${String(body)}`))
+        break
       case Kind.Message:
       case Kind.Request:
-        return void this.#dispatch(from, kind, id, body)
+        void this.#dispatch(from, kind, id, body)
+        break
     }
   }
 

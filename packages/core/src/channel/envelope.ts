@@ -4,7 +4,7 @@ import { MalformedMessageError } from '../errors.js'
 export const PROTOCOL_VERSION = 1
 
 /** Envelope kinds on the wire (small integers keep frames short). */
-export const enum Kind {
+export enum Kind {
   /** A message; id > 0 asks for an ack after it has been applied. */
   Message = 0,
   Ack = 1,

@@ -10,4 +10,5 @@ export type {
   SessionMeta,
 } from './session-cluster.js'
 export { CLUSTER_DEFAULTS } from './options.js'
+export { createSessionCluster } from './create-session-cluster.js'
 export type { SessionClusterInit } from './options.js'

@@ -40,7 +40,7 @@ export interface SessionClusterInit {
   tombstoneRetentionMs?: number
   /** How long an id with the route a session had before a rebind still resolves. @default 60000 */
   rebindGraceMs?: number
-  /** Sessions this node will create; replicas do not count against it. @default Infinity */
+  /** Sessions this node holds (replicas included, as in Tomcat's DeltaManager) before it refuses to create more. @default Infinity */
   maxSessions?: number
   /** Largest encoded session accepted. @default 1048576 */
   maxSessionBytes?: number

@@ -1,0 +1,123 @@
+import { Channel } from '../channel/channel.js'
+import { systemClock } from '../clock/system-clock.js'
+import { cborCodec } from '../codec/cbor-codec.js'
+import { aesGcmProtector, plaintextProtector } from '../crypto/index.js'
+import { InsecureConfigurationError, InvalidParametersError } from '../errors.js'
+import { childLogger, consoleLogger } from '../logger.js'
+import { isLoopbackHost, validateHost, validatePort, validateRoute } from '../member.js'
+import { staticMembership } from '../membership/static/static-membership.js'
+import { Metrics } from '../metrics.js'
+import { tcpTransport } from '../transport/tcp/index.js'
+import { CLUSTER_DEFAULTS, type SessionClusterInit } from './options.js'
+import { type ClusterSettings, ReplicatedSessionCluster } from './replicated-session-cluster.js'
+import type { SessionCluster } from './session-cluster.js'
+
+/**
+ * Build a cluster node from options; nothing listens until `start()`. Every option is validated here, so a
+ * mistake is a named error at start-up, never a crash at the first request.
+ *
+ * @example
+ * const cluster = createSessionCluster({ route: 'node1', port: 4000, members: ['10.0.0.2:4000'], secret })
+ * await cluster.start() // resolves once state transfer is done
+ */
+export function createSessionCluster(init: SessionClusterInit): SessionCluster {
+  if (init === null || typeof init !== 'object') throw new InvalidParametersError('cluster options must be an object')
+  const settings = resolveSettings(init)
+  const route = validateRoute(init.route)
+  const clock = init.clock ?? systemClock
+  const logger = childLogger(init.logger ?? consoleLogger(), { route })
+  const metrics = new Metrics()
+  const secret = init.secret
+  if (secret !== undefined && (typeof secret !== 'string' || secret.length < 16)) {
+    throw new InvalidParametersError('secret must be a string of at least 16 characters')
+  }
+  const transport =
+    init.transport ??
+    (() => {
+      const host = validateHost(init.host ?? CLUSTER_DEFAULTS.host, 'host')
+      const advertiseHost = init.advertiseHost === undefined ? undefined : validateHost(init.advertiseHost, 'advertiseHost')
+      if (!secret && !init.insecure && (!isLoopbackHost(host) || (advertiseHost && !isLoopbackHost(advertiseHost)))) {
+        throw new InsecureConfigurationError(
+          `cluster address ${advertiseHost ?? host} is not loopback and no secret is set: set a shared secret so cluster traffic is encrypted and authenticated (or insecure: true on a network you trust)`,
+        )
+      }
+      return tcpTransport({
+        host,
+        port: validatePort(init.port ?? CLUSTER_DEFAULTS.port, 'port'),
+        ...(advertiseHost ? { advertiseHost } : {}),
+        insecure: init.insecure ?? false,
+        maxFrameBytes: settings.maxFrameBytes,
+        protector: secret
+          ? aesGcmProtector({ secret, clusterName: init.clusterName ?? CLUSTER_DEFAULTS.clusterName, clock })
+          : plaintextProtector(),
+        clock,
+        logger: childLogger(logger, { component: 'transport' }),
+        metrics,
+      })
+    })()
+  const channel = new Channel({
+    transport,
+    codec: cborCodec(),
+    clock,
+    logger: childLogger(logger, { component: 'channel' }),
+    metrics,
+    ackTimeoutMs: settings.ackTimeoutMs,
+  })
+  const membership = staticMembership({
+    channel,
+    route,
+    members: init.members ?? [],
+    heartbeatIntervalMs: settings.heartbeatIntervalMs,
+    suspectTimeoutMs: settings.suspectTimeoutMs,
+    verifyTimeoutMs: settings.verifyTimeoutMs,
+    clock,
+    logger: childLogger(logger, { component: 'membership' }),
+    metrics,
+  })
+  return new ReplicatedSessionCluster({ channel, membership, clock, logger, metrics, settings })
+}
+
+const POSITIVE_MS = [
+  'ackTimeoutMs',
+  'stateTransferTimeoutMs',
+  'stateTransferChunkBytes',
+  'defaultMaxInactiveMs',
+  'accessFlushIntervalMs',
+  'expiryIntervalMs',
+  'tombstoneRetentionMs',
+  'rebindGraceMs',
+  'maxSessions',
+  'maxSessionBytes',
+  'maxFrameBytes',
+  'heartbeatIntervalMs',
+  'suspectTimeoutMs',
+  'verifyTimeoutMs',
+] as const
+
+function resolveSettings(init: SessionClusterInit): ClusterSettings {
+  const settings = { ...CLUSTER_DEFAULTS } as ClusterSettings
+  for (const key of POSITIVE_MS) {
+    const value = init[key]
+    if (value === undefined) continue
+    if (typeof value !== 'number' || Number.isNaN(value) || value <= 0 || (!Number.isFinite(value) && key !== 'maxSessions')) {
+      throw new InvalidParametersError(`${key} must be a positive number, got ${String(value)}`)
+    }
+    settings[key] = value
+  }
+  if (init.replication !== undefined) {
+    if (init.replication !== 'sync' && init.replication !== 'async') {
+      throw new InvalidParametersError(`replication must be 'sync' or 'async', got ${JSON.stringify(init.replication)}`)
+    }
+    settings.replication = init.replication
+  }
+  if (init.members !== undefined && !Array.isArray(init.members)) {
+    throw new InvalidParametersError('members must be an array of "host:port" strings')
+  }
+  if (init.clusterName !== undefined && (typeof init.clusterName !== 'string' || init.clusterName.length === 0 || init.clusterName.length > 128)) {
+    throw new InvalidParametersError('clusterName must be a non-empty string of at most 128 characters')
+  }
+  if (settings.tombstoneRetentionMs < 2 * settings.ackTimeoutMs) {
+    throw new InvalidParametersError('tombstoneRetentionMs must be well above ackTimeoutMs, or late messages could resurrect destroyed sessions')
+  }
+  return settings
+}

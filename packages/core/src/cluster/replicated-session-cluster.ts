@@ -1,0 +1,424 @@
+import type { Channel } from '../channel/channel.js'
+import type { Clock } from '../clock/clock.js'
+import { InvalidParametersError, NotStartedError, TooManySessionsError } from '../errors.js'
+import { TypedEmitter } from '../events.js'
+import type { Logger } from '../logger.js'
+import { addressKey, type Member } from '../member.js'
+import type { Membership } from '../membership/membership.js'
+import type { Metrics } from '../metrics.js'
+import { Housekeeping } from '../replication/housekeeping.js'
+import { chunked, deltaMessage, parseDeltas } from '../replication/messages.js'
+import { Replicator } from '../replication/replicator.js'
+import { pullState, StateTransferServer, type StateTransferOutcome } from '../replication/state-transfer.js'
+import {
+  type Delta,
+  deltaForLocalChange,
+  diffSession,
+  HybridClock,
+  isEmptyDiff,
+  isUnsetRegister,
+  liveAttributes,
+  loadSession,
+  type SessionChange,
+  type SessionRecord,
+  SessionTable,
+} from '../session/index.js'
+import { chooseRoute, type RebindMode } from '../valve/route-binding.js'
+import { formatSessionId, generateSessionId, parseSessionId } from '../valve/session-id.js'
+import type { CLUSTER_DEFAULTS } from './options.js'
+import { RouteMemory } from './route-memory.js'
+import type {
+  ClusterStatus,
+  LoadedSession,
+  ReplicationMode,
+  SaveOptions,
+  SessionCluster,
+  SessionClusterEvents,
+  SessionData,
+  SessionMeta,
+} from './session-cluster.js'
+
+/** Settings after defaults are merged and validated (see options.ts). */
+export type ClusterSettings = {
+  -readonly [K in keyof typeof CLUSTER_DEFAULTS]: (typeof CLUSTER_DEFAULTS)[K] extends number ? number : (typeof CLUSTER_DEFAULTS)[K]
+}
+
+export interface ClusterParts {
+  channel: Channel
+  membership: Membership
+  clock: Clock
+  logger: Logger
+  metrics: Metrics
+  settings: ClusterSettings
+  /** Stop what the factory created beyond channel and membership (nothing today). */
+  onStop?: () => Promise<void>
+}
+
+/** What each LoadedSession was loaded from, kept out of the object the app sees. */
+const baselines = new WeakMap<LoadedSession, ReadonlyMap<string, string>>()
+
+/**
+ * DeltaManager without its gaps: every node holds every session; each save sends only the attributes the
+ * request changed, stamped by a hybrid logical clock, and every node merges them the same way whatever the
+ * order, duplication or timing. See DESIGN.md section 3.
+ */
+export class ReplicatedSessionCluster implements SessionCluster {
+  readonly #p: ClusterParts
+  readonly #s: ClusterSettings
+  readonly #table: SessionTable
+  readonly #hlc: HybridClock
+  readonly #events: TypedEmitter<SessionClusterEvents>
+  readonly #replicator: Replicator
+  readonly #housekeeping: Housekeeping
+  readonly #routes: RouteMemory
+  #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new'
+  #stateTransfer: StateTransferOutcome | 'pending' = 'pending'
+  #ready = false
+  #readyPromise: Promise<void>
+  #resolveReady!: () => void
+  #startPromise?: Promise<void>
+  #abort = new AbortController()
+  #offMembership: Array<() => void> = []
+
+  constructor(parts: ClusterParts) {
+    this.#p = parts
+    this.#s = parts.settings
+    this.#table = new SessionTable({ defaultMaxInactiveMs: this.#s.defaultMaxInactiveMs })
+    this.#events = new TypedEmitter((error, event) => parts.logger.error('session listener threw', { event, error }))
+    this.#readyPromise = new Promise((resolve) => (this.#resolveReady = resolve))
+    this.#hlc = new HybridClock(parts.membership.local.id, parts.clock)
+    this.#routes = new RouteMemory(this.#s.rebindGraceMs)
+    this.#replicator = new Replicator({
+      channel: parts.channel,
+      membership: parts.membership,
+      mode: this.#s.replication,
+      ackTimeoutMs: this.#s.ackTimeoutMs,
+      metrics: parts.metrics,
+      logger: parts.logger,
+    })
+    this.#housekeeping = new Housekeeping({
+      ...parts,
+      table: this.#table,
+      replicator: this.#replicator,
+      localRoute: this.route,
+      defaultMaxInactiveMs: this.#s.defaultMaxInactiveMs,
+      accessFlushIntervalMs: this.#s.accessFlushIntervalMs,
+      expiryIntervalMs: this.#s.expiryIntervalMs,
+      tombstoneRetentionMs: this.#s.tombstoneRetentionMs,
+      requestTimeoutMs: this.#s.ackTimeoutMs,
+      expire: (ids) => this.#expire(ids),
+      afterSweep: (now) => this.#routes.prune(now),
+    })
+    new StateTransferServer(this.#table, parts.clock, parts.metrics, this.#s.stateTransferChunkBytes).attach(parts.channel)
+    parts.channel.handle('delta', (m) => {
+      const { deltas, expired } = parseDeltas(m)
+      this.#applyRemote(deltas, expired)
+    })
+  }
+
+  get local(): Member {
+    return this.#p.membership.local
+  }
+
+  get route(): string {
+    return this.#p.membership.local.route
+  }
+
+  get replication(): ReplicationMode {
+    return this.#s.replication
+  }
+
+  get ready(): boolean {
+    return this.#ready
+  }
+
+  get size(): number {
+    return this.#table.size
+  }
+
+  start(): Promise<void> {
+    this.#startPromise ??= this.#start()
+    return this.#startPromise
+  }
+
+  whenReady(): Promise<void> {
+    return this.#readyPromise
+  }
+
+  async #start(): Promise<void> {
+    this.#state = 'starting'
+    const { membership, logger } = this.#p
+    this.#offMembership.push(
+      membership.on('join', (m) => this.#events.emit('memberJoined', m)),
+      membership.on('leave', (m) => this.#events.emit('memberLeft', m)),
+    )
+    await membership.start()
+    this.#housekeeping.start()
+    this.#state = 'running'
+    logger.info('cluster node started', { route: this.route, address: addressKey(this.local.address), replication: this.replication })
+    this.#stateTransfer = await pullState(
+      {
+        channel: this.#p.channel,
+        membership,
+        table: this.#table,
+        clock: this.#p.clock,
+        metrics: this.#p.metrics,
+        logger,
+        apply: (deltas) => this.#applyRemote(deltas, false),
+        discoveryMs: Math.max(1_000, 3 * this.#s.heartbeatIntervalMs),
+        timeoutMs: this.#s.stateTransferTimeoutMs,
+        requestTimeoutMs: Math.max(this.#s.ackTimeoutMs, 5_000),
+      },
+      this.#abort.signal,
+    )
+    if (this.#state !== 'running') return
+    this.#ready = true
+    membership.setReady(true)
+    logger.info('cluster node ready', { route: this.route, stateTransfer: this.#stateTransfer, sessions: this.#table.size })
+    this.#resolveReady()
+    this.#events.emit('ready')
+  }
+
+  async stop(): Promise<void> {
+    if (this.#state === 'new' || this.#state === 'stopped' || this.#state === 'stopping') {
+      this.#state = 'stopped'
+      return
+    }
+    this.#state = 'stopping'
+    this.#abort.abort()
+    this.#housekeeping.stop()
+    try {
+      await this.#housekeeping.flushAccesses()
+    } catch (error) {
+      this.#p.logger.warn('could not flush access times on stop', { error })
+    }
+    for (const off of this.#offMembership.splice(0)) off()
+    await this.#p.membership.stop()
+    await this.#p.channel.stop()
+    await this.#p.onStop?.()
+    this.#state = 'stopped'
+    this.#p.logger.info('cluster node stopped', { route: this.route })
+  }
+
+  generateId(): string {
+    return generateSessionId(this.route)
+  }
+
+  async load(id: string): Promise<LoadedSession | undefined> {
+    const parsed = parseSessionId(id)
+    if (!parsed) return undefined
+    const record = this.#table.getLive(parsed.base)
+    if (!record || !this.#routeMatches(record, parsed.route)) return undefined
+    const view = loadSession(record)
+    const loaded: LoadedSession = { id, data: view.data, meta: this.#metaOf(record) }
+    baselines.set(loaded, view.baseline)
+    return loaded
+  }
+
+  async save(id: string, data: SessionData, options: SaveOptions = {}): Promise<void> {
+    this.#assertRunning()
+    const parsed = parseSessionId(id)
+    if (!parsed) throw new InvalidParametersError(`not a session id of this cluster: ${JSON.stringify(id)}`)
+    const existing = this.#table.get(parsed.base)
+    if (existing?.destroyed) {
+      // Destroyed (here or by a concurrent request elsewhere): destruction is final.
+      this.#p.metrics.increment('sessions.save-after-destroy')
+      return
+    }
+    const loadedBaseline = options.loaded ? baselines.get(options.loaded) : undefined
+    const baseline = loadedBaseline ?? (existing ? liveAttributes(existing) : new Map<string, string>())
+    const diff = diffSession(baseline, data, { maxSessionBytes: this.#s.maxSessionBytes })
+    const now = this.#p.clock.now()
+    const isNew = existing === undefined
+    if (isNew && this.#table.size >= this.#s.maxSessions) {
+      this.#p.metrics.increment('sessions.rejected')
+      throw new TooManySessionsError(`this node holds ${this.#table.size} sessions, the maxSessions limit`)
+    }
+    const maxInactiveMs = options.maxInactiveMs ?? this.#s.defaultMaxInactiveMs
+    const delta = deltaForLocalChange(
+      existing,
+      {
+        id: parsed.base,
+        diff,
+        createdAt: isNew ? now : undefined,
+        maxInactiveMs: isNew || existing.maxInactiveMs.value !== maxInactiveMs ? maxInactiveMs : undefined,
+        route: isNew || existing.route.value !== parsed.route ? parsed.route : undefined,
+        lastAccessedAt: now,
+      },
+      this.#hlc,
+    )
+    if (!delta) return
+    const changed = isNew || !isEmptyDiff(diff) || delta.maxInactiveMs !== undefined || delta.route !== undefined
+    this.#applyLocal(delta)
+    if (!changed) {
+      // Nothing but an access: replicate it coalesced, like touch.
+      this.#table.touch(parsed.base, now)
+      return
+    }
+    this.#p.metrics.increment('sessions.commits')
+    await this.#replicator.broadcast(deltaMessage([delta]))
+  }
+
+  touch(id: string, options: { maxInactiveMs?: number } = {}): void {
+    const parsed = parseSessionId(id)
+    if (!parsed) return
+    const record = this.#table.getLive(parsed.base)
+    if (!record) return
+    this.#table.touch(parsed.base, this.#p.clock.now())
+    if (options.maxInactiveMs !== undefined && record.maxInactiveMs.value !== options.maxInactiveMs) {
+      // A changed cookie maxAge is a real (if rare) change: stamp and replicate just that register.
+      const delta = deltaForLocalChange(record, { id: parsed.base, maxInactiveMs: options.maxInactiveMs }, this.#hlc)
+      if (!delta) return
+      this.#applyLocal(delta)
+      this.#replicator
+        .broadcast(deltaMessage([delta]))
+        .catch((error) => this.#p.logger.warn('could not replicate a max inactive change', { error }))
+    }
+  }
+
+  async destroy(id: string): Promise<void> {
+    const parsed = parseSessionId(id)
+    if (!parsed) return
+    await this.#destroy([parsed.base], false)
+  }
+
+  async clear(): Promise<void> {
+    await this.#destroy(
+      [...this.#table].map((r) => r.id),
+      false,
+    )
+  }
+
+  routeFor(id: string, mode: RebindMode): string {
+    const parsed = parseSessionId(id)
+    if (!parsed) return id
+    const record = this.#table.getLive(parsed.base)
+    const current = record?.route.value ? record.route.value : parsed.route
+    return formatSessionId(parsed.base, chooseRoute(current, this.route, mode, (r) => this.isRouteLive(r)))
+  }
+
+  isRouteLive(route: string): boolean {
+    return this.#p.membership.hasRoute(route)
+  }
+
+  meta(id: string): SessionMeta | undefined {
+    const parsed = parseSessionId(id)
+    const record = parsed && this.#table.getLive(parsed.base)
+    return record ? this.#metaOf(record) : undefined
+  }
+
+  ids(): string[] {
+    return [...this.#table].map((r) => formatSessionId(r.id, r.route.value || this.route))
+  }
+
+  status(): ClusterStatus {
+    const { membership, metrics } = this.#p
+    return {
+      route: this.route,
+      memberId: this.local.id,
+      address: addressKey(this.local.address),
+      ready: this.#ready,
+      stateTransfer: this.#stateTransfer,
+      replication: this.replication,
+      manager: 'delta',
+      members: membership.members().map((m) => ({
+        route: m.route,
+        id: m.id,
+        address: addressKey(m.address),
+        state: m.state,
+        ready: m.ready,
+      })),
+      sessions: this.#table.size,
+      tombstones: this.#table.tombstoneCount,
+      counters: metrics.snapshot(),
+    }
+  }
+
+  on<K extends keyof SessionClusterEvents>(event: K, listener: SessionClusterEvents[K]): () => void {
+    return this.#events.on(event, listener)
+  }
+
+  #assertRunning(): void {
+    if (this.#state !== 'running') throw new NotStartedError(`cluster node is ${this.#state}`)
+  }
+
+  /** An id's route must be the session's route, or one it had until a recent rebind. */
+  #routeMatches(record: SessionRecord, route: string): boolean {
+    if (isUnsetRegister(record.route) || record.route.value === route) return true
+    return this.#routes.accepts(record.id, route, this.#p.clock.now())
+  }
+
+  #metaOf(record: SessionRecord): SessionMeta {
+    return {
+      createdAt: Number.isFinite(record.createdAt) ? record.createdAt : record.lastAccessedAt,
+      lastAccessedAt: record.lastAccessedAt,
+      maxInactiveMs: isUnsetRegister(record.maxInactiveMs) ? this.#s.defaultMaxInactiveMs : record.maxInactiveMs.value,
+      route: record.route.value || this.route,
+    }
+  }
+
+  async #destroy(bases: string[], expired: boolean): Promise<void> {
+    const deltas: Delta[] = []
+    for (const base of bases) {
+      const record = this.#table.getLive(base)
+      if (!record) continue
+      const delta = deltaForLocalChange(record, { id: base, destroy: true }, this.#hlc)
+      if (!delta) continue
+      this.#applyLocal(delta, expired)
+      deltas.push(delta)
+    }
+    if (deltas.length === 0 || this.#state !== 'running') return
+    this.#p.metrics.increment(expired ? 'sessions.expired' : 'sessions.destroyed', deltas.length)
+    for (const batch of chunked(deltas)) await this.#replicator.broadcast(deltaMessage(batch, expired ? 'expired' : undefined))
+  }
+
+  #expire(bases: string[]): Promise<void> {
+    return this.#destroy(bases, true)
+  }
+
+  #applyLocal(delta: Delta, expired = false): void {
+    this.#emit(this.#table.apply(delta), false, expired)
+  }
+
+  #applyRemote(deltas: Delta[], expired: boolean): void {
+    for (const delta of deltas) {
+      this.#observeStamps(delta)
+      this.#emit(this.#table.apply(delta), true, expired)
+    }
+    this.#p.metrics.increment('replication.applied', deltas.length)
+  }
+
+  #observeStamps(delta: Delta): void {
+    // Local writes must order after what we have seen (HybridClock caps absurd peer clocks).
+    if (delta.destroyed) this.#hlc.observe(delta.destroyed)
+    if (delta.route) this.#hlc.observe(delta.route.stamp)
+    if (delta.maxInactiveMs) this.#hlc.observe(delta.maxInactiveMs.stamp)
+    if (delta.attrs) for (const [, stamp] of delta.attrs) this.#hlc.observe(stamp)
+  }
+
+  #emit(changes: SessionChange[], replicated: boolean, expired: boolean): void {
+    const now = this.#p.clock.now()
+    for (const change of changes) {
+      const record = this.#table.get(change.id)
+      const id = formatSessionId(change.id, record?.route.value || this.route)
+      switch (change.type) {
+        case 'created':
+          this.#events.emit('created', { id, replicated })
+          break
+        case 'attribute-set':
+        case 'attribute-removed':
+          this.#events.emit('attributeChanged', { id, replicated, name: change.name, removed: change.type === 'attribute-removed' })
+          break
+        case 'route-changed':
+          if (change.oldRoute) this.#routes.remember(change.id, change.oldRoute, now)
+          break
+        case 'destroyed':
+          this.#routes.forget(change.id)
+          this.#events.emit(expired ? 'expired' : 'destroyed', { id, replicated })
+          break
+        case 'max-inactive-changed':
+          break
+      }
+    }
+  }
+}

@@ -1,0 +1,157 @@
+import type { Channel } from '../channel/channel.js'
+import type { Clock } from '../clock/clock.js'
+import type { Logger } from '../logger.js'
+import type { Membership } from '../membership/membership.js'
+import type { Metrics } from '../metrics.js'
+import { isUnsetRegister, type SessionRecord, type SessionTable } from '../session/index.js'
+import { chunked, parseAccessPairs, parseIds } from './messages.js'
+import type { Replicator } from './replicator.js'
+
+export interface HousekeepingInit {
+  channel: Channel
+  membership: Membership
+  table: SessionTable
+  replicator: Replicator
+  clock: Clock
+  metrics: Metrics
+  logger: Logger
+  localRoute: string
+  defaultMaxInactiveMs: number
+  accessFlushIntervalMs: number
+  expiryIntervalMs: number
+  tombstoneRetentionMs: number
+  requestTimeoutMs: number
+  /** Destroy these sessions as expired (stamped, applied here, replicated). */
+  expire: (ids: string[]) => Promise<void>
+  /** Called after each sweep (e.g. to prune other derived state). */
+  afterSweep?: (now: number) => void
+}
+
+/**
+ * Idle time kept cluster-wide without a message per request:
+ * - access times are flushed to peers coalesced, every `accessFlushIntervalMs`;
+ * - a session is expired by the node it is bound to (or, when that node is gone, by the member with the
+ *   smallest id), only after asking every member for the latest access it saw, so no node expires a
+ *   session another node saw used within its max inactive time;
+ * - other replicas drop an idle session silently only at twice its max inactive time (Tomcat's backstop
+ *   for a crashed primary).
+ */
+export class Housekeeping {
+  readonly #init: HousekeepingInit
+  #timers: Array<{ cancel(): void }> = []
+  #sweeping = false
+
+  constructor(init: HousekeepingInit) {
+    this.#init = init
+    init.channel.handle('access', (m) => this.#onAccess(parseAccessPairs((m as { a?: unknown }).a)))
+    init.channel.handleRequest('expire-check', (m) => ({
+      t: 'expire-check-reply',
+      a: parseIds((m as { ids?: unknown }).ids).flatMap((id): Array<[string, number]> => {
+        const record = init.table.getLive(id)
+        return record ? [[id, record.lastAccessedAt]] : []
+      }),
+    }))
+  }
+
+  start(): void {
+    const { clock, accessFlushIntervalMs, expiryIntervalMs } = this.#init
+    this.#timers.push(clock.setInterval(() => void this.flushAccesses(), accessFlushIntervalMs))
+    this.#timers.push(clock.setInterval(() => void this.sweep(), expiryIntervalMs))
+  }
+
+  stop(): void {
+    for (const t of this.#timers.splice(0)) t.cancel()
+  }
+
+  /** Send the access times recorded since the last flush (also called on graceful stop). */
+  async flushAccesses(): Promise<void> {
+    const pairs = this.#init.table.takeDirtyAccesses()
+    if (pairs.length === 0 || this.#init.membership.members().length === 0) return
+    this.#init.metrics.increment('replication.access-flushes')
+    for (const a of chunked(pairs)) await this.#init.replicator.broadcast({ t: 'access', a }, 'async')
+  }
+
+  async sweep(): Promise<void> {
+    if (this.#sweeping) return
+    this.#sweeping = true
+    try {
+      await this.#sweep()
+    } catch (error) {
+      this.#init.metrics.increment('expiry.errors')
+      this.#init.logger.error('expiry sweep failed', { error })
+    } finally {
+      this.#sweeping = false
+    }
+  }
+
+  async #sweep(): Promise<void> {
+    const { table, clock, tombstoneRetentionMs, accessFlushIntervalMs } = this.#init
+    const now = clock.now()
+    const purged = table.purgeTombstones(tombstoneRetentionMs, now)
+    if (purged > 0) this.#init.metrics.increment('expiry.tombstones-purged', purged)
+    this.#init.afterSweep?.(now)
+    // Leave room for an access flush that is still on its way.
+    const graceMs = 2 * accessFlushIntervalMs
+    const candidates = table.expired(now, graceMs)
+    if (candidates.length === 0) return
+    const mine: string[] = []
+    const backstop: string[] = []
+    for (const record of candidates) {
+      if (this.#responsibleFor(record)) mine.push(record.id)
+      else if (record.lastAccessedAt + 2 * this.#maxInactive(record) + graceMs <= now) backstop.push(record.id)
+    }
+    if (backstop.length > 0) await this.#init.expire(backstop)
+    if (mine.length === 0) return
+    const confirmed = await this.#confirmIdle(mine)
+    const stillExpired = confirmed.filter((id) => {
+      const record = table.getLive(id)
+      return record !== undefined && record.lastAccessedAt + this.#maxInactive(record) + graceMs <= clock.now()
+    })
+    if (stillExpired.length > 0) await this.#init.expire(stillExpired)
+  }
+
+  /** Ask every member for its latest access of these sessions; keep only those every member answered for. */
+  async #confirmIdle(ids: string[]): Promise<string[]> {
+    const { membership, channel, table, requestTimeoutMs } = this.#init
+    const members = membership.members()
+    if (members.length === 0) return ids
+    const replies = await Promise.allSettled(
+      members.map((m) => channel.request(m.address, { t: 'expire-check', ids }, { timeoutMs: requestTimeoutMs })),
+    )
+    if (replies.some((r) => r.status === 'rejected')) {
+      // A member we could not ask may have seen the session used: try again next sweep.
+      this.#init.metrics.increment('expiry.deferred')
+      return []
+    }
+    for (const reply of replies) {
+      if (reply.status !== 'fulfilled') continue
+      for (const [id, at] of parseAccessPairs((reply.value as { a?: unknown }).a)) {
+        if (table.getLive(id)) table.apply({ id, lastAccessedAt: at })
+      }
+    }
+    return ids
+  }
+
+  #onAccess(pairs: Array<[string, number]>): void {
+    const { table, metrics } = this.#init
+    for (const [id, at] of pairs) {
+      // An access for a session we do not hold must not create an empty record.
+      if (table.getLive(id)) table.apply({ id, lastAccessedAt: at })
+      else metrics.increment('replication.access-unknown')
+    }
+  }
+
+  #responsibleFor(record: SessionRecord): boolean {
+    const { membership, localRoute } = this.#init
+    const owner = record.route.value
+    if (owner === localRoute) return true
+    if (owner && membership.hasRoute(owner)) return false
+    // The owner is gone: the member with the smallest id expires it.
+    const self = membership.local.id
+    return membership.members().every((m) => m.state !== 'alive' || m.id > self)
+  }
+
+  #maxInactive(record: SessionRecord): number {
+    return isUnsetRegister(record.maxInactiveMs) ? this.#init.defaultMaxInactiveMs : record.maxInactiveMs.value
+  }
+}

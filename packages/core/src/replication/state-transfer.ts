@@ -1,0 +1,170 @@
+import { randomBytes } from 'node:crypto'
+import type { Channel } from '../channel/channel.js'
+import type { Clock } from '../clock/clock.js'
+import type { Logger } from '../logger.js'
+import { addressKey } from '../member.js'
+import type { MemberInfo, Membership } from '../membership/membership.js'
+import type { Metrics } from '../metrics.js'
+import { recordToDelta, type SessionRecord, type SessionTable, toWire, type WireDelta } from '../session/index.js'
+import { parseStateChunk, parseStateRequest } from './messages.js'
+
+/** A transfer nobody asked about for this long is forgotten by the sender. */
+const SENDER_IDLE_MS = 60_000
+/** Fixed per-record and per-attribute overhead used when sizing a chunk (stamps, array headers). */
+const RECORD_OVERHEAD = 48
+const ATTR_OVERHEAD = 32
+
+/**
+ * The sending side. A transfer snapshots the list of session ids once (a few MB for 100k sessions) and then
+ * encodes records a chunk at a time, as they are at that moment, so the sender's extra memory is the id list
+ * plus one chunk. Records changed meanwhile are sent as they are now, and live deltas reach the joiner too;
+ * the merge makes the overlap harmless. Every request is answered: two nodes starting together both finish.
+ */
+export class StateTransferServer {
+  readonly #transfers = new Map<string, { ids: string[]; touchedAt: number }>()
+
+  constructor(
+    private readonly table: SessionTable,
+    private readonly clock: Clock,
+    private readonly metrics: Metrics,
+    private readonly chunkBytes: number,
+  ) {}
+
+  attach(channel: Channel): void {
+    channel.handleRequest('state-req', (m) => {
+      const { x, c } = parseStateRequest(m)
+      return { t: 'state', x, ...this.chunk(x, c) }
+    })
+  }
+
+  chunk(transferId: string, cursor: number): { c: number; d: WireDelta[] } {
+    const now = this.clock.now()
+    this.#forgetIdle(now)
+    let transfer = this.#transfers.get(transferId)
+    if (!transfer || cursor === 0) {
+      transfer = { ids: [...this.table.records()].map((r) => r.id), touchedAt: now }
+      this.#transfers.set(transferId, transfer)
+      this.metrics.increment('state-transfer.served')
+    }
+    transfer.touchedAt = now
+    const d: WireDelta[] = []
+    let bytes = 0
+    let i = cursor
+    for (; i < transfer.ids.length && (bytes < this.chunkBytes || d.length === 0); i++) {
+      const record = this.table.get(transfer.ids[i]!)
+      if (!record) continue // purged since the snapshot
+      bytes += estimateBytes(record)
+      d.push(toWire(recordToDelta(record)))
+    }
+    const done = i >= transfer.ids.length
+    if (done) this.#transfers.delete(transferId)
+    this.metrics.increment('state-transfer.chunks-sent')
+    return { c: done ? -1 : i, d }
+  }
+
+  #forgetIdle(now: number): void {
+    for (const [id, t] of this.#transfers) if (now - t.touchedAt > SENDER_IDLE_MS) this.#transfers.delete(id)
+  }
+}
+
+function estimateBytes(record: SessionRecord): number {
+  let bytes = RECORD_OVERHEAD + record.id.length
+  for (const [name, entry] of record.attrs) bytes += ATTR_OVERHEAD + name.length + (entry.json?.length ?? 0)
+  return bytes
+}
+
+export interface StateTransferClientInit {
+  channel: Channel
+  membership: Membership
+  table: SessionTable
+  clock: Clock
+  metrics: Metrics
+  logger: Logger
+  /** Called for every chunk's deltas (applies them with the normal merge and emits events). */
+  apply: (deltas: ReturnType<typeof parseStateChunk>['deltas']) => void
+  /** How long to wait for peers to show up before concluding we are alone. */
+  discoveryMs: number
+  /** Give up after this long and serve anyway. */
+  timeoutMs: number
+  /** Per-chunk request timeout. */
+  requestTimeoutMs: number
+}
+
+export type StateTransferOutcome = 'complete' | 'alone' | 'timed-out'
+
+/**
+ * The joining side (DeltaManager.getAllClusterSessions without its gaps): pull every session from one
+ * live member, chunk by chunk, merging while live deltas keep arriving; if the source dies mid-transfer,
+ * start over from another member (the merge makes repeats harmless).
+ */
+export async function pullState(init: StateTransferClientInit, signal: AbortSignal): Promise<StateTransferOutcome> {
+  const { membership, clock, metrics, logger } = init
+  const deadline = clock.now() + init.timeoutMs
+  if (membership.members().length === 0) await waitFor(() => membership.members().length > 0, init.discoveryMs, clock, signal)
+  const failed = new Set<string>()
+  while (!signal.aborted && clock.now() < deadline) {
+    const source = pickSource(membership.members(), failed)
+    if (!source) {
+      // Nobody to ask: we are the first node (or the only source died and left).
+      if (membership.members().length === 0) return 'alone'
+      // Every member failed us once: give them a moment and try them all again.
+      failed.clear()
+      await waitFor(() => false, Math.min(1_000, init.discoveryMs), clock, signal)
+      continue
+    }
+    try {
+      await transferFrom(source, init, deadline, signal)
+      metrics.increment('state-transfer.completed')
+      logger.info('state transfer complete', { from: source.route, sessions: init.table.size })
+      return 'complete'
+    } catch (error) {
+      failed.add(source.id)
+      metrics.increment('state-transfer.source-failures')
+      logger.warn('state transfer source failed, trying another member', { from: source.route, error: (error as Error).message })
+    }
+  }
+  metrics.increment('state-transfer.timeouts')
+  logger.error('state transfer did not complete in time; serving without the full state', { timeoutMs: init.timeoutMs })
+  return 'timed-out'
+}
+
+async function transferFrom(source: MemberInfo, init: StateTransferClientInit, deadline: number, signal: AbortSignal): Promise<void> {
+  const transferId = randomBytes(9).toString('base64url')
+  let cursor = 0
+  while (cursor !== -1) {
+    const left = deadline - init.clock.now()
+    if (left <= 0) throw new Error('state transfer deadline passed')
+    if (!init.membership.members().some((m) => m.id === source.id)) throw new Error(`${addressKey(source.address)} left`)
+    const reply = await init.channel.request(
+      source.address,
+      { t: 'state-req', x: transferId, c: cursor },
+      { timeoutMs: Math.min(left, init.requestTimeoutMs), signal },
+    )
+    const chunk = parseStateChunk(reply)
+    init.apply(chunk.deltas)
+    init.metrics.increment('state-transfer.chunks-received')
+    cursor = chunk.c
+  }
+}
+
+/** Prefer a member that is itself ready, then the longest running (Tomcat asks the oldest member). */
+function pickSource(members: MemberInfo[], failed: Set<string>): MemberInfo | undefined {
+  return members
+    .filter((m) => !failed.has(m.id) && m.state === 'alive')
+    .sort((a, b) => Number(b.ready) - Number(a.ready) || a.startedAt - b.startedAt || a.id.localeCompare(b.id))[0]
+}
+
+function waitFor(predicate: () => boolean, ms: number, clock: Clock, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (predicate()) return resolve()
+    const end = () => {
+      poll.cancel()
+      timer.cancel()
+      signal.removeEventListener('abort', end)
+      resolve()
+    }
+    const poll = clock.setInterval(() => predicate() && end(), 20)
+    const timer = clock.setTimeout(end, ms)
+    signal.addEventListener('abort', end, { once: true })
+  })
+}

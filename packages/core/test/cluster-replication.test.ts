@@ -1,0 +1,184 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import type { SessionCluster } from '../src/cluster/session-cluster.js'
+import { memorySessionClusters } from './support/session-cluster.js'
+
+let cleanup: () => Promise<void> = async () => {}
+afterEach(() => cleanup())
+
+async function cluster(count: number, options: Parameters<typeof memorySessionClusters>[0] = {}) {
+  const c = memorySessionClusters(options)
+  cleanup = c.stopAll
+  await c.add(count)
+  return c
+}
+
+const dataOf = async (node: SessionCluster, id: string) => (await node.load(id))?.data
+
+describe('delta replication (in-memory network, manual clock)', () => {
+  it('a session saved on one node is read on every other (sync)', async () => {
+    const { nodes } = await cluster(3)
+    const [a, b, c] = nodes as [SessionCluster, SessionCluster, SessionCluster]
+    const id = a.generateId()
+    expect(id).toMatch(/^[A-Za-z0-9_-]{32}\.node1$/)
+    await a.save(id, { user: 'ann', items: ['x'] })
+    // sync: no waiting needed once save resolved
+    expect(await dataOf(b, id)).toEqual({ user: 'ann', items: ['x'] })
+    expect(await dataOf(c, id)).toEqual({ user: 'ann', items: ['x'] })
+    expect(c.meta(id)?.route).toBe('node1')
+  })
+
+  it('replicates only what the request changed, detecting in-place changes', async () => {
+    const { nodes } = await cluster(2)
+    const [a, b] = nodes as [SessionCluster, SessionCluster]
+    const id = a.generateId()
+    await a.save(id, { big: 'x'.repeat(10_000), items: [] })
+    const loaded = (await b.load(id))!
+    ;(loaded.data.items as string[]).push('apple')
+    const before = b.status().counters['channel.sent.delta'] ?? 0
+    await b.save(id, loaded.data, { loaded })
+    expect(b.status().counters['channel.sent.delta']).toBe(before + 1)
+    expect(await dataOf(a, id)).toEqual({ big: 'x'.repeat(10_000), items: ['apple'] })
+  })
+
+  it('concurrent requests on two nodes changing different attributes both survive', async () => {
+    const { nodes } = await cluster(3)
+    const [a, b, c] = nodes as [SessionCluster, SessionCluster, SessionCluster]
+    const id = a.generateId()
+    await a.save(id, { n: 0 })
+    const onA = (await a.load(id))!
+    const onB = (await b.load(id))!
+    onA.data.color = 'red'
+    onB.data.size = 'L'
+    await Promise.all([a.save(id, onA.data, { loaded: onA }), b.save(id, onB.data, { loaded: onB })])
+    for (const node of [a, b, c]) expect(await dataOf(node, id)).toEqual({ n: 0, color: 'red', size: 'L' })
+  })
+
+  it('the same attribute written concurrently: the later stamp wins on every node', async () => {
+    const { clock, nodes } = await cluster(3)
+    const [a, b, c] = nodes as [SessionCluster, SessionCluster, SessionCluster]
+    const id = a.generateId()
+    await a.save(id, { v: 0 })
+    const onA = (await a.load(id))!
+    const onB = (await b.load(id))!
+    onA.data.v = 'from A'
+    await a.save(id, onA.data, { loaded: onA })
+    await clock.advance(5)
+    onB.data.v = 'from B'
+    await b.save(id, onB.data, { loaded: onB })
+    for (const node of [a, b, c]) expect((await dataOf(node, id))?.v).toBe('from B')
+  })
+
+  it('destroy replicates and is final', async () => {
+    const { nodes } = await cluster(3)
+    const [a, b, c] = nodes as [SessionCluster, SessionCluster, SessionCluster]
+    const id = a.generateId()
+    await a.save(id, { user: 'ann' })
+    const stale = (await c.load(id))!
+    await b.destroy(id)
+    expect(await a.load(id)).toBeUndefined()
+    expect(await c.load(id)).toBeUndefined()
+    stale.data.user = 'mallory'
+    await c.save(id, stale.data, { loaded: stale })
+    expect(await a.load(id)).toBeUndefined()
+    expect(a.status().tombstones).toBe(1)
+  })
+
+  it('events say whether a change was made here or replicated', async () => {
+    const { nodes } = await cluster(2)
+    const [a, b] = nodes as [SessionCluster, SessionCluster]
+    const seen: string[] = []
+    a.on('created', (e) => seen.push(`a created ${e.replicated}`))
+    b.on('created', (e) => seen.push(`b created ${e.replicated}`))
+    b.on('attributeChanged', (e) => seen.push(`b ${e.name} ${e.replicated}`))
+    await a.save(a.generateId(), { cart: [1] })
+    expect(seen).toEqual(['a created false', 'b created true', 'b cart true'])
+  })
+
+  it('an id whose route the session never had is not adopted; a rebind keeps the old id valid for a grace period', async () => {
+    const { clock, nodes } = await cluster(2, { rebindGraceMs: 10_000 })
+    const [a, b] = nodes as [SessionCluster, SessionCluster]
+    const id = a.generateId()
+    await a.save(id, { k: 1 })
+    const base = id.slice(0, id.lastIndexOf('.'))
+    expect(await b.load(`${base}.nodeZ`)).toBeUndefined()
+    expect(await b.load('garbage')).toBeUndefined()
+    // rebind to node2 (as the adapters do on failover)
+    const loaded = (await b.load(id))!
+    await b.save(`${base}.node2`, loaded.data, { loaded })
+    expect(a.meta(id)?.route).toBe('node2')
+    expect((await a.load(`${base}.node2`))?.data).toEqual({ k: 1 })
+    expect((await a.load(id))?.data).toEqual({ k: 1 }) // old route within grace
+    await clock.advance(10_001)
+    expect(await a.load(id)).toBeUndefined()
+  })
+
+  it('routeFor rebinds only when the route’s node is gone (failover), always, or never', async () => {
+    const { clock, nodes } = await cluster(3)
+    const [a, b] = nodes as [SessionCluster, SessionCluster]
+    const id = a.generateId()
+    await a.save(id, { k: 1 })
+    const base = id.slice(0, id.lastIndexOf('.'))
+    expect(b.routeFor(id, 'failover')).toBe(id)
+    expect(b.routeFor(id, 'always')).toBe(`${base}.node2`)
+    await a.stop()
+    await clock.advanceUntil(() => !b.isRouteLive('node1'))
+    expect(b.routeFor(id, 'failover')).toBe(`${base}.node2`)
+    expect(b.routeFor(id, false)).toBe(id)
+  })
+
+  it('a joining node pulls every session (in chunks) before it is ready', async () => {
+    const c = await cluster(2, { stateTransferChunkBytes: 4_096 })
+    const [a] = c.nodes as [SessionCluster]
+    const ids: string[] = []
+    for (let i = 0; i < 500; i++) {
+      const id = a.generateId()
+      ids.push(id)
+      await a.save(id, { i, pad: 'p'.repeat(100) })
+    }
+    const [joiner] = (await c.add(1)) as [SessionCluster]
+    expect(joiner.status().stateTransfer).toBe('complete')
+    expect(joiner.size).toBe(500)
+    expect((await joiner.load(ids[123]!))?.data).toEqual({ i: 123, pad: 'p'.repeat(100) })
+    expect(a.status().counters['state-transfer.chunks-sent']).toBeGreaterThan(5)
+  })
+
+  it('a node restarted with empty memory receives the sessions before it reports ready', async () => {
+    const c = await cluster(3)
+    const [a] = c.nodes as [SessionCluster]
+    const id = a.generateId()
+    await a.save(id, { items: ['a', 'b'] })
+    await c.nodes[1]!.stop()
+    const restarted = await c.restart(1)
+    expect(restarted.ready).toBe(true)
+    expect((await restarted.load(id))?.data).toEqual({ items: ['a', 'b'] })
+  })
+
+  it('three nodes starting at once all become ready', async () => {
+    const c = await cluster(3)
+    expect(c.nodes.every((n) => n.ready)).toBe(true)
+    expect(c.nodes.map((n) => n.status().stateTransfer).sort()).not.toContain('timed-out')
+  })
+
+  it('access times replicate coalesced, and idle sessions expire everywhere', async () => {
+    const { clock, nodes } = await cluster(3, { accessFlushIntervalMs: 1_000, expiryIntervalMs: 1_000 })
+    const [a, b, c] = nodes as [SessionCluster, SessionCluster, SessionCluster]
+    const id = a.generateId()
+    await a.save(id, { k: 1 }, { maxInactiveMs: 60_000 })
+    const expired: string[] = []
+    for (const [name, n] of [['a', a], ['b', b], ['c', c]] as const) n.on('expired', (e) => expired.push(`${name} ${e.replicated}`))
+    // keep it alive through node C only, for 3 minutes: nobody may expire it
+    const sentBefore = c.status().counters['channel.sent.access'] ?? 0
+    for (let t = 0; t < 180; t += 10) {
+      c.touch(id)
+      await clock.advance(10_000)
+    }
+    expect(await a.load(id)).toBeDefined()
+    expect(expired).toEqual([])
+    // 18 touches, a handful of flush messages (one per flush interval with activity), not one per touch per peer
+    expect((c.status().counters['channel.sent.access'] ?? 0) - sentBefore).toBeLessThanOrEqual(18 * 2)
+    // then idle: it expires on all three, once
+    await clock.advanceUntil(() => expired.length === 3, { stepMs: 1_000, maxMs: 120_000 })
+    expect(expired.sort()).toEqual(['a false', 'b true', 'c true'])
+    expect(await b.load(id)).toBeUndefined()
+  })
+})

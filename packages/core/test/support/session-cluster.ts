@@ -1,0 +1,55 @@
+import { ManualClock } from '../../src/clock/manual-clock.js'
+import { createSessionCluster } from '../../src/cluster/create-session-cluster.js'
+import type { SessionClusterInit } from '../../src/cluster/options.js'
+import type { SessionCluster } from '../../src/cluster/session-cluster.js'
+import { silentLogger } from '../../src/logger.js'
+import { type NetworkFaults, MemoryNetwork } from '../../src/transport/memory/memory-network.js'
+import { memoryTransport } from '../../src/transport/memory/memory-transport.js'
+
+const BASE_PORT = 6000
+
+/** In-memory session clusters on one network and one ManualClock; `add` starts more nodes later. */
+export function memorySessionClusters(options: Partial<SessionClusterInit> & { seed?: number; faults?: Partial<NetworkFaults> } = {}) {
+  const { seed, faults, ...init } = options
+  const clock = new ManualClock()
+  const network = new MemoryNetwork({ clock, seed, faults })
+  const nodes: SessionCluster[] = []
+  const ports: number[] = []
+  const make = (index: number) =>
+    createSessionCluster({
+      route: `node${index + 1}`,
+      transport: memoryTransport({ network, port: BASE_PORT + index }),
+      members: Array.from({ length: 8 }, (_, i) => `127.0.0.1:${BASE_PORT + i}`),
+      clock,
+      logger: silentLogger,
+      ...init,
+    })
+  async function add(count = 1): Promise<SessionCluster[]> {
+    const added: SessionCluster[] = []
+    for (let i = 0; i < count; i++) {
+      const node = make(nodes.length)
+      ports.push(BASE_PORT + nodes.length)
+      nodes.push(node)
+      added.push(node)
+    }
+    const starting = Promise.all(added.map((n) => n.start()))
+    const ready = await clock.advanceUntil(() => added.every((n) => n.ready), { stepMs: 100, maxMs: 120_000 })
+    if (!ready) throw new Error('nodes did not become ready')
+    await starting
+    await clock.advanceUntil(() => nodes.every((n) => n.status().members.length === nodes.length - 1), { stepMs: 100 })
+    return added
+  }
+  /** Restart node `index` as a new process at the same address (its memory is gone). */
+  async function restart(index: number): Promise<SessionCluster> {
+    const node = make(index)
+    nodes[index] = node
+    const starting = node.start()
+    await clock.advanceUntil(() => node.ready, { stepMs: 100, maxMs: 120_000 })
+    await starting
+    return node
+  }
+  async function stopAll(): Promise<void> {
+    for (const n of nodes) await n.stop()
+  }
+  return { clock, network, nodes, add, restart, stopAll }
+}
