@@ -1,0 +1,14 @@
+/**
+ * @session-cluster/express: express-session sessions replicated in memory across Node processes.
+ *
+ * @example
+ * import { clusterSession } from '@session-cluster/express'
+ * app.use(clusterSession({ secret, cluster: { route: 'node1', port: 4000, members: ['10.0.0.2:4000'] } }))
+ */
+import './types.js'
+
+export { ClusterStore } from './cluster-store.js'
+export { clusterSession, DEFAULT_COOKIE_NAME } from './cluster-session.js'
+export type { ClusterSessionMiddleware, ClusterSessionOptions } from './cluster-session.js'
+export { DEFAULT_STATIC_FILTER } from '@session-cluster/core'
+export type { RebindMode, SessionCluster, SessionClusterInit, StaticFilterOption } from '@session-cluster/core'
