@@ -1,0 +1,59 @@
+// The example contract (DESIGN.md section 5): configuration from the environment, shared by the
+// Express and Fastify cart apps so both read exactly the same variables with the same defaults.
+
+const MANAGERS = ['delta', 'backup']
+const REPLICATION_MODES = ['sync', 'async']
+
+/** Read and validate the example's environment. Throws an Error with a readable message on bad input. */
+export function readConfig(env = process.env) {
+  const port = toPort(env.PORT ?? '3000', 'PORT')
+  const route = env.ROUTE || 'node1'
+  const clusterHost = env.CLUSTER_HOST || '127.0.0.1'
+  const clusterPort = toPort(env.CLUSTER_PORT ?? '4000', 'CLUSTER_PORT')
+  // Own entry is ignored by the cluster itself; empty means "alone".
+  const members = (env.CLUSTER_MEMBERS ?? '')
+    .split(',')
+    .map((m) => m.trim())
+    .filter(Boolean)
+  const clusterSecret = env.CLUSTER_SECRET || undefined
+  const replication = env.REPLICATION || 'sync'
+  if (!REPLICATION_MODES.includes(replication)) {
+    throw new Error(`REPLICATION must be one of ${REPLICATION_MODES.join(', ')}, got "${replication}"`)
+  }
+  const manager = env.MANAGER || 'delta'
+  if (!MANAGERS.includes(manager)) throw new Error(`MANAGER must be one of ${MANAGERS.join(', ')}, got "${manager}"`)
+
+  return {
+    // HTTP listens on loopback by default (nginx runs on the same machine); HOST is an optional extra
+    // for containers, outside the contract.
+    host: env.HOST || '127.0.0.1',
+    port,
+    route,
+    cluster: {
+      route,
+      host: clusterHost,
+      port: clusterPort,
+      members,
+      secret: clusterSecret,
+      replication,
+    },
+    manager,
+    // Cookie signing secret: every node must share it, or a node cannot read another node's cookie.
+    // Derived from CLUSTER_SECRET when given; a fixed string is fine for a loopback example.
+    cookieSecret: clusterSecret ? `cookie:${clusterSecret}` : 'session-cluster example cookie secret (change me)',
+  }
+}
+
+/** Backup mode is not shipped yet: say so once and run the delta manager. */
+export function effectiveManager(config, log = console.warn) {
+  if (config.manager === 'backup') {
+    log(`[${config.route}] MANAGER=backup: backup mode falls back to delta until it ships`)
+  }
+  return 'delta'
+}
+
+function toPort(value, name) {
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name} must be a port number, got "${value}"`)
+  return n
+}
