@@ -26,7 +26,9 @@ interface Attack {
 }
 
 const wire = (frames: Uint8Array[]) => encodeFrames(frames)
-const helloUnder = (s: string, name: string) => aesGcmProtector({ secret: s, clusterName: name }).outbound().seal(encodeHello(claimed))
+/** A sealed record holding the frames, as the transport writes them (see tcp-transport.ts). */
+const record = (sealer: { seal(b: Uint8Array): Uint8Array }, frames: Uint8Array[]) => sealer.seal(encodeFrames(frames))
+const helloUnder = (s: string, name: string) => record(aesGcmProtector({ secret: s, clusterName: name }).outbound(), [encodeHello(claimed)])
 
 describe('tcp transport under hostile input (aes-gcm)', () => {
   let server: Transport
@@ -45,7 +47,7 @@ describe('tcp transport under hostile input (aes-gcm)', () => {
 
     // A legitimate connection, recorded by an eavesdropper as it is accepted.
     const sealer = aesGcmProtector({ secret, clusterName }).outbound()
-    recording = wire([sealer.seal(encodeHello(claimed)), sealer.seal(Buffer.from('recorded 1')), sealer.seal(Buffer.from('recorded 2'))])
+    recording = wire([record(sealer, [encodeHello(claimed), Buffer.from('recorded 1')]), record(sealer, [Buffer.from('recorded 2')])])
     await sendRaw(server.address, recording, true)
     await waitFor(() => delivered.some((d) => d.text === 'recorded 2'))
     expect(delivered.find((d) => d.text === 'recorded 1')?.from).toEqual(claimed)

@@ -1,4 +1,4 @@
-import { FrameTooLargeError } from '../../errors.js'
+import { FrameTooLargeError, MalformedMessageError } from '../../errors.js'
 
 export const LENGTH_PREFIX_BYTES = 4
 
@@ -16,9 +16,9 @@ export class FrameReader {
     this.#maxFrameBytes = maxFrameBytes
   }
 
-  /** Bytes received but not yet part of a complete frame (non-zero at end of stream = truncated). */
-  get buffered(): number {
-    return this.#buffered
+  /** True while a frame is partly received (at end of stream: the sender was cut off mid-frame). */
+  get midFrame(): boolean {
+    return this.#buffered > 0 || this.#bodyBytes >= 0
   }
 
   /** Feed one chunk; returns the frames it completed. Throws `FrameTooLargeError` on an oversized prefix. */
@@ -64,7 +64,10 @@ export class FrameReader {
   }
 }
 
-/** Frames as written on the wire: each preceded by its u32 big-endian length, all in one buffer (one write). */
+/**
+ * Frames each preceded by its u32 big-endian length, in one buffer. Used for the plaintext of a record
+ * (several frames sealed together) and for the socket stream (records).
+ */
 export function encodeFrames(frames: readonly Uint8Array[]): Buffer {
   let total = 0
   for (const frame of frames) total += LENGTH_PREFIX_BYTES + frame.length
@@ -76,4 +79,20 @@ export function encodeFrames(frames: readonly Uint8Array[]): Buffer {
     offset += LENGTH_PREFIX_BYTES + frame.length
   }
   return out
+}
+
+/** The frames inside an opened record; throws `MalformedMessageError` if the lengths do not add up. */
+export function splitRecord(record: Uint8Array): Uint8Array[] {
+  const view = new DataView(record.buffer, record.byteOffset, record.length)
+  const frames: Uint8Array[] = []
+  let offset = 0
+  while (offset < record.length) {
+    if (record.length - offset < LENGTH_PREFIX_BYTES) throw new MalformedMessageError('record ends inside a length prefix')
+    const length = view.getUint32(offset)
+    offset += LENGTH_PREFIX_BYTES
+    if (record.length - offset < length) throw new MalformedMessageError('record ends inside a frame')
+    frames.push(record.subarray(offset, offset + length))
+    offset += length
+  }
+  return frames
 }

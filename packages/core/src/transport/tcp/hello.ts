@@ -2,7 +2,7 @@ import { MalformedMessageError } from '../../errors.js'
 import { type Address, validateHost, validatePort } from '../../member.js'
 
 /**
- * The first (sealed) frame on every outbound connection: the sender's advertised listening address, so
+ * The first frame (inside the first sealed record) on every outbound connection: the sender's advertised listening address, so
  * the receiver attributes the connection's frames to the address it can answer on, not to an ephemeral port.
  * Layout: "SCH" | version 1 | u16 port | u8 host length | host (utf8).
  */

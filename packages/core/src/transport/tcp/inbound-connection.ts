@@ -5,12 +5,13 @@ import { DecryptionError, FrameTooLargeError, MalformedMessageError, ReplayError
 import type { Address } from '../../member.js'
 import type { FrameRejection } from '../transport.js'
 import type { TcpContext } from './context.js'
-import { FrameReader } from './frame-reader.js'
+import { FrameReader, splitRecord } from './frame-reader.js'
 import { decodeHello } from './hello.js'
 
 /**
- * One accepted (receive-only) connection: length-prefixed frames → opener → the hello naming the sender,
- * then frames delivered as coming from that address. Anything wrong closes this connection only.
+ * One accepted (receive-only) connection: length-prefixed sealed records → opener → the frames inside;
+ * the first frame is the hello naming the sender, the rest are delivered as coming from that address.
+ * Anything wrong closes this connection only.
  */
 export class InboundConnection {
   readonly #ctx: TcpContext
@@ -33,9 +34,7 @@ export class InboundConnection {
     }, ctx.options.helloTimeoutMs)
     socket.on('data', (chunk: Buffer) => this.#onData(chunk))
     socket.on('end', () => {
-      if (this.#reader.buffered > 0) {
-        this.#reject('malformed', new MalformedMessageError(`connection ended inside a frame (${this.#reader.buffered} bytes pending)`))
-      }
+      if (this.#reader.midFrame) this.#reject('malformed', new MalformedMessageError('connection ended inside a frame'))
     })
     socket.on('error', (error) => {
       if (!this.#closed) ctx.options.logger.debug('inbound connection error', { remote: this.#remote, error })
@@ -64,33 +63,35 @@ export class InboundConnection {
       this.#reject(rejectionReason(error), asError(error))
       return
     }
-    for (const frame of frames) {
-      let payload: Uint8Array
+    for (const sealed of frames) {
+      let record: Uint8Array[]
       try {
-        payload = this.#opener.open(frame)
+        record = splitRecord(this.#opener.open(sealed))
       } catch (error) {
         this.#reject(rejectionReason(error), asError(error))
         return
       }
-      if (!this.#from) {
-        try {
-          this.#from = decodeHello(payload)
-        } catch (error) {
-          this.#reject('bad-hello', asError(error))
-          return
+      for (const payload of record) {
+        if (!this.#from) {
+          try {
+            this.#from = decodeHello(payload)
+          } catch (error) {
+            this.#reject('bad-hello', asError(error))
+            return
+          }
+          this.#helloTimer.cancel()
+          continue
         }
-        this.#helloTimer.cancel()
-        continue
+        metrics.increment('transport.frames.received')
+        try {
+          this.#ctx.deliver(this.#from, payload)
+        } catch (error) {
+          // The receiver's bug, not the peer's: keep the connection, make the failure visible.
+          metrics.increment('transport.handler.errors')
+          logger.error('frame handler threw', { from: this.#from, error })
+        }
+        if (this.#closed) return
       }
-      metrics.increment('transport.frames.received')
-      try {
-        this.#ctx.deliver(this.#from, payload)
-      } catch (error) {
-        // The receiver's bug, not the peer's: keep the connection, make the failure visible.
-        metrics.increment('transport.handler.errors')
-        logger.error('frame handler threw', { from: this.#from, error })
-      }
-      if (this.#closed) return
     }
   }
 

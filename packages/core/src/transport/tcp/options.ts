@@ -28,8 +28,9 @@ export interface TcpTransportInit {
    */
   insecure?: boolean
   /**
-   * Largest sealed frame accepted or sent; an inbound length prefix above it closes the connection
-   * before the body is buffered.
+   * Largest sealed record (the frames of one turn, sealed together) accepted or sent; an inbound length
+   * prefix above it closes the connection before the body is buffered. `send` takes frames up to
+   * `maxFrameBytes - 512`.
    * @default 16 MiB
    */
   maxFrameBytes?: number
@@ -76,6 +77,12 @@ export const TCP_DEFAULTS = {
   keepAliveInitialDelayMs: 10_000,
 } as const
 
+/**
+ * Room kept under `maxFrameBytes` for what wraps frames in a sealed record: the protector's overhead
+ * (AES-GCM: 52 bytes), the record's inner length prefixes and, on a new connection, the hello (<= 264 bytes).
+ */
+export const RECORD_OVERHEAD_ALLOWANCE_BYTES = 512
+
 export type TcpTransportOptions = Required<Omit<TcpTransportInit, 'advertiseHost'>> & { advertiseHost: string }
 
 const UNSPECIFIED_HOSTS = new Set(['0.0.0.0', '::', '0:0:0:0:0:0:0:0'])
@@ -108,7 +115,9 @@ export function resolveTcpOptions(init: TcpTransportInit): TcpTransportOptions {
     const value = merged[name]
     if (!Number.isInteger(value) || value <= 0) throw new InvalidParametersError(`${name} must be a positive integer, got ${String(value)}`)
   }
-  if (merged.maxFrameBytes > 0xffff_ffff) throw new InvalidParametersError('maxFrameBytes must fit the u32 length prefix')
+  if (merged.maxFrameBytes > 0xffff_ffff || merged.maxFrameBytes <= 2 * RECORD_OVERHEAD_ALLOWANCE_BYTES) {
+    throw new InvalidParametersError(`maxFrameBytes must be above ${2 * RECORD_OVERHEAD_ALLOWANCE_BYTES} and fit the u32 length prefix`)
+  }
   const protector = merged.protector
   if (!protector || typeof protector.outbound !== 'function' || typeof protector.inbound !== 'function') {
     throw new InvalidParametersError('protector is required: pass aesGcmProtector({ secret, clusterName }) or plaintextProtector()')

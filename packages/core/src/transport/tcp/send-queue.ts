@@ -22,14 +22,21 @@ export class SendQueue {
     return true
   }
 
-  /** Remove frames from the front, at least one and up to about `maxBytes` in total. */
-  takeBatch(maxBytes: number): Uint8Array[] {
+  /**
+   * Remove frames from the front: at least one, and otherwise no more than `maxBytes` counting
+   * `perFrameBytes` of framing for each.
+   */
+  takeBatch(maxBytes: number, perFrameBytes = 0): Uint8Array[] {
     const batch: Uint8Array[] = []
     let taken = 0
-    while (this.#head < this.#frames.length && (batch.length === 0 || taken + this.#frames[this.#head]!.length <= maxBytes)) {
-      const frame = this.#frames[this.#head++]!
-      batch.push(frame)
-      taken += frame.length
+    let budget = 0
+    while (this.#head < this.#frames.length) {
+      const next = this.#frames[this.#head]!
+      if (batch.length > 0 && budget + perFrameBytes + next.length > maxBytes) break
+      this.#head++
+      batch.push(next)
+      taken += next.length
+      budget += perFrameBytes + next.length
     }
     this.#bytes -= taken
     if (this.#head === this.#frames.length) {

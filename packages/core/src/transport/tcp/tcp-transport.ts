@@ -5,18 +5,13 @@ import { type Address, addressKey, isLoopbackHost } from '../../member.js'
 import type { FrameHandler, FrameRejection, Transport, TransportEvents } from '../transport.js'
 import type { TcpContext } from './context.js'
 import { InboundConnection } from './inbound-connection.js'
-import { resolveTcpOptions, type TcpTransportInit, type TcpTransportOptions } from './options.js'
+import { RECORD_OVERHEAD_ALLOWANCE_BYTES, resolveTcpOptions, type TcpTransportInit, type TcpTransportOptions } from './options.js'
 import { OutboundPeer } from './outbound-peer.js'
 
 /**
- * Room kept under `maxFrameBytes` for what a protector adds (AES-GCM adds 52 bytes), so a frame accepted
- * by `send` still fits once sealed.
- */
-const PROTECTOR_OVERHEAD_ALLOWANCE_BYTES = 256
-
-/**
  * A Transport over TCP (node:net): one ordered, send-only connection per peer opened on demand and
- * re-opened with backoff, receive-only inbound connections, every frame sealed by the protector.
+ * re-opened with backoff, receive-only inbound connections. On the wire: u32 length | sealed record,
+ * where a record is the frames of one turn (each u32 length | frame), the first one a hello.
  *
  * @example
  * const transport = tcpTransport({ port: 4000, protector: aesGcmProtector({ secret, clusterName: 'shop' }) })
@@ -76,7 +71,7 @@ class TcpTransport implements Transport {
       return false
     }
     const key = addressKey(to)
-    if (frame.length + PROTECTOR_OVERHEAD_ALLOWANCE_BYTES > maxFrameBytes) {
+    if (frame.length + RECORD_OVERHEAD_ALLOWANCE_BYTES > maxFrameBytes) {
       this.#reject('frame-too-large', key, new Error(`frame of ${frame.length} bytes exceeds maxFrameBytes ${maxFrameBytes}`))
       return false
     }
