@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { createSecretKey, randomBytes } from 'node:crypto'
 import type { Clock } from '../clock/clock.js'
 import { systemClock } from '../clock/system-clock.js'
 import { DecryptionError, InvalidParametersError, ReplayError } from '../errors.js'
@@ -54,7 +54,7 @@ export function aesGcmProtector(init: AesGcmProtectorInit): FrameProtector {
   if (!Number.isInteger(maxRecentConnections) || maxRecentConnections <= 0) {
     throw new InvalidParametersError(`maxRecentConnections must be a positive integer, got ${String(maxRecentConnections)}`)
   }
-  const key = deriveClusterKey(secret, clusterName)
+  const key = createSecretKey(deriveClusterKey(secret, clusterName))
   const aad = clusterAad(clusterName)
   const nonces = new NoncePool(NONCE_BYTES)
   const recent = new RecentConnectionIds(maxRecentConnections)

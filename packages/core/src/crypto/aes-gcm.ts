@@ -1,17 +1,18 @@
-import { createCipheriv, createDecipheriv } from 'node:crypto'
+import { createCipheriv, createDecipheriv, type KeyObject } from 'node:crypto'
 import { DecryptionError } from '../errors.js'
 import type { NoncePool } from './nonce-pool.js'
 
 /**
  * AES-256-GCM as pure functions over bytes (cf. memberlist's security.go): the protector adds the
  * per-connection state, these only seal and open. Sealed layout: nonce (12) | ciphertext | tag (16).
+ * The key is a KeyObject: cheaper per frame than handing OpenSSL raw key bytes each time.
  */
 export const NONCE_BYTES = 12
 export const TAG_BYTES = 16
 const ALGORITHM = 'aes-256-gcm'
 
 /** Encrypt the concatenation of `parts` with a fresh nonce from `nonces`. */
-export function encryptFrame(key: Buffer, aad: Buffer, nonces: NoncePool, parts: readonly Uint8Array[]): Buffer {
+export function encryptFrame(key: KeyObject, aad: Buffer, nonces: NoncePool, parts: readonly Uint8Array[]): Buffer {
   let plaintextBytes = 0
   for (const part of parts) plaintextBytes += part.length
   const sealed = Buffer.allocUnsafe(NONCE_BYTES + plaintextBytes + TAG_BYTES)
@@ -26,7 +27,7 @@ export function encryptFrame(key: Buffer, aad: Buffer, nonces: NoncePool, parts:
 }
 
 /** Decrypt and authenticate; any failure (wrong key or AAD, tampering, truncation) is a `DecryptionError`. */
-export function decryptFrame(key: Buffer, aad: Buffer, sealed: Uint8Array): Buffer {
+export function decryptFrame(key: KeyObject, aad: Buffer, sealed: Uint8Array): Buffer {
   if (sealed.length < NONCE_BYTES + TAG_BYTES) {
     throw new DecryptionError(`frame of ${sealed.length} bytes is shorter than nonce and tag`)
   }
