@@ -1,0 +1,5 @@
+export * from './app-node.js'
+export * from './http-client.js'
+export * from './nginx.js'
+export * from './ports.js'
+export * from './wait.js'
