@@ -6,6 +6,7 @@ import {
   type SessionCluster,
   type SessionClusterInit,
   type StaticFilterOption,
+  UnserializableValueError,
   validateRebindMode,
 } from '@session-cluster/core'
 import type { NextFunction, Request, Response } from 'express'
@@ -132,9 +133,9 @@ export function clusterSession(options: ClusterSessionOptions): ClusterSessionMi
   }
 
   const middleware = (req: Request, res: Response, next: NextFunction): void => {
-    if (isStatic(req.originalUrl ?? req.url)) return next()
-    if (isReady) return run(req, res, next)
-    ready.then(() => run(req, res, next), next)
+    if (isStatic(req.originalUrl ?? req.url)) next()
+    else if (isReady) run(req, res, next)
+    else ready.then(() => run(req, res, next), next)
   }
 
   let closing: Promise<void> | undefined
@@ -161,12 +162,24 @@ function holdEndUntilSaved(req: Request, res: Response, next: NextFunction, need
       return (end as (...a: unknown[]) => Response).apply(this, args)
     }
     state = 'saving'
-    req.session.save((err?: unknown) => {
+    const saved = (err?: unknown) => {
       state = 'done'
-      // The response has not started: a failed save becomes an error response instead of a lost write.
-      if (err) return next(err)
+      if (err) {
+        // The response has not started: a failed save becomes an error response instead of a lost write.
+        // The request's session is abandoned (the stored one is unchanged), so express-session neither
+        // re-hashes an unencodable value nor, with unset: 'destroy', destroys the stored session.
+        delete (req as { session?: unknown }).session
+        ;(req as { sessionID?: string }).sessionID = undefined
+        return next(err)
+      }
       ;(end as (...a: unknown[]) => Response).apply(res, args)
-    })
+    }
+    try {
+      req.session.save(saved)
+    } catch (error) {
+      // express-session hashes the session (JSON.stringify) before calling the store: BigInt, cycles.
+      saved(new UnserializableValueError('the session cannot be encoded as JSON', { cause: error }))
+    }
     return this
   } as Response['end']
 }

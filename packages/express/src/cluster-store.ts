@@ -57,7 +57,7 @@ export class ClusterStore extends session.Store {
       if (state?.failed) return
       const loaded = state?.loaded && sameBase(state.loaded.id, sid) ? state.loaded : undefined
       const { data, maxInactiveMs } = toCluster(sess, loaded)
-      const fingerprint = state ? sid + JSON.stringify(data) : undefined
+      const fingerprint = state ? fingerprintOf(sid, data) : undefined
       if (fingerprint !== undefined && state?.saved === fingerprint) return
       try {
         await this.cluster.save(sid, data, { loaded, maxInactiveMs })
@@ -127,6 +127,15 @@ export class ClusterStore extends session.Store {
     let state = this.#requests.get(req)
     if (!state) this.#requests.set(req, (state = {}))
     return state
+  }
+}
+
+/** What a save wrote, to skip an identical save of the same request; undefined when it cannot be encoded. */
+function fingerprintOf(sid: string, data: ClusterData): string | undefined {
+  try {
+    return sid + JSON.stringify(data)
+  } catch {
+    return undefined
   }
 }
 
