@@ -141,10 +141,11 @@ export class OutboundPeer {
 
   #scheduleFlush(): void {
     if (this.#flushScheduled || this.#awaitingDrain) return
-    // Once per tick: every frame sent by the code running now leaves in the same write, with no extra
-    // event-loop turn of latency (a pending flush on a closed peer finds no socket and does nothing).
+    // Once per event-loop turn (check phase, right after I/O): frames sent by every callback of this turn
+    // (say, several requests finishing together) leave in one write. A flush pending on a peer closed
+    // meanwhile finds no socket and does nothing.
     this.#flushScheduled = true
-    process.nextTick(() => {
+    setImmediate(() => {
       this.#flushScheduled = false
       this.#flush()
     })
