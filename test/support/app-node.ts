@@ -236,6 +236,16 @@ export async function startCluster({
         await Promise.all(nodes.map((n) => n.dispose()))
       },
     }
+    // Ready means "state transfer done", not "connected to every static member": wait for the full mesh
+    // so the tests start from a steady three-node cluster.
+    if (size > 1) {
+      try {
+        await cluster.waitMembership()
+      } catch (err) {
+        await cluster.dispose()
+        throw err
+      }
+    }
     return cluster
   }
 }
