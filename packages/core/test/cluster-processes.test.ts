@@ -66,7 +66,7 @@ describe('replication between real processes (TCP, AES-GCM)', () => {
     await writes
     const converged = await eventually(async () => {
       const [da, db, dc] = await Promise.all([a, b, joiner].map((n) => n.call<Digest>('digest')))
-      return da.digest === db.digest && db.digest === dc.digest
+      return da!.digest === db!.digest && db!.digest === dc!.digest
     })
     expect(converged).toBe(true)
     expect((await joiner.call<Digest>('digest')).sessions).toBe(12_000)

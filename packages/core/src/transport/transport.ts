@@ -29,7 +29,7 @@ export interface Transport {
   readonly address: Address
   /** Begin listening. Idempotent. */
   start(): Promise<void>
-  /** Close every connection and the listener, drop queues, clear timers. Idempotent. */
+  /** Flush what is queued to connected peers (bounded), close every connection and the listener, clear timers. Idempotent. */
   stop(): Promise<void>
   /**
    * Queue a frame for `to`, connecting if needed. Returns false (and emits `rejected` with

@@ -56,6 +56,8 @@ export interface TcpTransportInit {
    * @default 10_000
    */
   keepAliveInitialDelayMs?: number
+  /** On stop, how long queued frames may take to leave before connections are cut. @default 1_000 */
+  drainTimeoutMs?: number
   /** @default systemClock */
   clock?: Clock
   /** @default silentLogger */
@@ -75,6 +77,7 @@ export const TCP_DEFAULTS = {
   connectTimeoutMs: 1_000,
   helloTimeoutMs: 10_000,
   keepAliveInitialDelayMs: 10_000,
+  drainTimeoutMs: 1_000,
 } as const
 
 /**
@@ -111,6 +114,7 @@ export function resolveTcpOptions(init: TcpTransportInit): TcpTransportOptions {
     'connectTimeoutMs',
     'helloTimeoutMs',
     'keepAliveInitialDelayMs',
+    'drainTimeoutMs',
   ] as const) {
     const value = merged[name]
     if (!Number.isInteger(value) || value <= 0) throw new InvalidParametersError(`${name} must be a positive integer, got ${String(value)}`)

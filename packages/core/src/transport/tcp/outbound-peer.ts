@@ -58,6 +58,28 @@ export class OutboundPeer {
     return true
   }
 
+  /**
+   * Graceful close: write what is queued (when connected), end the socket, and wait up to `timeoutMs`
+   * for the bytes to leave, so a node that stops does not lose the changes it just sent.
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    const socket = this.#socket
+    if (this.#state === 'up' && socket) {
+      while (this.#queue.length > 0 || this.#helloPending) {
+        this.#awaitingDrain = false
+        this.#flush()
+      }
+      await new Promise<void>((resolve) => {
+        const timer = this.#ctx.options.clock.setTimeout(resolve, timeoutMs)
+        socket.end(() => {
+          timer.cancel()
+          resolve()
+        })
+      })
+    }
+    this.close()
+  }
+
   close(): void {
     this.#state = 'closed'
     this.#connectTimer?.cancel()

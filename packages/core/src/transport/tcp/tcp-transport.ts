@@ -136,7 +136,7 @@ class TcpTransport implements Transport {
   async #stop(): Promise<void> {
     if (!this.#running) return
     this.#running = false
-    for (const peer of this.#peers.values()) peer.close()
+    await Promise.all([...this.#peers.values()].map((peer) => peer.drain(this.#options.drainTimeoutMs)))
     this.#peers.clear()
     this.#overflowing.clear()
     for (const connection of this.#inbound) connection.destroy()
