@@ -1,4 +1,5 @@
 import { TypedEmitter } from '../../events.js'
+import { type Logger, silentLogger } from '../../logger.js'
 import { type Address, addressKey, validateHost, validatePort } from '../../member.js'
 import type { FrameHandler, Transport, TransportEvents } from '../transport.js'
 import type { MemoryNetwork } from './memory-network.js'
@@ -11,6 +12,8 @@ export interface MemoryTransportInit {
   port?: number
   /** Frames held per unreachable peer until it appears (like a TCP send queue). @default 10_000 */
   maxQueuedFrames?: number
+  /** Where a throwing frame handler or listener is reported. @default silentLogger */
+  logger?: Logger
 }
 
 const DEFAULT_MAX_QUEUED = 10_000
@@ -24,7 +27,8 @@ export function memoryTransport(init: MemoryTransportInit): Transport {
 class MemoryTransport implements Transport {
   readonly #network: MemoryNetwork
   readonly #maxQueued: number
-  readonly #events = new TypedEmitter<TransportEvents>()
+  readonly #log: Logger
+  readonly #events: TypedEmitter<TransportEvents>
   readonly #pending = new Map<string, { to: Address; frames: Uint8Array[] }>()
   #address: Address
   #handler: FrameHandler = () => {}
@@ -34,6 +38,8 @@ class MemoryTransport implements Transport {
   constructor(init: MemoryTransportInit) {
     this.#network = init.network
     this.#maxQueued = init.maxQueuedFrames ?? DEFAULT_MAX_QUEUED
+    this.#log = init.logger ?? silentLogger
+    this.#events = new TypedEmitter((error, event) => this.#log.error('transport listener threw', { event, error }))
     const host = validateHost(init.host ?? '127.0.0.1')
     const port = validatePort(init.port ?? 0, 'port')
     this.#address = { host, port }
@@ -83,7 +89,13 @@ class MemoryTransport implements Transport {
 
   /** @internal called by the network */
   receive(from: Address, frame: Uint8Array): void {
-    if (this.#started) this.#handler(from, frame)
+    if (!this.#started) return
+    try {
+      this.#handler(from, frame)
+    } catch (error) {
+      // Like TCP: a failing receiver must not take the network (or the process) down.
+      this.#log.error('frame handler threw', { error })
+    }
   }
 
   #hold(key: string, to: Address, frame: Uint8Array, frames: Uint8Array[]): boolean {
