@@ -25,8 +25,8 @@ export function renderNginxConfig(mode, { listen, nodes, routes } = {}) {
     if (!/^[A-Za-z0-9_-]{1,32}$/.test(r)) throw new Error(`bad route "${r}"`)
   }
   const values = { LISTEN: listen }
-  nodes.forEach((n, i) => (values[`NODE${i + 1}`] = n))
-  routes.forEach((r, i) => (values[`ROUTE${i + 1}`] = r))
+  for (const [i, n] of nodes.entries()) values[`NODE${i + 1}`] = n
+  for (const [i, r] of routes.entries()) values[`ROUTE${i + 1}`] = r
   const template = readFileSync(new URL(`./${mode}.conf.template`, import.meta.url), 'utf8')
   const out = template.replace(/\{\{([A-Z0-9]+)\}\}/g, (_, name) => {
     if (!(name in values)) throw new Error(`no value for {{${name}}}`)

@@ -85,7 +85,7 @@ describe.skipIf(skip)('examples/nginx with a real nginx', () => {
     const seen = new Set<string>()
     for (let i = 0; i < 6; i++) seen.add(await ask(c))
     expect(seen).toEqual(new Set(['node1', 'node2', 'node3']))
-    await nodes[0].down()
+    await nodes[0]!.down()
     for (let i = 0; i < 6; i++) expect(await ask(c)).not.toBe('node1')
     expect(c.failures).toEqual([])
   })
@@ -110,7 +110,7 @@ describe.skipIf(skip)('examples/nginx with a real nginx', () => {
     expect(await ask(c, `${base}.node9.sig`)).toMatch(/^node[123]$/)
 
     // The owner dies: a backup answers, never an error.
-    await nodes[1].down()
+    await nodes[1]!.down()
     for (let i = 0; i < 4; i++) expect(['node1', 'node3']).toContain(await ask(c, `${base}.node2.sig`))
     expect(await ask(c, `${base}.node3.sig`)).toBe('node3')
     expect(c.failures).toEqual([])

@@ -197,7 +197,7 @@ export async function startCluster({
     const members = Array.from({ length: size }, (_, i) => `127.0.0.1:${ports[size + i]}`)
     const nodes = Array.from(
       { length: size },
-      (_, i) => new AppNode({ app, route: `node${i + 1}`, port: ports[i], clusterPort: ports[size + i], members, replication, env }),
+      (_, i) => new AppNode({ app, route: `node${i + 1}`, port: ports[i]!, clusterPort: ports[size + i]!, members, replication, env }),
     )
     try {
       await Promise.all(nodes.map((n) => n.start()))

@@ -15,13 +15,13 @@ export class CookieJar {
 
   store(setCookies: string[]): void {
     for (const header of setCookies) {
-      const [pair, ...attrs] = header.split(';')
+      const [pair = '', ...attrs] = header.split(';')
       const eq = pair.indexOf('=')
       if (eq <= 0) continue
       const name = pair.slice(0, eq).trim()
       const value = pair.slice(eq + 1).trim()
       const expired = attrs.some((a) => {
-        const [k, v] = a.trim().split('=')
+        const [k = '', v = ''] = a.trim().split('=')
         if (k.toLowerCase() === 'max-age') return Number(v) <= 0
         if (k.toLowerCase() === 'expires') return Date.parse(v) <= Date.now()
         return false
