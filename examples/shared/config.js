@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto'
+
 // The example contract (DESIGN.md section 5): configuration from the environment, shared by the
 // Express and Fastify cart apps so both read exactly the same variables with the same defaults.
 
@@ -39,8 +41,11 @@ export function readConfig(env = process.env) {
     },
     manager,
     // Cookie signing secret: every node must share it, or a node cannot read another node's cookie.
-    // Derived from CLUSTER_SECRET when given; a fixed string is fine for a loopback example.
-    cookieSecret: clusterSecret ? `cookie:${clusterSecret}` : 'session-cluster example cookie secret (change me)',
+    // Derived from CLUSTER_SECRET when given (hashed: a separate key, and long enough for the Fastify
+    // plugin's 32-character minimum); a fixed string is fine for a loopback example.
+    cookieSecret: clusterSecret
+      ? createHash('sha256').update(`session-cluster example cookie:${clusterSecret}`).digest('base64url')
+      : 'session-cluster example cookie secret (change me)',
   }
 }
 

@@ -1,6 +1,6 @@
 // The demo (`node examples/demo/demo.js`) in a real browser: the dashboard lists three live nodes, a cart
 // item added through the front survives a click on the serving node's Kill button, and the killed node
-// shows as down; SIGTERM to the demo stops every process it started.
+// shows as down; Add node and Start bring the cluster to four; SIGTERM to the demo stops every process it started.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { afterEach, describe, expect, it } from 'vitest'
 import { assertBuilt, REPO_ROOT } from '../support/app-node.js'
@@ -170,9 +170,35 @@ describe.skipIf(browserCheck.skip)('browser: the demo dashboard', () => {
     await browser.screenshot('demo-2-after-kill')
     expect(pageErrors).toEqual([])
 
-    // 6. SIGTERM to the demo stops everything it started.
+    // 6. Add a node from the dashboard: node4 joins (state transfer) and serves the same cart; then the
+    //    killed node starts again on its ports.
+    await page.click('#add-node')
+    await page.locator('.card[data-route="node4"][data-state="up"]').waitFor({ timeout: 20_000 })
+    await page.click(`.card[data-route="${servedBy}"] button[data-action="restart"]`)
+    await page.locator(`.card[data-route="${servedBy}"][data-state="up"]`).waitFor({ timeout: 20_000 })
+    await waitFor(
+      'four nodes that each see the three others alive',
+      async () => {
+        const s = await demo.snapshot()
+        return s.nodes.length === 4 && s.nodes.every((n) => n.state === 'up' && n.members?.filter((m) => m.state === 'alive').length === 3) ? true : undefined
+      },
+      { timeoutMs: 20_000, intervalMs: 250, describe: demo.tail },
+    )
+    // Both new processes received the session by state transfer (one session: this browser's cart).
+    for (const route of ['node4', servedBy]) {
+      await expect.poll(async () => page.locator(`.card[data-route="${route}"] dd.sessions`).textContent(), { timeout: 5_000 }).toBe('1')
+    }
+    for (let i = 0; i < 4; i++) {
+      const a = await answer('#cart-read')
+      expect(a.items, `${a.text}\n${demo.tail()}`).toBe('apple, pear')
+    }
+    await expect.poll(async () => page.locator('.card .members .chip.alive').count(), { timeout: 5_000 }).toBe(12)
+    await browser.screenshot('demo-3-added-and-restarted')
+    expect(pageErrors).toEqual([])
+
+    // 7. SIGTERM to the demo stops everything it started.
     const pids = (await demo.snapshot()).nodes.map((n) => n.pid).filter((p): p is number => typeof p === 'number')
-    expect(pids).toHaveLength(2)
+    expect(pids).toHaveLength(4)
     const exit = await demo.stop()
     expect(exit.code, demo.tail()).toBe(0)
     for (const pid of pids) expect(alive(pid), `node pid ${pid} outlived the demo`).toBe(false)
