@@ -227,8 +227,9 @@ function toFastify(loaded: LoadedSession): Session {
 /**
  * A session → cluster attributes. `cookie` is stored without `expires`/`originalExpires` (they move on every
  * request; `get` rebuilds them from the last access), in the shape the Express adapter stores too. When it
- * means the same as the loaded one, the loaded one is kept, so field order or nulls written by the other
- * framework do not count as a change.
+ * agrees with the loaded cookie, the loaded one is kept: @fastify/session fills attributes the stored cookie
+ * lacks from the plugin's cookie options on every load, so a session written by Express (or by another
+ * configuration) is not rewritten by every Fastify request that merely reads it.
  */
 function toCluster(sess: StoredSession, loaded: LoadedSession | undefined): { data: ClusterData; maxInactiveMs?: number } {
   const data: ClusterData = {}
@@ -240,19 +241,18 @@ function toCluster(sess: StoredSession, loaded: LoadedSession | undefined): { da
   delete cookie.originalExpires
   cookie.originalMaxAge = maxInactiveMs ?? null
   const before = loaded?.data.cookie
-  data.cookie = before && typeof before === 'object' && sameCookie(before as Record<string, unknown>, cookie) ? before : cookie
+  data.cookie = before && typeof before === 'object' && agrees(before as Record<string, unknown>, cookie) ? before : cookie
   return { data, maxInactiveMs }
 }
 
-function sameCookie(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
-  const canonical = (c: Record<string, unknown>) =>
-    JSON.stringify(
-      Object.keys(c)
-        .filter((k) => k !== 'expires' && k !== 'originalExpires' && c[k] !== null && c[k] !== undefined)
-        .sort()
-        .map((k) => [k, c[k]]),
-    )
-  return canonical(a) === canonical(b)
+/** Same max age, and the same value for every attribute the stored cookie sets. */
+function agrees(stored: Record<string, unknown>, current: Record<string, unknown>): boolean {
+  if ((stored.originalMaxAge ?? null) !== current.originalMaxAge) return false
+  for (const [key, value] of Object.entries(stored)) {
+    if (key === 'expires' || key === 'originalExpires' || key === 'originalMaxAge' || value === null || value === undefined) continue
+    if (JSON.stringify(value) !== JSON.stringify(current[key])) return false
+  }
+  return true
 }
 
 /** `cookie.originalMaxAge` as the session's idle limit; undefined (the cluster default) for a browser-session cookie. */

@@ -1,0 +1,44 @@
+import { createRequire } from 'node:module'
+import { createSessionCluster, type SessionCluster, silentLogger } from '@session-cluster/core'
+import { afterAll } from 'vitest'
+import { storeComplianceSuite } from '../../express/test/store-compliance.js'
+import { ClusterStore } from '../src/index.js'
+
+// The same store suite the Express ClusterStore runs. One node on loopback TCP, started once; each test
+// gets a fresh store over it and clears it afterwards.
+let cluster: SessionCluster | undefined
+afterAll(() => cluster?.stop())
+
+storeComplianceSuite('Fastify ClusterStore (one node, loopback TCP)', async () => {
+  cluster ??= createSessionCluster({ route: 'solo', port: 0, expiryIntervalMs: 100, accessFlushIntervalMs: 100, logger: silentLogger })
+  await cluster.start()
+  const c = cluster
+  return {
+    store: new ClusterStore(c),
+    newId: () => c.generateId(),
+    promises: true,
+    expiryWithinMs: 5000,
+    close: () => c.clear(),
+  }
+})
+
+// Again, with what @fastify/session really hands to `set`: its Session object (a Cookie instance with
+// Dates, methods on the prototype, internals under symbols).
+const require = createRequire(import.meta.url)
+const Session = require('@fastify/session/lib/session') as new (...args: unknown[]) => object
+const signer = { sign: (v: string) => `${v}.sig`, unsign: (v: string) => ({ valid: true, renew: false, value: v }) }
+
+storeComplianceSuite('Fastify ClusterStore, fed @fastify/session Session objects', async () => {
+  cluster ??= createSessionCluster({ route: 'solo', port: 0, expiryIntervalMs: 100, accessFlushIntervalMs: 100, logger: silentLogger })
+  await cluster.start()
+  const c = cluster
+  const store = new ClusterStore(c)
+  return {
+    store,
+    newId: () => c.generateId(),
+    wrap: (sid, data) => new Session(store, {}, () => sid, {}, signer, data, sid),
+    promises: true,
+    expiryWithinMs: 5000,
+    close: () => c.clear(),
+  }
+})
