@@ -167,6 +167,12 @@ describe.skipIf(browserCheck.skip)('browser: the demo dashboard', () => {
     // On the page too: the two survivors each list exactly one member, the other survivor, alive.
     await expect.poll(async () => page.locator('.card .members .chip').count(), { timeout: 5_000 }).toBe(2)
     expect(await page.locator('.card .members .chip.alive').count()).toBe(2)
+    // The embedded cart page, reloaded through the front: the same two items.
+    await page.click('#reload-frame')
+    const frame = page.frameLocator('#cart-frame')
+    await expect.poll(async () => frame.locator('#count').textContent({ timeout: 5_000 }), { timeout: 10_000 }).toBe('2')
+    expect(await frame.locator('#items li').allTextContents()).toEqual(['apple', 'pear'])
+    expect((await frame.locator('#node').textContent())?.trim()).not.toBe(servedBy)
     await browser.screenshot('demo-2-after-kill')
     expect(pageErrors).toEqual([])
 
