@@ -139,7 +139,8 @@ describe('delta replication (in-memory network, manual clock)', () => {
     expect(joiner.status().stateTransfer).toBe('complete')
     expect(joiner.size).toBe(500)
     expect((await joiner.load(ids[123]!))?.data).toEqual({ i: 123, pad: 'p'.repeat(100) })
-    expect(a.status().counters['state-transfer.chunks-sent']).toBeGreaterThan(5)
+    const chunks = c.nodes.slice(0, 2).map((n) => n.status().counters['state-transfer.chunks-sent'] ?? 0)
+    expect(chunks[0]! + chunks[1]!).toBeGreaterThan(5) // from one source, in many bounded chunks
   })
 
   it('a node restarted with empty memory receives the sessions before it reports ready', async () => {

@@ -37,6 +37,8 @@ export interface Membership {
   stop(): Promise<void>
   /** Remote members, alive and suspect. */
   members(): MemberInfo[]
+  /** Configured members not heard from yet: a starting node waits (bounded) for them before it concludes anything. */
+  pendingSeeds(): number
   /** Whether any live member currently has this route. */
   hasRoute(route: string): boolean
   /** Announce this node's readiness in heartbeats. */

@@ -100,7 +100,9 @@ export type StateTransferOutcome = 'complete' | 'alone' | 'timed-out'
 export async function pullState(init: StateTransferClientInit, signal: AbortSignal): Promise<StateTransferOutcome> {
   const { membership, clock, metrics, logger } = init
   const deadline = clock.now() + init.timeoutMs
-  if (membership.members().length === 0) await waitFor(() => membership.members().length > 0, init.discoveryMs, clock, signal)
+  // Hear from every configured member first (bounded): deciding "alone", or who is alive, any earlier would
+  // let a restarted node serve empty sessions or rebind sessions whose node is alive.
+  await waitFor(() => membership.pendingSeeds() === 0, init.discoveryMs, clock, signal)
   const failed = new Set<string>()
   while (!signal.aborted && clock.now() < deadline) {
     const source = pickSource(membership.members(), failed)

@@ -118,6 +118,11 @@ class StaticMembership implements Membership {
     return [...this.#byAddress.values()].map((e) => e.info)
   }
 
+  pendingSeeds(): number {
+    const self = this.#channel.address
+    return this.#seeds.filter((a) => !sameAddress(a, self) && !this.#byAddress.has(addressKey(a))).length
+  }
+
   hasRoute(route: string): boolean {
     if (route === this.#route) return true
     for (const e of this.#byAddress.values()) if (e.info.route === route) return true

@@ -11,6 +11,8 @@ export interface TcpContext {
   localAddress(): Address
   /** The current frame handler (the channel). */
   deliver: FrameHandler
+  /** A peer introduced itself on an inbound connection: it is up, so stop backing off our dial to it. */
+  peerIntroduced(peer: Address): void
   /** Log at warn, count `transport.rejected.<reason>`, emit `rejected`. */
   reject(reason: FrameRejection, remote: string, error: Error): void
 }

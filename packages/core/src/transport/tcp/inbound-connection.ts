@@ -80,6 +80,7 @@ export class InboundConnection {
             return
           }
           this.#helloTimer.cancel()
+          this.#ctx.peerIntroduced(this.#from)
           continue
         }
         metrics.increment('transport.frames.received')

@@ -153,6 +153,18 @@ export class OutboundPeer {
     if (this.#queue.length > 0) this.#scheduleRetry()
   }
 
+  /**
+   * The peer just connected to us, so it is listening again (a restarted node): dial now instead of waiting
+   * out the backoff, or its first seconds pass without our heartbeats and replication.
+   */
+  retryNow(): void {
+    if (this.#state !== 'waiting-to-retry') return
+    this.#retryTimer?.cancel()
+    this.#retryTimer = undefined
+    this.#backoff.reset()
+    this.#connect()
+  }
+
   #scheduleRetry(): void {
     this.#state = 'waiting-to-retry'
     this.#retryTimer = this.#ctx.options.clock.setTimeout(() => {

@@ -48,6 +48,7 @@ class TcpTransport implements Transport {
       events: this.#events,
       localAddress: () => this.address,
       deliver: () => metrics.increment('transport.frames.unhandled'),
+      peerIntroduced: (peer) => this.#peers.get(addressKey(peer))?.retryNow(),
       reject: (reason, remote, error) => this.#reject(reason, remote, error),
     }
   }
