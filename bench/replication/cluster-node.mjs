@@ -1,0 +1,174 @@
+// A cluster node in its own process for the replication benchmarks: a copy of
+// packages/core/test/fixtures/cluster-node.mjs (same commands) extended with benchmark commands
+// (fill, gc, sampler-start/stop, counters, put, update, latency). Runs the BUILT package:
+// packages/core/dist/index.js by default, or the build named by SC_CORE_DIST.
+import { createHash } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { distUrl, realisticSession } from './lib.mjs'
+
+const dist = distUrl()
+if (!existsSync(fileURLToPath(dist))) {
+  console.error(`${fileURLToPath(dist)} is missing: run \`cd packages/core && npx tsup\` first`)
+  process.exit(2)
+}
+const { createSessionCluster, silentLogger, consoleLogger } = await import(dist)
+
+const options = JSON.parse(process.env.CLUSTER_OPTIONS ?? '{}')
+const t0 = performance.now()
+const cluster = createSessionCluster({ logger: process.env.CLUSTER_LOG ? consoleLogger() : silentLogger, ...options })
+await cluster.start()
+const startToReadyMs = performance.now() - t0
+const cpu = process.cpuUsage() // whole process so far (module loading included)
+process.send({ event: 'ready', port: cluster.local.address.port, status: cluster.status(), startToReadyMs, cpuMs: (cpu.user + cpu.system) / 1000 })
+
+/** Deterministic session content for writer `w`, item `i`. */
+const payload = (i, size) => ({ i, items: [`item-${i}`], pad: 'x'.repeat(size) })
+
+const gc = () => {
+  if (!globalThis.gc) throw new Error('run this node with --expose-gc')
+  globalThis.gc()
+  globalThis.gc()
+}
+
+let sampler
+
+const commands = {
+  status: () => cluster.status(),
+  counters: () => cluster.status().counters,
+  /** Create `count` sessions; returns their ids. */
+  async create({ count, size = 32, concurrency = 16 }) {
+    const ids = []
+    let next = 0
+    async function worker() {
+      while (next < count) {
+        const i = next++
+        const id = cluster.generateId()
+        ids[i] = id
+        await cluster.save(id, payload(i, size))
+      }
+    }
+    await Promise.all(Array.from({ length: concurrency }, worker))
+    return ids
+  },
+  /** Load, push onto `items` in place, save: the request cycle of the cart app. */
+  async push({ ids, value }) {
+    for (const id of ids) {
+      const loaded = await cluster.load(id)
+      if (!loaded) throw new Error(`unknown session ${id}`)
+      loaded.data.items.push(value)
+      await cluster.save(id, loaded.data, { loaded })
+    }
+    return ids.length
+  },
+  async load({ ids }) {
+    return Promise.all(ids.map(async (id) => (await cluster.load(id))?.data ?? null))
+  },
+  /** A digest of every live session's id and data, to compare replicas. */
+  async digest() {
+    const hash = createHash('sha256')
+    const ids = cluster.ids().sort()
+    for (const id of ids) hash.update(id.slice(0, id.lastIndexOf('.'))).update(JSON.stringify((await cluster.load(id))?.data ?? null))
+    return { sessions: ids.length, digest: hash.digest('hex') }
+  },
+  memory: () => {
+    globalThis.gc?.()
+    return process.memoryUsage()
+  },
+
+  // ---- benchmark commands ----
+
+  /** Write `count` realistic (~1 KiB) sessions straight through save(); returns how many and how long. */
+  async fill({ count, concurrency = 64 }) {
+    const start = performance.now()
+    let next = 0
+    async function worker() {
+      while (next < count) {
+        const i = next++
+        await cluster.save(cluster.generateId(), realisticSession(i))
+      }
+    }
+    await Promise.all(Array.from({ length: concurrency }, worker))
+    return { count, ms: performance.now() - start, sessions: cluster.size }
+  },
+  /** Full gc (twice), then process.memoryUsage(). */
+  gc: () => {
+    gc()
+    return process.memoryUsage()
+  },
+  /** gc, take a baseline, then sample memoryUsage every `intervalMs` until sampler-stop. */
+  'sampler-start': ({ intervalMs = 20 }) => {
+    gc()
+    const baseline = process.memoryUsage()
+    const peak = { ...baseline }
+    let samples = 0
+    const sample = () => {
+      const m = process.memoryUsage()
+      samples++
+      for (const k of Object.keys(peak)) if (m[k] > peak[k]) peak[k] = m[k]
+    }
+    sampler = { baseline, peak, timer: setInterval(sample, intervalMs), sample, count: () => samples, started: performance.now(), cpu: process.cpuUsage() }
+    return baseline
+  },
+  'sampler-stop': () => {
+    if (!sampler) throw new Error('no sampler running')
+    sampler.sample()
+    clearInterval(sampler.timer)
+    const { baseline, peak } = sampler
+    const cpu = process.cpuUsage(sampler.cpu)
+    const result = { baseline, peak, samples: sampler.count(), ms: performance.now() - sampler.started, cpuMs: (cpu.user + cpu.system) / 1000 }
+    sampler = undefined
+    return result
+  },
+  /** Create a session with exactly `data`; returns its id. */
+  async put({ data }) {
+    const id = cluster.generateId()
+    await cluster.save(id, data)
+    return id
+  },
+  /** Load, assign `set` (top-level attributes), save with the loaded baseline (one request). */
+  async update({ id, set }) {
+    const loaded = await cluster.load(id)
+    if (!loaded) throw new Error(`unknown session ${id}`)
+    Object.assign(loaded.data, set)
+    await cluster.save(id, loaded.data, { loaded })
+    return true
+  },
+  /**
+   * `warmup` + `count` sequential request cycles on session `id`: load, increment `attr`, save.
+   * Returns the per-commit latencies (load + modify + save) of the measured ones in microseconds.
+   */
+  async latency({ id, count, warmup = 200, attr = 'views' }) {
+    const us = new Array(count)
+    for (let i = -warmup; i < count; i++) {
+      const t = process.hrtime.bigint()
+      const loaded = await cluster.load(id)
+      if (!loaded) throw new Error(`unknown session ${id}`)
+      loaded.data[attr] = (loaded.data[attr] ?? 0) + 1
+      await cluster.save(id, loaded.data, { loaded })
+      const dt = process.hrtime.bigint() - t
+      if (i >= 0) us[i] = Number(dt) / 1000
+    }
+    return us
+  },
+  async stop() {
+    await cluster.stop()
+    setImmediate(() => process.exit(0))
+    return true
+  },
+}
+
+process.on('message', async ({ id, cmd, args }) => {
+  try {
+    const command = commands[cmd]
+    if (!command) throw new Error(`unknown command ${cmd}`)
+    const result = await command(args ?? {})
+    process.send({ id, result })
+  } catch (error) {
+    process.send({ id, error: String(error?.stack ?? error) })
+  }
+})
+process.on('SIGTERM', async () => {
+  await cluster.stop()
+  process.exit(0)
+})
