@@ -4,6 +4,8 @@ import { cborCodec } from '../src/codec/cbor-codec.js'
 import { MalformedMessageError } from '../src/errors.js'
 import type { Stamp } from '../src/session/hlc.js'
 import type { Delta } from '../src/session/record.js'
+import { applyDelta } from '../src/session/merge.js'
+import { loadSession } from '../src/session/view.js'
 import { fromWire, toWire } from '../src/session/wire.js'
 
 const stampArb: fc.Arbitrary<Stamp> = fc.tuple(
@@ -84,7 +86,7 @@ describe('toWire / fromWire', () => {
     ['a fractional lastAccessedAt', (w) => void (w[5] = 1.5)],
     ['a __proto__ attribute', (w) => void ((w[2] as unknown[][])[0]![0] = '__proto__')],
     ['an over-long attribute name', (w) => void ((w[2] as unknown[][])[0]![0] = 'x'.repeat(257))],
-    ['attribute json that is not JSON', (w) => void ((w[2] as unknown[][])[0]![2] = '{oops')],
+    ['attribute json that is empty', (w) => void ((w[2] as unknown[][])[0]![2] = '')],
     ['attribute json that is not a string', (w) => void ((w[2] as unknown[][])[0]![2] = { a: 1 })],
     ['a stamp of the wrong length', (w) => void ((w[2] as unknown[][])[0]![1] = [1, 0])],
     ['a stamp with an empty node', (w) => void ((w[2] as unknown[][])[0]![1] = [1, 0, ''])],
@@ -97,6 +99,13 @@ describe('toWire / fromWire', () => {
     expect(fromWire(wire)).toMatchObject({ id: 'abc' })
     mutate(wire)
     expect(() => fromWire(wire)).toThrow(MalformedMessageError)
+  })
+
+  it('leaves checking JSON text to the load that parses it, which names the attribute', () => {
+    const wire = valid()
+    ;(wire[2] as unknown[][])[0]![2] = '{oops'
+    const record = applyDelta(undefined, fromWire(wire)).record
+    expect(() => loadSession(record)).toThrow(/attribute "user" holds invalid JSON/)
   })
 
   it('rejects a non-array', () => {

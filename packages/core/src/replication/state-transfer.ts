@@ -102,7 +102,7 @@ export async function pullState(init: StateTransferClientInit, signal: AbortSign
   const deadline = clock.now() + init.timeoutMs
   // Hear from every configured member first (bounded): deciding "alone", or who is alive, any earlier would
   // let a restarted node serve empty sessions or rebind sessions whose node is alive.
-  await waitFor(() => membership.pendingSeeds() === 0, init.discoveryMs, clock, signal)
+  await waitFor(() => membership.pendingSeeds() === 0, Math.min(init.discoveryMs, init.timeoutMs), clock, signal)
   const failed = new Set<string>()
   while (!signal.aborted && clock.now() < deadline) {
     const source = pickSource(membership.members(), failed)
@@ -132,20 +132,27 @@ export async function pullState(init: StateTransferClientInit, signal: AbortSign
 
 async function transferFrom(source: MemberInfo, init: StateTransferClientInit, deadline: number, signal: AbortSignal): Promise<void> {
   const transferId = randomBytes(9).toString('base64url')
-  let cursor = 0
-  while (cursor !== -1) {
+  const ask = (cursor: number) => {
     const left = deadline - init.clock.now()
-    if (left <= 0) throw new Error('state transfer deadline passed')
-    if (!init.membership.members().some((m) => m.id === source.id)) throw new Error(`${addressKey(source.address)} left`)
-    const reply = await init.channel.request(
+    if (left <= 0) return Promise.reject(new Error('state transfer deadline passed'))
+    const reply = init.channel.request(
       source.address,
       { t: 'state-req', x: transferId, c: cursor },
       { timeoutMs: Math.min(left, init.requestTimeoutMs), signal },
     )
-    const chunk = parseStateChunk(reply)
+    // Awaited below; this only keeps a failure of a chunk we never get to from being "unhandled".
+    reply.catch(() => {})
+    return reply
+  }
+  // One chunk in flight ahead: the source encodes the next chunk while we merge this one.
+  let next = ask(0)
+  for (;;) {
+    if (!init.membership.members().some((m) => m.id === source.id)) throw new Error(`${addressKey(source.address)} left`)
+    const chunk = parseStateChunk(await next)
+    if (chunk.c !== -1) next = ask(chunk.c)
     init.apply(chunk.deltas)
     init.metrics.increment('state-transfer.chunks-received')
-    cursor = chunk.c
+    if (chunk.c === -1) return
   }
 }
 

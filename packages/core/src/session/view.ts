@@ -1,4 +1,4 @@
-import { InvalidParametersError, SessionTooLargeError, UnserializableValueError } from '../errors.js'
+import { InvalidParametersError, MalformedMessageError, SessionTooLargeError, UnserializableValueError } from '../errors.js'
 import { attributeNameProblem } from './limits.js'
 import type { SessionRecord } from './record.js'
 
@@ -30,7 +30,7 @@ export function loadSession(record: SessionRecord): LoadedSession {
   for (const [name, entry] of record.attrs) {
     if (entry.json === undefined) continue
     // Names were validated on the way in (fromWire / diffSession), so this cannot reach a prototype.
-    data[name] = JSON.parse(entry.json)
+    data[name] = parseStored(name, entry.json)
     baseline.set(name, entry.json)
   }
   return { id: record.id, data, baseline }
@@ -43,6 +43,15 @@ export function loadSession(record: SessionRecord): LoadedSession {
  * JSON.stringify refuses (BigInt, cycles), SessionTooLargeError when a change leaves the session over
  * `maxSessionBytes` (an unchanged session is never refused, so reads keep working if the limit shrinks).
  */
+/** Values from peers are JSON-checked here, when first used, rather than on arrival (see fromWire). */
+function parseStored(name: string, json: string): unknown {
+  try {
+    return JSON.parse(json)
+  } catch (error) {
+    throw new MalformedMessageError(`session attribute "${name}" holds invalid JSON from a peer`, { cause: error })
+  }
+}
+
 export function diffSession(
   baseline: ReadonlyMap<string, string>,
   data: Record<string, unknown>,
