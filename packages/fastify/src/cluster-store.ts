@@ -1,8 +1,17 @@
 import type { Session } from 'fastify'
-import { type LoadedSession, parseSessionId, type SessionCluster, type SessionData as ClusterData } from '@session-cluster/core'
+import {
+  callbackOrPromise,
+  cookieMaxInactiveMs,
+  type LoadedSession,
+  type SessionCluster,
+  type SessionData as ClusterData,
+  type StoreCallback,
+  saveFingerprint,
+  sameSessionBase,
+  toClusterSession,
+  toFrameworkSession,
+} from '@session-cluster/core'
 import './types.js'
-
-type Callback<T> = (err: unknown, value?: T) => void
 
 /** What @fastify/session hands to `set`: its `Session` (own enumerable keys: `cookie` and the user's attributes). */
 export type StoredSession = object
@@ -51,8 +60,8 @@ export class ClusterStore {
     this.cluster = cluster
   }
 
-  get(sid: string, callback?: Callback<Session | null>): Promise<Session | null> {
-    return settle(callback, async () => {
+  get(sid: string, callback?: StoreCallback<Session | null>): Promise<Session | null> {
+    return callbackOrPromise(callback, async () => {
       const loaded = await this.cluster.load(sid)
       if (!loaded) return null
       this.#remember(loaded)
@@ -60,14 +69,14 @@ export class ClusterStore {
     })
   }
 
-  set(sid: string, sess: StoredSession, callback?: Callback<void>): Promise<void> {
-    return settle(callback, async () => {
+  set(sid: string, sess: StoredSession, callback?: StoreCallback<void>): Promise<void> {
+    return callbackOrPromise(callback, async () => {
       // A failed save was reported (an error response); the error response's own save must not fail again.
       if (this.#failed.has(sess)) return
       const state = this.#states.get(sess) ?? this.#continueRebind(sid, sess)
-      const loaded = state && sameBase(state.loaded.id, sid) ? state.loaded : undefined
-      const { data, maxInactiveMs } = toCluster(sess, loaded)
-      const fingerprint = state ? fingerprintOf(sid, data) : undefined
+      const loaded = state && sameSessionBase(state.loaded.id, sid) ? state.loaded : undefined
+      const { data, maxInactiveMs } = toClusterSession(sess, loaded)
+      const fingerprint = state ? saveFingerprint(sid, data) : undefined
       if (fingerprint !== undefined && state?.saved === fingerprint) return
       try {
         await this.cluster.save(sid, data, { loaded, maxInactiveMs })
@@ -80,8 +89,8 @@ export class ClusterStore {
     })
   }
 
-  destroy(sid: string, callback?: Callback<void>): Promise<void> {
-    return settle(callback, async () => {
+  destroy(sid: string, callback?: StoreCallback<void>): Promise<void> {
+    return callbackOrPromise(callback, async () => {
       // `regenerate` destroys the old id before saving the new one; a rebinding keeps the session (stored by
       // its random part, which does not change), so that destroy must not happen.
       const rebind = this.#rebinds.find((r) => r.from === sid && !r.destroyed)
@@ -94,15 +103,15 @@ export class ClusterStore {
   }
 
   /** Cheap: records the access locally; access times replicate coalesced, never the payload. */
-  touch(sid: string, sess: StoredSession, callback?: Callback<void>): Promise<void> {
-    return settle(callback, async () => {
-      this.cluster.touch(sid, { maxInactiveMs: maxInactiveOf(sess) })
+  touch(sid: string, sess: StoredSession, callback?: StoreCallback<void>): Promise<void> {
+    return callbackOrPromise(callback, async () => {
+      this.cluster.touch(sid, { maxInactiveMs: cookieMaxInactiveMs(sess) })
     })
   }
 
   /** Every live session this node holds, keyed by session id. */
-  all(callback?: Callback<Record<string, Session>>): Promise<Record<string, Session>> {
-    return settle(callback, async () => {
+  all(callback?: StoreCallback<Record<string, Session>>): Promise<Record<string, Session>> {
+    return callbackOrPromise(callback, async () => {
       const out: Record<string, Session> = {}
       for (const id of this.cluster.ids()) {
         const loaded = await this.cluster.load(id)
@@ -112,13 +121,13 @@ export class ClusterStore {
     })
   }
 
-  length(callback?: Callback<number>): Promise<number> {
-    return settle(callback, async () => this.cluster.size)
+  length(callback?: StoreCallback<number>): Promise<number> {
+    return callbackOrPromise(callback, async () => this.cluster.size)
   }
 
   /** Destroys every session, cluster-wide. */
-  clear(callback?: Callback<void>): Promise<void> {
-    return settle(callback, () => this.cluster.clear())
+  clear(callback?: StoreCallback<void>): Promise<void> {
+    return callbackOrPromise(callback, () => this.cluster.clear())
   }
 
   /**
@@ -201,80 +210,7 @@ function holds(sess: StoredSession, data: ClusterData): boolean {
   return count === 0
 }
 
-function fingerprintOf(sid: string, data: ClusterData): string | undefined {
-  try {
-    return sid + JSON.stringify(data)
-  } catch {
-    return undefined
-  }
-}
-
-function sameBase(a: string, b: string): boolean {
-  const pa = parseSessionId(a)
-  const pb = parseSessionId(b)
-  return pa !== undefined && pb !== undefined && pa.base === pb.base
-}
-
-/** Cluster attributes → what @fastify/session restores a Session from, with `cookie.expires` rebuilt. */
+/** Cluster attributes → what @fastify/session restores a Session from (the cookie mapping is shared with Express). */
 function toFastify(loaded: LoadedSession): Session {
-  const { cookie, ...rest } = loaded.data
-  const stored = (cookie && typeof cookie === 'object' ? cookie : {}) as Record<string, unknown>
-  const originalMaxAge = typeof stored.originalMaxAge === 'number' ? stored.originalMaxAge : null
-  const expires = originalMaxAge === null ? null : new Date(loaded.meta.lastAccessedAt + originalMaxAge).toISOString()
-  return { ...rest, cookie: { ...stored, originalMaxAge, expires } } as unknown as Session
-}
-
-/**
- * A session → cluster attributes. `cookie` is stored without `expires`/`originalExpires` (they move on every
- * request; `get` rebuilds them from the last access), in the shape the Express adapter stores too. When it
- * agrees with the loaded cookie, the loaded one is kept: @fastify/session fills attributes the stored cookie
- * lacks from the plugin's cookie options on every load, so a session written by Express (or by another
- * configuration) is not rewritten by every Fastify request that merely reads it.
- */
-function toCluster(sess: StoredSession, loaded: LoadedSession | undefined): { data: ClusterData; maxInactiveMs?: number } {
-  const data: ClusterData = {}
-  for (const key of Object.keys(sess)) if (key !== 'cookie') data[key] = (sess as Attributes)[key]
-  const maxInactiveMs = maxInactiveOf(sess)
-  const raw = (sess as Attributes).cookie as { toJSON?: () => unknown } | undefined
-  const cookie = raw ? (JSON.parse(JSON.stringify(raw)) as Record<string, unknown>) : {}
-  delete cookie.expires
-  delete cookie.originalExpires
-  cookie.originalMaxAge = maxInactiveMs ?? null
-  const before = loaded?.data.cookie
-  data.cookie = before && typeof before === 'object' && agrees(before as Record<string, unknown>, cookie) ? before : cookie
-  return { data, maxInactiveMs }
-}
-
-/** Same max age, and the same value for every attribute the stored cookie sets. */
-function agrees(stored: Record<string, unknown>, current: Record<string, unknown>): boolean {
-  if ((stored.originalMaxAge ?? null) !== current.originalMaxAge) return false
-  for (const [key, value] of Object.entries(stored)) {
-    if (key === 'expires' || key === 'originalExpires' || key === 'originalMaxAge' || value === null || value === undefined) continue
-    if (JSON.stringify(value) !== JSON.stringify(current[key])) return false
-  }
-  return true
-}
-
-/** `cookie.originalMaxAge` as the session's idle limit; undefined (the cluster default) for a browser-session cookie. */
-function maxInactiveOf(sess: StoredSession): number | undefined {
-  const value = ((sess as Attributes).cookie as { originalMaxAge?: unknown } | undefined)?.originalMaxAge
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) return undefined
-  return Math.max(1, Math.round(value))
-}
-
-/** Run `fn`; report to `callback` when given (on a fresh tick), and return the promise either way. */
-function settle<T>(callback: Callback<T> | undefined, fn: () => Promise<T>): Promise<T> {
-  let promise: Promise<T>
-  try {
-    promise = fn()
-  } catch (error) {
-    promise = Promise.reject(error)
-  }
-  if (!callback) return promise
-  promise.then(
-    (value) => process.nextTick(callback, null, value),
-    (error) => process.nextTick(callback, error),
-  )
-  // The caller chose the callback: the returned promise must not become an unhandled rejection.
-  return promise.catch(() => undefined as T)
+  return toFrameworkSession(loaded) as unknown as Session
 }

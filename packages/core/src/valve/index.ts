@@ -2,5 +2,5 @@ export { DEFAULT_STATIC_EXTENSIONS, DEFAULT_STATIC_FILTER, createStaticFilter } 
 export type { StaticFilter, StaticFilterOption } from './static-filter.js'
 export { chooseRoute, validateRebindMode } from './route-binding.js'
 export type { RebindMode } from './route-binding.js'
-export { SESSION_ID_RANDOM_BYTES, formatSessionId, generateSessionId, parseSessionId } from './session-id.js'
+export { SESSION_ID_RANDOM_BYTES, formatSessionId, generateSessionId, parseSessionId, sameSessionBase } from './session-id.js'
 export type { ParsedSessionId } from './session-id.js'

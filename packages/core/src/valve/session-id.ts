@@ -34,3 +34,10 @@ export function parseSessionId(id: unknown): ParsedSessionId | undefined {
 export function formatSessionId(base: string, route: string): string {
   return `${base}.${route}`
 }
+
+/** Whether two ids name the same stored session (same random part, whatever their routes). */
+export function sameSessionBase(a: string, b: string): boolean {
+  const pa = parseSessionId(a)
+  const pb = parseSessionId(b)
+  return pa !== undefined && pb !== undefined && pa.base === pb.base
+}

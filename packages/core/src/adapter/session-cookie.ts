@@ -1,0 +1,61 @@
+import type { LoadedSession, SessionData } from '../cluster/session-cluster.js'
+
+/**
+ * express-session and @fastify/session both keep a `cookie` object in the session. Both adapters store it
+ * the same way, so an Express node and a Fastify node share sessions: the cookie without `expires` /
+ * `originalExpires` (they move on every request and must not replicate each time), its `originalMaxAge`
+ * being the session's idle limit, and `expires` rebuilt from the last access when a session is loaded.
+ */
+
+/** Below this, a change of `originalMaxAge` is express-session's millisecond drift (resetMaxAge), not a new max age. */
+const MAX_AGE_DRIFT_MS = 1_000
+
+type Attributes = Record<string, unknown>
+
+/** Cluster attributes → what a framework session store returns from `get`, with `cookie.expires` rebuilt. */
+export function toFrameworkSession(loaded: LoadedSession): Attributes {
+  const { cookie, ...rest } = loaded.data
+  const stored = (cookie && typeof cookie === 'object' ? cookie : {}) as Attributes
+  const originalMaxAge = typeof stored.originalMaxAge === 'number' ? stored.originalMaxAge : null
+  const expires = originalMaxAge === null ? null : new Date(loaded.meta.lastAccessedAt + originalMaxAge).toISOString()
+  return { ...rest, cookie: { ...stored, originalMaxAge, expires } }
+}
+
+/**
+ * A framework session → cluster attributes and idle limit. When the cookie agrees with the loaded one, the
+ * loaded one is kept: a framework fills in cookie fields the stored cookie lacks from its own options, so a
+ * session written by the other framework (or another configuration) is not rewritten by a request that
+ * merely reads it.
+ */
+export function toClusterSession(session: object, loaded?: LoadedSession): { data: SessionData; maxInactiveMs?: number } {
+  const data: SessionData = {}
+  for (const key of Object.keys(session)) if (key !== 'cookie') data[key] = (session as Attributes)[key]
+  const maxInactiveMs = cookieMaxInactiveMs(session, loaded)
+  const raw = (session as Attributes).cookie
+  const cookie = raw ? (JSON.parse(JSON.stringify(raw)) as Attributes) : {}
+  delete cookie.expires
+  delete cookie.originalExpires
+  cookie.originalMaxAge = maxInactiveMs ?? null
+  const before = loaded?.data.cookie
+  data.cookie = before && typeof before === 'object' && cookieAgrees(before as Attributes, cookie) ? before : cookie
+  return { data, maxInactiveMs }
+}
+
+/** `cookie.originalMaxAge` as the idle limit; undefined (the cluster default) for a browser-session cookie. */
+export function cookieMaxInactiveMs(session: object, loaded?: LoadedSession): number | undefined {
+  const value = ((session as Attributes).cookie as { originalMaxAge?: unknown } | undefined)?.originalMaxAge
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) return undefined
+  const before = (loaded?.data.cookie as { originalMaxAge?: unknown } | undefined)?.originalMaxAge
+  if (typeof before === 'number' && Math.abs(before - value) < MAX_AGE_DRIFT_MS) return before
+  return Math.max(1, Math.round(value))
+}
+
+/** Same max age, and the same value for every field the stored cookie sets. */
+function cookieAgrees(stored: Attributes, current: Attributes): boolean {
+  if ((stored.originalMaxAge ?? null) !== current.originalMaxAge) return false
+  for (const [key, value] of Object.entries(stored)) {
+    if (key === 'expires' || key === 'originalExpires' || key === 'originalMaxAge' || value === null || value === undefined) continue
+    if (JSON.stringify(value) !== JSON.stringify(current[key])) return false
+  }
+  return true
+}

@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest'
+import { callbackOrPromise, cookieMaxInactiveMs, toClusterSession, toFrameworkSession } from '../src/adapter/index.js'
+import type { LoadedSession } from '../src/cluster/session-cluster.js'
+
+const loaded = (data: Record<string, unknown>, lastAccessedAt = Date.UTC(2026, 0, 1)): LoadedSession => ({
+  id: 'x'.repeat(32) + '.n1',
+  data,
+  meta: { createdAt: lastAccessedAt, lastAccessedAt, maxInactiveMs: 60_000, route: 'n1' },
+})
+
+describe('the cookie attribute both adapters store', () => {
+  it('stores the cookie without expires and rebuilds expires from the last access', () => {
+    const session = { user: 'ann', cookie: { originalMaxAge: 60_000, expires: '2030-01-01T00:00:00.000Z', path: '/', httpOnly: true } }
+    const { data, maxInactiveMs } = toClusterSession(session)
+    expect(data).toEqual({ user: 'ann', cookie: { originalMaxAge: 60_000, path: '/', httpOnly: true } })
+    expect(maxInactiveMs).toBe(60_000)
+    const back = toFrameworkSession(loaded(data))
+    expect(back.cookie).toEqual({ originalMaxAge: 60_000, path: '/', httpOnly: true, expires: '2026-01-01T00:01:00.000Z' })
+  })
+
+  it('keeps the loaded cookie when the framework only filled in fields it lacked (no rewrite on read)', () => {
+    const before = loaded({ cookie: { originalMaxAge: 60_000, path: '/' } })
+    const current = { cookie: { originalMaxAge: 59_999.4, path: '/', sameSite: 'lax', secure: false, expires: 'whenever' } }
+    expect(toClusterSession(current, before).data.cookie).toBe(before.data.cookie)
+    const changed = { cookie: { originalMaxAge: 60_000, path: '/app' } }
+    expect(toClusterSession(changed, before).data.cookie).toEqual({ originalMaxAge: 60_000, path: '/app' })
+  })
+
+  it('a browser-session cookie (no max age) takes the cluster default; millisecond drift is not a change', () => {
+    expect(cookieMaxInactiveMs({ cookie: { originalMaxAge: null } })).toBeUndefined()
+    expect(cookieMaxInactiveMs({ cookie: { originalMaxAge: 59_999 } }, loaded({ cookie: { originalMaxAge: 60_000 } }))).toBe(60_000)
+    expect(cookieMaxInactiveMs({ cookie: { originalMaxAge: 30_000 } }, loaded({ cookie: { originalMaxAge: 60_000 } }))).toBe(30_000)
+  })
+
+  it('callbackOrPromise serves callbacks (on a fresh tick) and promises', async () => {
+    await expect(callbackOrPromise(undefined, async () => 7)).resolves.toBe(7)
+    const viaCallback = await new Promise((resolve) => callbackOrPromise((err, v) => resolve([err, v]), async () => 8))
+    expect(viaCallback).toEqual([null, 8])
+    const failed = await new Promise((resolve) => callbackOrPromise((err) => resolve(err), () => Promise.reject(new Error('no'))))
+    expect((failed as Error).message).toBe('no')
+  })
+})
