@@ -163,8 +163,14 @@ export async function startNode(route, options, { execArgv = [], readyTimeoutMs 
           reject(new Error(`${route}: ${cmd} timed out`))
         }, timeoutMs)
         pending.set(id, {
-          resolve: (v) => (clearTimeout(timer), resolve(v)),
-          reject: (e) => (clearTimeout(timer), reject(e)),
+          resolve: (v) => {
+            clearTimeout(timer)
+            resolve(v)
+          },
+          reject: (e) => {
+            clearTimeout(timer)
+            reject(e)
+          },
         })
         child.send({ id, cmd, args: a })
       })

@@ -11,7 +11,10 @@ const opt = args({ sessions: 50_000, runs: 3, child: false })
 
 async function measureInChild() {
   const { createSessionCluster, silentLogger } = await import(distUrl())
-  const gc = () => (globalThis.gc(), globalThis.gc())
+  const gc = () => {
+    globalThis.gc()
+    globalThis.gc()
+  }
   const n = opt.sessions
   let encoded = 0
   for (let i = 0; i < n; i++) encoded += encodedSize(realisticSession(i))

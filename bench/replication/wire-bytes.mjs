@@ -3,7 +3,7 @@
 // not included). Heartbeats run every second (a lone first node waits 3 heartbeats for peers, so they cannot be
 // switched off); a sample in which any other frame was sent (a heartbeat) is discarded and repeated.
 //   node bench/replication/wire-bytes.mjs [--changes=20]
-import { args, eventually, fmt, machine, median, printMachine, startNode, table } from './lib.mjs'
+import { args, eventually, machine, median, printMachine, startNode, table } from './lib.mjs'
 
 const opt = args({ changes: 20 })
 const SECRET = 'replication-bench-secret-0123456789'

@@ -32,7 +32,7 @@ export function renderNginxConfig(mode, { listen, nodes, routes } = {}) {
     if (!(name in values)) throw new Error(`no value for {{${name}}}`)
     return values[name]
   })
-  return out.replace(/^# Template: .*\n(#   node .*\n)?/m, '# Rendered from the template by render.js (edit the template, not this file).\n')
+  return out.replace(/^# Template: .*\n(# {3}node .*\n)?/m, '# Rendered from the template by render.js (edit the template, not this file).\n')
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
