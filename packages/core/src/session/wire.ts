@@ -49,17 +49,24 @@ export function fromWire(input: unknown): Delta {
   return delta
 }
 
-/** Node ids recur in every stamp: keep one string per node, not one per decoded stamp. */
-const NODE_IDS = new Map<string, string>()
-const MAX_INTERNED_NODE_IDS = 4_096
-
-function internNodeId(node: string): string {
-  const known = NODE_IDS.get(node)
-  if (known !== undefined) return known
-  if (NODE_IDS.size >= MAX_INTERNED_NODE_IDS) NODE_IDS.clear()
-  NODE_IDS.set(node, node)
-  return node
+/**
+ * Decoded strings that recur in every session (node ids in stamps, attribute names) are kept once, as the node
+ * that wrote them holds them, instead of once per replica record: on a replica of 100k sessions that is
+ * hundreds of bytes per session. Bounded, so a peer inventing names cannot grow it without limit.
+ */
+function stringPool(limit: number): (value: string) => string {
+  const pool = new Map<string, string>()
+  return (value) => {
+    const known = pool.get(value)
+    if (known !== undefined) return known
+    if (pool.size >= limit) pool.clear()
+    pool.set(value, value)
+    return value
+  }
 }
+
+const internNodeId = stringPool(4_096)
+const internAttributeName = stringPool(16_384)
 
 type StampReader = (value: unknown, what: string) => Stamp
 
@@ -133,7 +140,7 @@ function readAttributes(value: unknown, stamps: StampReader): AttrWrite[] {
     const [name, stamp, json] = item
     const problem = attributeNameProblem(name)
     if (problem) fail(problem)
-    return [name as string, stamps(stamp, 'attribute stamp'), readJson(json)]
+    return [internAttributeName(name as string), stamps(stamp, 'attribute stamp'), readJson(json)]
   })
 }
 
