@@ -94,22 +94,26 @@ describe('delta replication (in-memory network, manual clock)', () => {
     expect(seen).toEqual(['a created false', 'b created true', 'b cart true'])
   })
 
-  it('an id whose route the session never had is not adopted; a rebind keeps the old id valid for a grace period', async () => {
-    const { clock, nodes } = await cluster(2, { rebindGraceMs: 10_000 })
-    const [a, b] = nodes as [SessionCluster, SessionCluster]
+  it('a known random part resolves whatever its route; unknown and malformed ids never do', async () => {
+    const { nodes } = await cluster(3)
+    const [a, b, c] = nodes as [SessionCluster, SessionCluster, SessionCluster]
     const id = a.generateId()
     await a.save(id, { k: 1 })
     const base = id.slice(0, id.lastIndexOf('.'))
-    expect(await b.load(`${base}.nodeZ`)).toBeUndefined()
     expect(await b.load('garbage')).toBeUndefined()
-    // rebind to node2 (as the adapters do on failover)
-    const loaded = (await b.load(id))!
-    await b.save(`${base}.node2`, loaded.data, { loaded })
-    expect(a.meta(id)?.route).toBe('node2')
-    expect((await a.load(`${base}.node2`))?.data).toEqual({ k: 1 })
-    expect((await a.load(id))?.data).toEqual({ k: 1 }) // old route within grace
-    await clock.advance(10_001)
-    expect(await a.load(id)).toBeUndefined()
+    expect(await b.load(`${b.generateId().slice(0, 32)}.node1`)).toBeUndefined()
+    // two nodes rebind concurrently (the owner died): one route wins, the loser's cookie still resolves everywhere
+    const onB = (await b.load(id))!
+    const onC = (await c.load(id))!
+    await Promise.all([b.save(`${base}.node2`, onB.data, { loaded: onB }), c.save(`${base}.node3`, onC.data, { loaded: onC })])
+    const winner = a.meta(id)!.route
+    expect(['node2', 'node3']).toContain(winner)
+    for (const node of [a, b, c]) {
+      expect(node.meta(id)?.route).toBe(winner)
+      for (const route of ['node1', 'node2', 'node3']) expect((await node.load(`${base}.${route}`))?.data).toEqual({ k: 1 })
+      // and the answer tells the cookie to move to the winning route
+      expect(node.routeFor(`${base}.node2`, 'failover')).toBe(`${base}.${winner}`)
+    }
   })
 
   it('routeFor rebinds only when the route’s node is gone (failover), always, or never', async () => {

@@ -85,7 +85,6 @@ const POSITIVE_MS = [
   'accessFlushIntervalMs',
   'expiryIntervalMs',
   'tombstoneRetentionMs',
-  'rebindGraceMs',
   'maxSessions',
   'maxSessionBytes',
   'maxFrameBytes',

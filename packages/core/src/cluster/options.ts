@@ -38,8 +38,6 @@ export interface SessionClusterInit {
   expiryIntervalMs?: number
   /** How long destroyed sessions are remembered so late messages cannot resurrect them. @default 600000 */
   tombstoneRetentionMs?: number
-  /** How long an id with the route a session had before a rebind still resolves. @default 60000 */
-  rebindGraceMs?: number
   /** Sessions this node holds (replicas included, as in Tomcat's DeltaManager) before it refuses to create more. @default Infinity */
   maxSessions?: number
   /** Largest encoded session accepted. @default 1048576 */
@@ -72,7 +70,6 @@ export const CLUSTER_DEFAULTS = {
   accessFlushIntervalMs: 5_000,
   expiryIntervalMs: 10_000,
   tombstoneRetentionMs: 10 * 60 * 1000,
-  rebindGraceMs: 60_000,
   maxSessions: Number.POSITIVE_INFINITY,
   maxSessionBytes: 1024 * 1024,
   maxFrameBytes: 16 * 1024 * 1024,

@@ -26,7 +26,6 @@ import {
 import { chooseRoute, type RebindMode } from '../valve/route-binding.js'
 import { formatSessionId, generateSessionId, parseSessionId } from '../valve/session-id.js'
 import type { CLUSTER_DEFAULTS } from './options.js'
-import { RouteMemory } from './route-memory.js'
 import type {
   ClusterStatus,
   LoadedSession,
@@ -70,7 +69,6 @@ export class ReplicatedSessionCluster implements SessionCluster {
   readonly #events: TypedEmitter<SessionClusterEvents>
   readonly #replicator: Replicator
   readonly #housekeeping: Housekeeping
-  readonly #routes: RouteMemory
   #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new'
   #stateTransfer: StateTransferOutcome | 'pending' = 'pending'
   #ready = false
@@ -87,7 +85,6 @@ export class ReplicatedSessionCluster implements SessionCluster {
     this.#events = new TypedEmitter((error, event) => parts.logger.error('session listener threw', { event, error }))
     this.#readyPromise = new Promise((resolve) => (this.#resolveReady = resolve))
     this.#hlc = new HybridClock(parts.membership.local.id, parts.clock)
-    this.#routes = new RouteMemory(this.#s.rebindGraceMs)
     this.#replicator = new Replicator({
       channel: parts.channel,
       membership: parts.membership,
@@ -107,7 +104,6 @@ export class ReplicatedSessionCluster implements SessionCluster {
       tombstoneRetentionMs: this.#s.tombstoneRetentionMs,
       requestTimeoutMs: this.#s.ackTimeoutMs,
       expire: (ids) => this.#expire(ids),
-      afterSweep: (now) => this.#routes.prune(now),
     })
     new StateTransferServer(this.#table, parts.clock, parts.metrics, this.#s.stateTransferChunkBytes).attach(parts.channel)
     parts.channel.handle('delta', (m) => {
@@ -208,7 +204,10 @@ export class ReplicatedSessionCluster implements SessionCluster {
     const parsed = parseSessionId(id)
     if (!parsed) return undefined
     const record = this.#table.getLive(parsed.base)
-    if (!record || !this.#routeMatches(record, parsed.route)) return undefined
+    // Any route of a known random part resolves: the random part is the credential (and cookie signatures cover
+    // the route), and a route that lost a concurrent rebind, or whose node died long ago, must still find the
+    // session. `routeFor` then tells the adapter which route the cookie should carry.
+    if (!record) return undefined
     const view = loadSession(record)
     const loaded: LoadedSession = { id, data: view.data, meta: this.#metaOf(record) }
     baselines.set(loaded, view.baseline)
@@ -234,27 +233,28 @@ export class ReplicatedSessionCluster implements SessionCluster {
       this.#p.metrics.increment('sessions.rejected')
       throw new TooManySessionsError(`this node holds ${this.#table.size} sessions, the maxSessions limit`)
     }
-    const maxInactiveMs = options.maxInactiveMs ?? this.#s.defaultMaxInactiveMs
+    const maxInactiveMs = validMaxInactive(options.maxInactiveMs ?? this.#s.defaultMaxInactiveMs)
+    const maxInactiveChanged = isNew || existing.maxInactiveMs.value !== maxInactiveMs
+    const routeChanged = isNew || existing.route.value !== parsed.route
+    if (!isNew && isEmptyDiff(diff) && !maxInactiveChanged && !routeChanged) {
+      // Nothing but an access (rolling saves, resave): recorded here, replicated coalesced like touch.
+      this.#table.touch(parsed.base, now)
+      return
+    }
     const delta = deltaForLocalChange(
       existing,
       {
         id: parsed.base,
         diff,
         createdAt: isNew ? now : undefined,
-        maxInactiveMs: isNew || existing.maxInactiveMs.value !== maxInactiveMs ? maxInactiveMs : undefined,
-        route: isNew || existing.route.value !== parsed.route ? parsed.route : undefined,
+        maxInactiveMs: maxInactiveChanged ? maxInactiveMs : undefined,
+        route: routeChanged ? parsed.route : undefined,
         lastAccessedAt: now,
       },
       this.#hlc,
     )
     if (!delta) return
-    const changed = isNew || !isEmptyDiff(diff) || delta.maxInactiveMs !== undefined || delta.route !== undefined
     this.#applyLocal(delta)
-    if (!changed) {
-      // Nothing but an access: replicate it coalesced, like touch.
-      this.#table.touch(parsed.base, now)
-      return
-    }
     this.#p.metrics.increment('sessions.commits')
     await this.#replicator.broadcast(deltaMessage([delta]))
   }
@@ -267,7 +267,8 @@ export class ReplicatedSessionCluster implements SessionCluster {
     this.#table.touch(parsed.base, this.#p.clock.now())
     if (options.maxInactiveMs !== undefined && record.maxInactiveMs.value !== options.maxInactiveMs) {
       // A changed cookie maxAge is a real (if rare) change: stamp and replicate just that register.
-      const delta = deltaForLocalChange(record, { id: parsed.base, maxInactiveMs: options.maxInactiveMs }, this.#hlc)
+      const maxInactiveMs = validMaxInactive(options.maxInactiveMs)
+      const delta = deltaForLocalChange(record, { id: parsed.base, maxInactiveMs }, this.#hlc)
       if (!delta) return
       this.#applyLocal(delta)
       this.#replicator
@@ -342,12 +343,6 @@ export class ReplicatedSessionCluster implements SessionCluster {
     if (this.#state !== 'running') throw new NotStartedError(`cluster node is ${this.#state}`)
   }
 
-  /** An id's route must be the session's route, or one it had until a recent rebind. */
-  #routeMatches(record: SessionRecord, route: string): boolean {
-    if (isUnsetRegister(record.route) || record.route.value === route) return true
-    return this.#routes.accepts(record.id, route, this.#p.clock.now())
-  }
-
   #metaOf(record: SessionRecord): SessionMeta {
     return {
       createdAt: Number.isFinite(record.createdAt) ? record.createdAt : record.lastAccessedAt,
@@ -397,7 +392,6 @@ export class ReplicatedSessionCluster implements SessionCluster {
   }
 
   #emit(changes: SessionChange[], replicated: boolean, expired: boolean): void {
-    const now = this.#p.clock.now()
     for (const change of changes) {
       const record = this.#table.get(change.id)
       const id = formatSessionId(change.id, record?.route.value || this.route)
@@ -409,16 +403,21 @@ export class ReplicatedSessionCluster implements SessionCluster {
         case 'attribute-removed':
           this.#events.emit('attributeChanged', { id, replicated, name: change.name, removed: change.type === 'attribute-removed' })
           break
-        case 'route-changed':
-          if (change.oldRoute) this.#routes.remember(change.id, change.oldRoute, now)
-          break
         case 'destroyed':
-          this.#routes.forget(change.id)
           this.#events.emit(expired ? 'expired' : 'destroyed', { id, replicated })
           break
+        case 'route-changed':
         case 'max-inactive-changed':
           break
       }
     }
   }
+}
+
+/** Peers accept only whole milliseconds (zero or less: never expires, Tomcat's convention). */
+function validMaxInactive(value: number): number {
+  if (!Number.isSafeInteger(value)) {
+    throw new InvalidParametersError(`maxInactiveMs must be a whole number of milliseconds, got ${String(value)}`)
+  }
+  return value
 }

@@ -23,8 +23,6 @@ export interface HousekeepingInit {
   requestTimeoutMs: number
   /** Destroy these sessions as expired (stamped, applied here, replicated). */
   expire: (ids: string[]) => Promise<void>
-  /** Called after each sweep (e.g. to prune other derived state). */
-  afterSweep?: (now: number) => void
 }
 
 /**
@@ -33,8 +31,8 @@ export interface HousekeepingInit {
  * - a session is expired by the node it is bound to (or, when that node is gone, by the member with the
  *   smallest id), only after asking every member for the latest access it saw, so no node expires a
  *   session another node saw used within its max inactive time;
- * - other replicas drop an idle session silently only at twice its max inactive time (Tomcat's backstop
- *   for a crashed primary).
+ * - any other node expires an idle session at twice its max inactive time (Tomcat's backstop for a crashed
+ *   primary), after the same check.
  */
 export class Housekeeping {
   readonly #init: HousekeepingInit
@@ -89,23 +87,21 @@ export class Housekeeping {
     const now = clock.now()
     const purged = table.purgeTombstones(tombstoneRetentionMs, now)
     if (purged > 0) this.#init.metrics.increment('expiry.tombstones-purged', purged)
-    this.#init.afterSweep?.(now)
     // Leave room for an access flush that is still on its way.
     const graceMs = 2 * accessFlushIntervalMs
     const candidates = table.expired(now, graceMs)
     if (candidates.length === 0) return
-    const mine: string[] = []
-    const backstop: string[] = []
-    for (const record of candidates) {
-      if (this.#responsibleFor(record)) mine.push(record.id)
-      else if (record.lastAccessedAt + 2 * this.#maxInactive(record) + graceMs <= now) backstop.push(record.id)
-    }
-    if (backstop.length > 0) await this.#init.expire(backstop)
-    if (mine.length === 0) return
-    const confirmed = await this.#confirmIdle(mine)
+    // Ours to expire: sessions bound to this node (or orphaned, see #responsibleFor) idle past their limit, and
+    // anyone's idle past twice their limit (the backstop for an owner that never did). Either way every member
+    // is asked first: no node expires a session another node saw used.
+    const due = (record: SessionRecord, at: number) =>
+      record.lastAccessedAt + (this.#responsibleFor(record) ? 1 : 2) * this.#maxInactive(record) + graceMs <= at
+    const ours = candidates.filter((record) => due(record, now)).map((record) => record.id)
+    if (ours.length === 0) return
+    const confirmed = await this.#confirmIdle(ours)
     const stillExpired = confirmed.filter((id) => {
       const record = table.getLive(id)
-      return record !== undefined && record.lastAccessedAt + this.#maxInactive(record) + graceMs <= clock.now()
+      return record !== undefined && due(record, clock.now())
     })
     if (stillExpired.length > 0) await this.#init.expire(stillExpired)
   }
@@ -115,8 +111,11 @@ export class Housekeeping {
     const { membership, channel, table, requestTimeoutMs } = this.#init
     const members = membership.members()
     if (members.length === 0) return ids
+    // One request per member and batch (a peer refuses id lists longer than a message allows).
     const replies = await Promise.allSettled(
-      members.map((m) => channel.request(m.address, { t: 'expire-check', ids }, { timeoutMs: requestTimeoutMs })),
+      members.flatMap((m) =>
+        chunked(ids).map((batch) => channel.request(m.address, { t: 'expire-check', ids: batch }, { timeoutMs: requestTimeoutMs })),
+      ),
     )
     if (replies.some((r) => r.status === 'rejected')) {
       // A member we could not ask may have seen the session used: try again next sweep.
