@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { createSessionCluster } from '../src/cluster/create-session-cluster.js'
 import { InsecureConfigurationError, InvalidParametersError } from '../src/errors.js'
+import { silentLogger } from '../src/logger.js'
+import { memoryTransport } from '../src/transport/memory/memory-transport.js'
 import { memorySessionClusters } from './support/session-cluster.js'
 
 let cleanup: () => Promise<void> = async () => {}
@@ -75,5 +77,29 @@ describe('limits and status', () => {
     await b!.stop()
     expect(c.clock.pendingTimers).toBe(0)
     await expect(a!.save(a!.generateId(), {})).rejects.toMatchObject({ name: 'NotStartedError' })
+  })
+})
+
+describe('stop while starting', () => {
+  it('a node stopped before it is ready ends stopped: start and whenReady reject, no timers remain, no restart', async () => {
+    const c = memorySessionClusters()
+    const [a] = await c.add(1)
+    const late = createSessionCluster({
+      route: 'late',
+      transport: memoryTransport({ network: c.network, port: 7001 }),
+      members: ['127.0.0.1:7999'], // a seed that never answers: the node waits in discovery
+      clock: c.clock,
+      logger: silentLogger,
+    })
+    const starting = late.start()
+    const ready = late.whenReady()
+    await c.clock.advance(10)
+    await late.stop()
+    await expect(starting).rejects.toMatchObject({ name: 'NotStartedError' })
+    await expect(ready).rejects.toMatchObject({ name: 'NotStartedError' })
+    await expect(late.start()).rejects.toMatchObject({ name: 'NotStartedError' })
+    expect(late.ready).toBe(false)
+    await a!.stop()
+    expect(c.clock.pendingTimers).toBe(0)
   })
 })

@@ -74,6 +74,7 @@ export class ReplicatedSessionCluster implements SessionCluster {
   #ready = false
   #readyPromise: Promise<void>
   #resolveReady!: () => void
+  #rejectReady!: (error: Error) => void
   #startPromise?: Promise<void>
   #abort = new AbortController()
   #offMembership: Array<() => void> = []
@@ -83,7 +84,12 @@ export class ReplicatedSessionCluster implements SessionCluster {
     this.#s = parts.settings
     this.#table = new SessionTable({ defaultMaxInactiveMs: this.#s.defaultMaxInactiveMs })
     this.#events = new TypedEmitter((error, event) => parts.logger.error('session listener threw', { event, error }))
-    this.#readyPromise = new Promise((resolve) => (this.#resolveReady = resolve))
+    this.#readyPromise = new Promise((resolve, reject) => {
+      this.#resolveReady = resolve
+      this.#rejectReady = reject
+    })
+    // Settled either way; only callers of whenReady() should see a rejection.
+    this.#readyPromise.catch(() => {})
     this.#hlc = new HybridClock(parts.membership.local.id, parts.clock)
     this.#replicator = new Replicator({
       channel: parts.channel,
@@ -133,6 +139,9 @@ export class ReplicatedSessionCluster implements SessionCluster {
   }
 
   start(): Promise<void> {
+    if (this.#state === 'stopping' || this.#state === 'stopped') {
+      return Promise.reject(new NotStartedError('a stopped cluster node cannot start again: create a new one'))
+    }
     this.#startPromise ??= this.#start()
     return this.#startPromise
   }
@@ -149,6 +158,12 @@ export class ReplicatedSessionCluster implements SessionCluster {
       membership.on('leave', (m) => this.#events.emit('memberLeft', m)),
     )
     await membership.start()
+    if (this.#state !== 'starting') {
+      // stop() ran while we were connecting: it could not stop what was not started yet.
+      await membership.stop()
+      await this.#p.channel.stop()
+      throw new NotStartedError('cluster node stopped while starting')
+    }
     this.#housekeeping.start()
     this.#state = 'running'
     logger.info('cluster node started', { route: this.route, address: addressKey(this.local.address), replication: this.replication })
@@ -167,7 +182,7 @@ export class ReplicatedSessionCluster implements SessionCluster {
       },
       this.#abort.signal,
     )
-    if (this.#state !== 'running') return
+    if (this.#state !== 'running') throw new NotStartedError('cluster node stopped while starting')
     this.#ready = true
     membership.setReady(true)
     logger.info('cluster node ready', { route: this.route, stateTransfer: this.#stateTransfer, sessions: this.#table.size })
@@ -182,6 +197,7 @@ export class ReplicatedSessionCluster implements SessionCluster {
     }
     this.#state = 'stopping'
     this.#abort.abort()
+    if (!this.#ready) this.#rejectReady(new NotStartedError('cluster node stopped before it was ready'))
     this.#housekeeping.stop()
     try {
       await this.#housekeeping.flushAccesses()
