@@ -158,6 +158,45 @@ describe('delta replication (in-memory network, manual clock)', () => {
     expect((await restarted.load(id))?.data).toEqual({ items: ['a', 'b'] })
   })
 
+  it('after a partition heals, each side pulls what the other missed (no lasting split)', async () => {
+    const { clock, network, nodes } = await cluster(3)
+    const [a, b, c] = nodes as [SessionCluster, SessionCluster, SessionCluster]
+    const shared = a.generateId()
+    await a.save(shared, { cart: [] })
+    network.partition([a.local.address, b.local.address], [c.local.address])
+    await clock.advanceUntil(() => a.status().members.length === 1 && c.status().members.length === 0)
+    // both sides keep serving: A changes the shared session and creates one; C creates one too
+    const loaded = (await a.load(shared))!
+    ;(loaded.data.cart as string[]).push('during-partition')
+    await a.save(shared, loaded.data, { loaded })
+    const onA = a.generateId()
+    await a.save(onA, { side: 'a' })
+    const onC = c.generateId()
+    await c.save(onC, { side: 'c' })
+    network.heal()
+    const healed = await clock.advanceUntil(() => nodes.every((n) => n.size === 3 && n.status().members.length === 2), { stepMs: 100 })
+    expect(healed).toBe(true)
+    for (const node of [a, b, c]) {
+      expect((await node.load(shared))?.data).toEqual({ cart: ['during-partition'] })
+      expect((await node.load(onA))?.data).toEqual({ side: 'a' })
+      expect((await node.load(onC))?.data).toEqual({ side: 'c' })
+    }
+    expect(c.status().counters['state-transfer.resyncs']).toBeGreaterThanOrEqual(1)
+  })
+
+  it('saves that change nothing still count as use: no node expires the session (rolling, resave)', async () => {
+    const { clock, nodes } = await cluster(3, { accessFlushIntervalMs: 1_000, expiryIntervalMs: 1_000 })
+    const [a, b, c] = nodes as [SessionCluster, SessionCluster, SessionCluster]
+    const id = a.generateId()
+    await a.save(id, { k: 1 }, { maxInactiveMs: 60_000 })
+    for (let t = 0; t < 200; t += 10) {
+      const loaded = (await a.load(id))!
+      await a.save(id, loaded.data, { loaded, maxInactiveMs: 60_000 })
+      await clock.advance(10_000)
+    }
+    for (const node of [a, b, c]) expect(await node.load(id)).toBeDefined()
+  })
+
   it('three nodes starting at once all become ready', async () => {
     const c = await cluster(3)
     expect(c.nodes.every((n) => n.ready)).toBe(true)

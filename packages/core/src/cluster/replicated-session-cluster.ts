@@ -4,12 +4,12 @@ import { InvalidParametersError, NotStartedError, TooManySessionsError } from '.
 import { TypedEmitter } from '../events.js'
 import type { Logger } from '../logger.js'
 import { addressKey, type Member } from '../member.js'
-import type { Membership } from '../membership/membership.js'
+import type { MemberInfo, Membership } from '../membership/membership.js'
 import type { Metrics } from '../metrics.js'
 import { Housekeeping } from '../replication/housekeeping.js'
 import { chunked, deltaMessage, parseDeltas } from '../replication/messages.js'
 import { Replicator } from '../replication/replicator.js'
-import { pullState, StateTransferServer, type StateTransferOutcome } from '../replication/state-transfer.js'
+import { pullState, type StateTransferClientInit, StateTransferServer, type StateTransferOutcome, transferFrom } from '../replication/state-transfer.js'
 import {
   type Delta,
   deltaForLocalChange,
@@ -154,7 +154,12 @@ export class ReplicatedSessionCluster implements SessionCluster {
     this.#state = 'starting'
     const { membership, logger } = this.#p
     this.#offMembership.push(
-      membership.on('join', (m) => this.#events.emit('memberJoined', m)),
+      membership.on('join', (m) => {
+        this.#events.emit('memberJoined', m)
+        // A ready member joining a ready node was cut off (a partition, a false removal) and missed changes,
+        // as we missed its: pull its state (the merge absorbs the overlap); it does the same with ours.
+        if (this.#ready && m.ready) void this.#resync(m)
+      }),
       membership.on('leave', (m) => this.#events.emit('memberLeft', m)),
     )
     await membership.start()
@@ -167,27 +172,40 @@ export class ReplicatedSessionCluster implements SessionCluster {
     this.#housekeeping.start()
     this.#state = 'running'
     logger.info('cluster node started', { route: this.route, address: addressKey(this.local.address), replication: this.replication })
-    this.#stateTransfer = await pullState(
-      {
-        channel: this.#p.channel,
-        membership,
-        table: this.#table,
-        clock: this.#p.clock,
-        metrics: this.#p.metrics,
-        logger,
-        apply: (deltas) => this.#applyRemote(deltas, false),
-        discoveryMs: Math.max(1_000, 3 * this.#s.heartbeatIntervalMs),
-        timeoutMs: this.#s.stateTransferTimeoutMs,
-        requestTimeoutMs: Math.max(this.#s.ackTimeoutMs, 5_000),
-      },
-      this.#abort.signal,
-    )
+    this.#stateTransfer = await pullState(this.#pullInit(), this.#abort.signal)
     if (this.#state !== 'running') throw new NotStartedError('cluster node stopped while starting')
     this.#ready = true
     membership.setReady(true)
     logger.info('cluster node ready', { route: this.route, stateTransfer: this.#stateTransfer, sessions: this.#table.size })
     this.#resolveReady()
     this.#events.emit('ready')
+  }
+
+  #pullInit(): StateTransferClientInit {
+    return {
+      channel: this.#p.channel,
+      membership: this.#p.membership,
+      table: this.#table,
+      clock: this.#p.clock,
+      metrics: this.#p.metrics,
+      logger: this.#p.logger,
+      apply: (deltas) => this.#applyRemote(deltas, false),
+      discoveryMs: Math.max(1_000, 3 * this.#s.heartbeatIntervalMs),
+      timeoutMs: this.#s.stateTransferTimeoutMs,
+      requestTimeoutMs: Math.max(this.#s.ackTimeoutMs, 5_000),
+    }
+  }
+
+  async #resync(member: MemberInfo): Promise<void> {
+    const { metrics, logger, clock } = this.#p
+    metrics.increment('state-transfer.resyncs')
+    try {
+      await transferFrom(member, this.#pullInit(), clock.now() + this.#s.stateTransferTimeoutMs, this.#abort.signal)
+      logger.info('resynchronised with a member that rejoined', { from: member.route, sessions: this.#table.size })
+    } catch (error) {
+      metrics.increment('state-transfer.resync-failures')
+      logger.warn('could not resynchronise with a member that rejoined', { from: member.route, error: (error as Error).message })
+    }
   }
 
   async stop(): Promise<void> {

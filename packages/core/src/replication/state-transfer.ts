@@ -130,7 +130,13 @@ export async function pullState(init: StateTransferClientInit, signal: AbortSign
   return 'timed-out'
 }
 
-async function transferFrom(source: MemberInfo, init: StateTransferClientInit, deadline: number, signal: AbortSignal): Promise<void> {
+/** Pull every session from one member, chunk by chunk (also used to resynchronise with a member that rejoined). */
+export async function transferFrom(
+  source: MemberInfo,
+  init: StateTransferClientInit,
+  deadline: number,
+  signal: AbortSignal,
+): Promise<void> {
   const transferId = randomBytes(9).toString('base64url')
   const ask = (cursor: number) => {
     const left = deadline - init.clock.now()
