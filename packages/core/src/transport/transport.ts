@@ -8,6 +8,7 @@ export type FrameRejection =
   | 'bad-hello'
   | 'malformed'
   | 'queue-full'
+  | 'too-many-connections'
 
 export interface TransportEvents {
   /** A connection was closed because of what the peer sent (bad input); the process keeps running. */

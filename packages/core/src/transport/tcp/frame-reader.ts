@@ -8,12 +8,16 @@ export const LENGTH_PREFIX_BYTES = 4
  */
 export class FrameReader {
   readonly #maxFrameBytes: number
+  /** Limit of the first frame: before a peer has authenticated it gets a few KiB, not maxFrameBytes. */
+  readonly #firstFrameMaxBytes: number
+  #frames = 0
   #chunks: Buffer[] = []
   #buffered = 0
   #bodyBytes = -1
 
-  constructor(maxFrameBytes: number) {
+  constructor(maxFrameBytes: number, firstFrameMaxBytes = maxFrameBytes) {
     this.#maxFrameBytes = maxFrameBytes
+    this.#firstFrameMaxBytes = Math.min(firstFrameMaxBytes, maxFrameBytes)
   }
 
   /** True while a frame is partly received (at end of stream: the sender was cut off mid-frame). */
@@ -30,10 +34,12 @@ export class FrameReader {
       if (this.#bodyBytes < 0) {
         if (this.#buffered < LENGTH_PREFIX_BYTES) break
         const length = this.#take(LENGTH_PREFIX_BYTES).readUInt32BE(0)
-        if (length > this.#maxFrameBytes) {
-          throw new FrameTooLargeError(`frame length prefix ${length} exceeds maxFrameBytes ${this.#maxFrameBytes}`)
+        const limit = this.#frames === 0 ? this.#firstFrameMaxBytes : this.#maxFrameBytes
+        if (length > limit) {
+          throw new FrameTooLargeError(`frame length prefix ${length} exceeds the limit ${limit}${this.#frames === 0 ? ' of a first frame' : ''}`)
         }
         this.#bodyBytes = length
+        this.#frames++
       }
       if (this.#buffered < this.#bodyBytes) break
       frames.push(this.#take(this.#bodyBytes))

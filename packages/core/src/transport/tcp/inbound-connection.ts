@@ -13,6 +13,9 @@ import { decodeHello } from './hello.js'
  * the first frame is the hello naming the sender, the rest are delivered as coming from that address.
  * Anything wrong closes this connection only.
  */
+/** The first record carries only the hello (an address) and the protector's overhead. */
+export const HELLO_RECORD_MAX_BYTES = 4 * 1024
+
 export class InboundConnection {
   readonly #ctx: TcpContext
   readonly #socket: Socket
@@ -27,7 +30,7 @@ export class InboundConnection {
     this.#ctx = ctx
     this.#socket = socket
     this.#remote = `${socket.remoteAddress}:${socket.remotePort}`
-    this.#reader = new FrameReader(ctx.options.maxFrameBytes)
+    this.#reader = new FrameReader(ctx.options.maxFrameBytes, HELLO_RECORD_MAX_BYTES)
     this.#opener = ctx.options.protector.inbound()
     this.#helloTimer = ctx.options.clock.setTimeout(() => {
       this.#reject('bad-hello', new MalformedMessageError(`no hello within ${ctx.options.helloTimeoutMs} ms`))
@@ -44,6 +47,11 @@ export class InboundConnection {
       this.#helloTimer.cancel()
       onClose(this)
     })
+  }
+
+  /** Whether the peer authenticated and named itself (its hello opened). */
+  get introduced(): boolean {
+    return this.#from !== undefined
   }
 
   destroy(): void {

@@ -199,12 +199,13 @@ export class OutboundPeer {
     let wireBytes = 0
     socket.cork()
     while (wireBytes < WRITE_BATCH_BYTES && (this.#helloPending || this.#queue.length > 0)) {
-      const frames = this.#queue.length > 0 ? this.#queue.takeBatch(recordLimit, LENGTH_PREFIX_BYTES) : []
-      frameCount += frames.length
-      if (this.#helloPending) {
-        frames.unshift(encodeHello(this.#ctx.localAddress()))
-        this.#helloPending = false
-      }
+      // The hello travels alone in the first record: a receiver accepts only a few KiB from a connection
+      // until it has authenticated, so unauthenticated connections cannot make it buffer megabytes.
+      const frames = this.#helloPending
+        ? [encodeHello(this.#ctx.localAddress())]
+        : this.#queue.takeBatch(recordLimit, LENGTH_PREFIX_BYTES)
+      if (this.#helloPending) this.#helloPending = false
+      else frameCount += frames.length
       const sealed = sealer.seal(encodeFrames(frames))
       if (sealed.length > options.maxFrameBytes) {
         // Skipping it would break the sealed sequence; restart the connection with a fresh sealer instead.

@@ -17,6 +17,9 @@ import { OutboundPeer } from './outbound-peer.js'
  * const transport = tcpTransport({ port: 4000, protector: aesGcmProtector({ secret, clusterName: 'shop' }) })
  * await transport.start()
  */
+/** Inbound connections that have not yet sent a valid hello, at most (each closes after helloTimeoutMs). */
+export const MAX_UNINTRODUCED_CONNECTIONS = 128
+
 export function tcpTransport(init: TcpTransportInit): Transport {
   return new TcpTransport(resolveTcpOptions(init))
 }
@@ -150,6 +153,14 @@ class TcpTransport implements Transport {
   #accept(socket: Socket): void {
     if (!this.#running) {
       socket.destroy()
+      return
+    }
+    let waiting = 0
+    for (const connection of this.#inbound) if (!connection.introduced) waiting++
+    if (waiting >= MAX_UNINTRODUCED_CONNECTIONS) {
+      // Each costs little (a few KiB until its hello), but their number must be bounded too.
+      socket.destroy()
+      this.#reject('too-many-connections', `${socket.remoteAddress}:${socket.remotePort}`, new Error(`${waiting} connections have not introduced themselves yet`))
       return
     }
     this.#inbound.add(new InboundConnection(this.#ctx, socket, (connection) => this.#inbound.delete(connection)))
