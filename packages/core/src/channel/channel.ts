@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto'
 import type { Clock, TimerHandle } from '../clock/clock.js'
 import { systemClock } from '../clock/system-clock.js'
 import type { Codec } from '../codec/codec.js'
@@ -82,7 +83,8 @@ export class Channel {
   readonly #handlers = new Map<string, MessageHandler>()
   readonly #requestHandlers = new Map<string, RequestHandler>()
   readonly #pending = new Map<number, Pending>()
-  #nextId = 1
+  // Random start: an answer recorded elsewhere and replayed here cannot match a pending exchange by its id.
+  #nextId = randomInt(1, 2 ** 47)
   #started = false
 
   constructor(init: ChannelInit) {

@@ -115,6 +115,12 @@ function resolveSettings(init: SessionClusterInit): ClusterSettings {
   if (init.clusterName !== undefined && (typeof init.clusterName !== 'string' || init.clusterName.length === 0 || init.clusterName.length > 128)) {
     throw new InvalidParametersError('clusterName must be a non-empty string of at most 128 characters')
   }
+  for (const key of ['maxSessionBytes', 'stateTransferChunkBytes'] as const) {
+    // One session (a delta) or one chunk must fit a frame with room for its encoding and encryption.
+    if (settings[key] > settings.maxFrameBytes / 2) {
+      throw new InvalidParametersError(`${key} (${settings[key]}) must be at most half of maxFrameBytes (${settings.maxFrameBytes})`)
+    }
+  }
   if (settings.tombstoneRetentionMs < 2 * settings.ackTimeoutMs) {
     throw new InvalidParametersError('tombstoneRetentionMs must be well above ackTimeoutMs, or late messages could resurrect destroyed sessions')
   }

@@ -64,9 +64,9 @@ export function parseStateRequest(m: unknown): { x: string; c: number } {
   return { x, c }
 }
 
-export function parseStateChunk(m: unknown): { c: number; deltas: Delta[] } {
-  const { t, c, d } = m as { t?: unknown; c?: unknown; d?: unknown }
-  if (t !== 'state' || typeof c !== 'number' || !Number.isSafeInteger(c) || c < -1 || !Array.isArray(d)) {
+export function parseStateChunk(m: unknown, transferId: string): { c: number; deltas: Delta[] } {
+  const { t, x, c, d } = m as { t?: unknown; x?: unknown; c?: unknown; d?: unknown }
+  if (t !== 'state' || x !== transferId || typeof c !== 'number' || !Number.isSafeInteger(c) || c < -1 || !Array.isArray(d)) {
     throw new MalformedMessageError('bad state chunk')
   }
   return { c, deltas: d.map(fromWire) }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { Channel } from '../channel/channel.js'
 import type { Clock } from '../clock/clock.js'
 import type { Logger } from '../logger.js'
+import { MalformedMessageError } from '../errors.js'
 import { addressKey } from '../member.js'
 import type { MemberInfo, Membership } from '../membership/membership.js'
 import type { Metrics } from '../metrics.js'
@@ -41,6 +42,10 @@ export class StateTransferServer {
     const now = this.clock.now()
     this.#forgetIdle(now)
     let transfer = this.#transfers.get(transferId)
+    if (!transfer && cursor > 0) {
+      // We restarted, or forgot an idle transfer: continuing from a new snapshot would skip sessions.
+      throw new MalformedMessageError(`unknown state transfer ${transferId}: start again from cursor 0`)
+    }
     if (!transfer || cursor === 0) {
       transfer = { ids: [...this.table.records()].map((r) => r.id), touchedAt: now }
       this.#transfers.set(transferId, transfer)
@@ -154,7 +159,7 @@ export async function transferFrom(
   let next = ask(0)
   for (;;) {
     if (!init.membership.members().some((m) => m.id === source.id)) throw new Error(`${addressKey(source.address)} left`)
-    const chunk = parseStateChunk(await next)
+    const chunk = parseStateChunk(await next, transferId)
     if (chunk.c !== -1) next = ask(chunk.c)
     init.apply(chunk.deltas)
     init.metrics.increment('state-transfer.chunks-received')

@@ -207,6 +207,7 @@ class StaticMembership implements Membership {
     }
     entry.verifying = true
     const { id, address } = entry.info
+    const verifyingSince = this.#clock.now()
     this.#channel
       .request(address, { t: 'ping' }, { timeoutMs: this.#opts.verifyTimeoutMs })
       .then((reply) => (reply.t === 'pong' && parseMemberId(reply) === id ? 'alive' : 'replaced'))
@@ -214,7 +215,8 @@ class StaticMembership implements Membership {
       .then((verdict) => {
         entry.verifying = false
         if (this.#byAddress.get(addressKey(address)) !== entry || !this.#started) return
-        if (verdict === 'alive') {
+        // A heartbeat that arrived during the check proves it alive even if the ping got lost (one-way loss).
+        if (verdict === 'alive' || entry.info.lastSeenAt > verifyingSince) {
           entry.info = { ...entry.info, lastSeenAt: this.#clock.now() }
           this.#cleared(entry)
         } else this.#remove(entry, verdict === 'replaced' ? 'replaced' : 'failed')
