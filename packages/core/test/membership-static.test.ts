@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { InvalidParametersError } from '../src/errors.js'
 import { Channel } from '../src/channel/channel.js'
+import { ManualClock } from '../src/clock/manual-clock.js'
 import { staticMembership } from '../src/membership/static/static-membership.js'
 import { MemoryNetwork } from '../src/transport/memory/memory-network.js'
 import { memoryTransport } from '../src/transport/memory/memory-transport.js'
@@ -81,6 +82,27 @@ describe('static membership on the in-memory network (manual clock, no sleeping)
     network.heal()
     const healed = await clock.advanceUntil(() => nodes.every((n) => n.membership.members().length === 2))
     expect(healed).toBe(true)
+  })
+
+  it('a node that lists only one member learns the others from its heartbeats, and they learn it', async () => {
+    const clock = new ManualClock()
+    const network = new MemoryNetwork({ clock })
+    const make = (route: string, port: number, members: string[]) => {
+      const channel = new Channel({ transport: memoryTransport({ network, port }), clock })
+      return { channel, membership: staticMembership({ channel, route, members, clock }) }
+    }
+    const a = make('a', 5101, ['127.0.0.1:5102'])
+    const b = make('b', 5102, ['127.0.0.1:5101'])
+    const c = make('c', 5103, ['127.0.0.1:5101']) // knows only A
+    const all = [a, b, c]
+    for (const n of all) await n.membership.start()
+    const meshed = await clock.advanceUntil(() => all.every((n) => n.membership.members().length === 2))
+    expect(meshed).toBe(true)
+    expect(b.membership.members().map((m) => m.route).sort()).toEqual(['a', 'c'])
+    for (const n of all) {
+      await n.membership.stop()
+      await n.channel.stop()
+    }
   })
 
   it('start and stop are idempotent and leave no timers behind', async () => {

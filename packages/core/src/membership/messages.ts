@@ -10,6 +10,8 @@ export type Heartbeat = {
   port: number
   startedAt: number
   ready: boolean
+  /** Addresses (`host:port`) of the members the sender sees alive, so a node that knows one member finds all. */
+  peers?: string[]
 }
 /** Direct liveness check of a suspect (Tomcat's TcpFailureDetector); answered with a Pong. */
 export type Ping = {
@@ -27,6 +29,9 @@ export type Bye = {
 export type MembershipMessage = Heartbeat | Ping | Pong | Bye
 
 const ID = /^[A-Za-z0-9_-]{8,64}$/
+
+/** Peers listed per heartbeat, at most (a static cluster is a handful of nodes). */
+export const MAX_GOSSIPED_PEERS = 64
 
 export function parseHeartbeat(m: unknown): Heartbeat {
   const hb = m as Partial<Heartbeat>
@@ -49,6 +54,11 @@ export function parseHeartbeat(m: unknown): Heartbeat {
     validateHost(hb.host)
   } catch (error) {
     throw new MalformedMessageError('malformed heartbeat host', { cause: error })
+  }
+  if (hb.peers !== undefined) {
+    if (!Array.isArray(hb.peers) || hb.peers.length > MAX_GOSSIPED_PEERS || !hb.peers.every((p) => typeof p === 'string' && p.length <= 300)) {
+      throw new MalformedMessageError('malformed heartbeat peer list')
+    }
   }
   return hb as Heartbeat
 }

@@ -8,7 +8,7 @@ import { type Logger, silentLogger } from '../../logger.js'
 import { type Address, type Member, addressKey, parseAddress, sameAddress, validateRoute } from '../../member.js'
 import { Metrics } from '../../metrics.js'
 import type { LeaveReason, MemberInfo, Membership, MembershipEvents } from '../membership.js'
-import { type Heartbeat, parseHeartbeat, parseMemberId } from '../messages.js'
+import { type Heartbeat, MAX_GOSSIPED_PEERS, parseHeartbeat, parseMemberId } from '../messages.js'
 
 export interface StaticMembershipInit {
   channel: Channel
@@ -42,7 +42,8 @@ interface Entry {
  * Membership from a configured list (Tomcat's StaticMembershipInterceptor + TcpFailureDetector):
  * heartbeats to every listed address, suspicion after silence or a reported failure, a direct ping to
  * verify, removal if that fails, rejoin on the next heartbeat. A node that heartbeats us without being
- * listed is admitted too (frames are authenticated), so a node can be added without reconfiguring the rest.
+ * listed is admitted too (frames are authenticated), and heartbeats carry the addresses of the members the
+ * sender sees, so a node that lists one member finds them all: nodes can be added without reconfiguring the rest.
  */
 export function staticMembership(init: StaticMembershipInit): Membership {
   return new StaticMembership(init)
@@ -58,6 +59,8 @@ class StaticMembership implements Membership {
   readonly #metrics: Metrics
   readonly #events: TypedEmitter<MembershipEvents>
   readonly #byAddress = new Map<string, Entry>()
+  /** Addresses other members told us about that we have not heard from yet, with when we learned them. */
+  readonly #rumoured = new Map<string, { address: Address; since: number }>()
   readonly #id = randomBytes(12).toString('base64url')
   readonly #startedAt: number
   #ready = false
@@ -112,6 +115,7 @@ class StaticMembership implements Membership {
     const targets = this.#targets()
     if (targets.length > 0) await this.#channel.send(targets, { t: 'bye', id: this.#id })
     for (const entry of [...this.#byAddress.values()]) this.#remove(entry, 'left', false)
+    this.#rumoured.clear()
   }
 
   members(): MemberInfo[] {
@@ -144,8 +148,12 @@ class StaticMembership implements Membership {
   }
 
   #tick(): void {
-    this.#heartbeat()
     const now = this.#clock.now()
+    for (const [key, r] of this.#rumoured) {
+      // A gossiped address that stays silent was a member that left: stop calling it.
+      if (now - r.since > 2 * this.#opts.suspectTimeoutMs) this.#rumoured.delete(key)
+    }
+    this.#heartbeat()
     for (const entry of this.#byAddress.values()) {
       if (now - entry.info.lastSeenAt > this.#opts.suspectTimeoutMs) this.#suspect(entry, 'no heartbeat')
     }
@@ -153,7 +161,11 @@ class StaticMembership implements Membership {
 
   #heartbeat(): void {
     const { host, port } = this.#channel.address
-    const hb: Heartbeat = { t: 'hb', id: this.#id, route: this.#route, host, port, startedAt: this.#startedAt, ready: this.#ready }
+    const peers = [...this.#byAddress.values()]
+      .filter((e) => e.info.state === 'alive')
+      .slice(0, MAX_GOSSIPED_PEERS)
+      .map((e) => addressKey(e.info.address))
+    const hb: Heartbeat = { t: 'hb', id: this.#id, route: this.#route, host, port, startedAt: this.#startedAt, ready: this.#ready, peers }
     void this.#channel.send(this.#targets(), hb)
   }
 
@@ -163,6 +175,7 @@ class StaticMembership implements Membership {
     const out = new Map<string, Address>()
     for (const a of this.#seeds) if (!sameAddress(a, self)) out.set(addressKey(a), a)
     for (const e of this.#byAddress.values()) out.set(addressKey(e.info.address), e.info.address)
+    for (const [key, r] of this.#rumoured) out.set(key, r.address)
     return [...out.values()]
   }
 
@@ -172,6 +185,8 @@ class StaticMembership implements Membership {
     const key = addressKey(from)
     const existing = this.#byAddress.get(key)
     const now = this.#clock.now()
+    this.#rumoured.delete(key)
+    if (hb.peers) this.#learn(hb.peers, now)
     if (existing && existing.info.id !== hb.id) this.#remove(existing, 'replaced')
     const current = this.#byAddress.get(key)
     if (!current) {
@@ -190,6 +205,23 @@ class StaticMembership implements Membership {
     current.info = { ...current.info, state: 'alive', ready: hb.ready, lastSeenAt: now }
     if (wasSuspect && !current.verifying) this.#cleared(current)
     if (readyChanged) this.#events.emit('update', current.info)
+  }
+
+  /** Heartbeat addresses a member gossiped, until they answer (or for a while, if they never do). */
+  #learn(peers: string[], now: number): void {
+    const self = this.#channel.address
+    for (const peer of peers) {
+      if (this.#byAddress.has(peer) || this.#rumoured.has(peer)) continue
+      let address: Address
+      try {
+        address = parseAddress(peer, 'gossiped member')
+      } catch {
+        this.#metrics.increment('membership.bad-gossip')
+        continue
+      }
+      if (sameAddress(address, self) || this.#byAddress.has(addressKey(address))) continue
+      this.#rumoured.set(addressKey(address), { address, since: now })
+    }
   }
 
   #onBye(id: string, from: Address): void {
