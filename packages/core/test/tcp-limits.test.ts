@@ -1,6 +1,7 @@
 import { connect, type Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { aesGcmProtector } from '../src/crypto/index.js'
+import { ManualClock } from '../src/clock/manual-clock.js'
 import { Metrics } from '../src/metrics.js'
 import { MAX_UNINTRODUCED_CONNECTIONS } from '../src/transport/tcp/tcp-transport.js'
 import { tcpTransport } from '../src/transport/tcp/index.js'
@@ -66,5 +67,33 @@ describe('tcp transport limits on unauthenticated peers', () => {
     // an authenticated peer is still accepted once the idle ones go away
     for (const s of sockets.splice(0)) s.destroy()
     expect(await stillServes(t)).toBe(true)
+  })
+})
+
+describe('tcp transport forget', () => {
+  it('stops dialling a departed peer and drops its queue (a control peer keeps redialling)', async () => {
+    const gone = tcpTransport({ port: 0, protector: protector() })
+    await gone.start()
+    const address = gone.address
+    await gone.stop() // nobody listens there any more
+    const clock = new ManualClock()
+    const make = async () => {
+      const metrics = new Metrics()
+      const t = tcpTransport({ port: 0, protector: protector(), metrics, clock })
+      transports.push(t)
+      await t.start()
+      t.send(address, new Uint8Array(1024))
+      expect(await eventually(() => metrics.get('transport.connections.failed') === 1)).toBe(true)
+      return { t, metrics }
+    }
+    const forgetting = await make()
+    const control = await make()
+    forgetting.t.forget(address)
+    for (let i = 0; i < 20; i++) {
+      await clock.advance(500) // backoff timers fire; the redials are real connects, so let them fail
+      await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+    expect(forgetting.metrics.get('transport.connections.failed')).toBe(1)
+    expect(control.metrics.get('transport.connections.failed')).toBeGreaterThan(3)
   })
 })

@@ -37,6 +37,11 @@ export interface Transport {
    * `queue-full`) when the peer's bounded queue is full; the frame is then not sent.
    */
   send(to: Address, frame: Uint8Array): boolean
+  /**
+   * Drop what is queued for a peer that left and close our connection to it (no more dialling); sending to
+   * it again starts afresh.
+   */
+  forget(peer: Address): void
   /** Set the single receiver of inbound frames (the channel). `from` is the sender's listening address. */
   onFrame(handler: FrameHandler): void
   /** Subscribe to transport events; returns the unsubscribe function. */

@@ -114,7 +114,8 @@ class StaticMembership implements Membership {
     for (const off of this.#unsubscribe.splice(0)) off()
     const targets = this.#targets()
     if (targets.length > 0) await this.#channel.send(targets, { t: 'bye', id: this.#id })
-    for (const entry of [...this.#byAddress.values()]) this.#remove(entry, 'left', false)
+    // Not forgotten by the transport: the goodbye just queued must still leave (the transport drains on stop).
+    for (const entry of [...this.#byAddress.values()]) this.#remove(entry, 'left', { log: false, forget: false })
     this.#rumoured.clear()
   }
 
@@ -261,10 +262,12 @@ class StaticMembership implements Membership {
     this.#events.emit('alive', entry.info)
   }
 
-  #remove(entry: Entry, reason: LeaveReason, log = true): void {
+  #remove(entry: Entry, reason: LeaveReason, { log = true, forget = true } = {}): void {
     const key = addressKey(entry.info.address)
     if (this.#byAddress.get(key) !== entry) return
     this.#byAddress.delete(key)
+    // What was queued for it (replication while it was suspect) would otherwise wait, and be redialled, forever.
+    if (forget && reason !== 'replaced') this.#channel.transport.forget(entry.info.address)
     this.#metrics.increment(`membership.leaves.${reason}`)
     if (log) this.#log.info('member left', { route: entry.info.route, address: key, reason })
     this.#events.emit('leave', entry.info, reason)

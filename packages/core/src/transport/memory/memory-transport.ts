@@ -79,6 +79,10 @@ class MemoryTransport implements Transport {
     return this.#hold(key, to, frame, [])
   }
 
+  forget(peer: Address): void {
+    this.#pending.delete(addressKey(peer))
+  }
+
   onFrame(handler: FrameHandler): void {
     this.#handler = handler
   }

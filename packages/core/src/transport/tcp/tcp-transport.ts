@@ -96,6 +96,13 @@ class TcpTransport implements Transport {
     return false
   }
 
+  forget(peer: Address): void {
+    const key = addressKey(peer)
+    this.#peers.get(key)?.close()
+    this.#peers.delete(key)
+    this.#overflowing.delete(key)
+  }
+
   onFrame(handler: FrameHandler): void {
     this.#ctx.deliver = handler
   }
