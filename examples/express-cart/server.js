@@ -97,9 +97,13 @@ server.on('error', (err) => {
   process.exit(1)
 })
 server.listen(config.port, config.host, () => {
+  const port = server.address()?.port ?? config.port
   sessions.ready.then(
-    () => console.log(`listening on http://${config.host}:${server.address().port} route=${route}`),
+    () => {
+      if (!stopping) console.log(`listening on http://${config.host}:${port} route=${route}`)
+    },
     (err) => {
+      if (stopping) return // a SIGTERM during state transfer: shutdown() exits 0
       console.error(`[${route}] cluster failed to start: ${err?.message ?? err}`)
       process.exit(1)
     },

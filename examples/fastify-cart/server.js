@@ -98,15 +98,6 @@ app.post('/', async (request, reply) => {
   return reply.redirect('/', 303)
 })
 
-try {
-  await app.listen({ port: config.port, host: config.host })
-  await app.cluster.whenReady()
-  console.log(`listening on http://${config.host}:${app.server.address().port} route=${route}`)
-} catch (err) {
-  console.error(`[${route}] failed to start: ${err?.message ?? err}`)
-  process.exit(1)
-}
-
 // SIGTERM: stop accepting, let in-flight requests finish (their replication included), then flush and
 // leave the cluster (the plugin's onClose; stop() again is a no-op) so peers drop this member at once.
 // Exit 0 within 5 s.
@@ -132,3 +123,15 @@ async function shutdown(signal) {
 }
 process.once('SIGTERM', () => shutdown('SIGTERM'))
 process.once('SIGINT', () => shutdown('SIGINT'))
+
+try {
+  await app.listen({ port: config.port, host: config.host })
+  await app.cluster.whenReady()
+  if (!stopping) console.log(`listening on http://${config.host}:${app.server.address().port} route=${route}`)
+} catch (err) {
+  // A SIGTERM during startup stops the cluster, which ends the wait above: shutdown() exits 0.
+  if (!stopping) {
+    console.error(`[${route}] failed to start: ${err?.message ?? err}`)
+    process.exit(1)
+  }
+}

@@ -8,10 +8,10 @@ const REPLICATION_MODES = ['sync', 'async']
 
 /** Read and validate the example's environment. Throws an Error with a readable message on bad input. */
 export function readConfig(env = process.env) {
-  const port = toPort(env.PORT ?? '3000', 'PORT')
+  const port = toPort(env.PORT || '3000', 'PORT')
   const route = env.ROUTE || 'node1'
   const clusterHost = env.CLUSTER_HOST || '127.0.0.1'
-  const clusterPort = toPort(env.CLUSTER_PORT ?? '4000', 'CLUSTER_PORT')
+  const clusterPort = toPort(env.CLUSTER_PORT || '4000', 'CLUSTER_PORT')
   // Own entry is ignored by the cluster itself; empty means "alone".
   const members = (env.CLUSTER_MEMBERS ?? '')
     .split(',')

@@ -17,6 +17,7 @@ import {
   sleep,
   startNginx,
   waitFor,
+  freePort,
 } from '../support/index.js'
 import { nginxAvailability } from '../support/nginx.js'
 
@@ -137,6 +138,33 @@ export function defineCartE2E(app: AppName): void {
       expect(exit.code, node.tail()).toBe(0)
       expect(exit.ms).toBeLessThan(5_000)
     }, 60_000)
+
+    it('SIGTERM while still starting (state transfer pending, status 503) also exits 0 within 5 s', async () => {
+      // A listed member that never answers keeps the node in discovery for a while: SIGTERM it then.
+      const port = await freePort()
+      const child = spawn(process.execPath, [`examples/${app}/server.js`], {
+        cwd: REPO_ROOT,
+        env: { ...process.env, PORT: String(port), CLUSTER_PORT: '0', ROUTE: 'early', CLUSTER_MEMBERS: '127.0.0.1:1' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+      let output = ''
+      child.stdout.on('data', (c) => (output += c))
+      child.stderr.on('data', (c) => (output += c))
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+        child.once('exit', (code, signal) => resolve({ code, signal })),
+      )
+      // it answers 503 until state transfer is done: that is the moment to stop it
+      await waitFor(
+        'the node to answer 503 while starting',
+        async () => ((await fetch(`http://127.0.0.1:${port}/cluster/status`).catch(() => undefined))?.status === 503 ? true : undefined),
+        { timeoutMs: 15_000 },
+      )
+      const t0 = Date.now()
+      child.kill('SIGTERM')
+      const exit = await exited
+      expect(exit, output).toEqual({ code: 0, signal: null })
+      expect(Date.now() - t0).toBeLessThan(5_000)
+    }, 30_000)
 
     it('refuses a bad configuration with exit code 1', async () => {
       const child = spawn(process.execPath, [`examples/${app}/server.js`], {

@@ -130,6 +130,7 @@ export async function pullState(init: StateTransferClientInit, signal: AbortSign
       logger.warn('state transfer source failed, trying another member', { from: source.route, error: (error as Error).message })
     }
   }
+  if (signal.aborted) return 'timed-out' // the node is stopping: nothing to report
   metrics.increment('state-transfer.timeouts')
   logger.error('state transfer did not complete in time; serving without the full state', { timeoutMs: init.timeoutMs })
   return 'timed-out'
