@@ -14,7 +14,6 @@ import {
   type Replication,
   routeOfSid,
   startCluster,
-  sleep,
   startNginx,
   waitFor,
   freePort,
@@ -355,7 +354,7 @@ export function defineCartE2E(app: AppName): void {
     it('round-robin, sync: 1,000 sequential adds, every answer has every item added before it (zero stale reads)', async () => {
       const cluster = await cluster3('sync')
       const nginx = await behind('round-robin', cluster)
-      const result = await sequentialAdds(client(nginx.url), 1_000)
+      const result = await sequentialAdds(client(nginx.url), 1_000, cluster, client)
       console.log(`[${app} round-robin sync] 1000 sequential adds: ${result.stale} stale reads, ${result.mismatches} incomplete answers, ${result.ms} ms`)
       expect(result.nodes).toBe(3)
       expect(result.firstMismatch).toBeUndefined()
@@ -363,23 +362,30 @@ export function defineCartE2E(app: AppName): void {
       expect(result.finalItems).toEqual(result.added)
     }, LONG)
 
-    it('round-robin, async: 1,000 sequential adds, stale reads reported (not asserted)', async () => {
+    it('round-robin, async: 1,000 sequential adds, stale reads reported (not asserted); the replicas converge', async () => {
       const cluster = await cluster3('async')
       const nginx = await behind('round-robin', cluster)
       const browser = client(nginx.url)
-      const result = await sequentialAdds(browser, 1_000)
+      const result = await sequentialAdds(browser, 1_000, cluster, client)
       const lost = result.added.filter((item) => !result.finalItems.includes(item)).length
       console.log(
         `[${app} round-robin async] 1000 sequential adds: ${result.stale} stale reads ` +
           `(answer missing the previous request's item), ${result.mismatches} incomplete answers, ${lost} items lost at the end, ${result.ms} ms`,
       )
       expect(browser.failures).toEqual([])
+      // Async replication still replicates: every node ends with the same cart (sequentialAdds waited for it),
+      // and most items survived (a lost item needs a request served by a node that had not seen it yet).
+      expect(result.finalItems.length).toBeGreaterThan(0)
+      expect(lost).toBeLessThan(result.added.length)
     }, LONG)
   })
 }
 
-/** Add `n` items one request at a time; count answers that miss the previous item or anything earlier. */
-async function sequentialAdds(browser: HttpClient, n: number) {
+/**
+ * Add `n` items one request at a time; count answers that miss the previous item or anything earlier. Then wait
+ * (bounded) until every node answers the same cart directly: that converged cart is the final one.
+ */
+async function sequentialAdds(browser: HttpClient, n: number, cluster: Cluster, client: (url: string, jar?: HttpClient['jar']) => HttpClient) {
   const added: string[] = []
   const nodes = new Set<string>()
   let stale = 0
@@ -398,8 +404,14 @@ async function sequentialAdds(browser: HttpClient, n: number) {
     }
   }
   const ms = Date.now() - started
-  // Async replication trails the answers: give it a moment before the final read.
-  await sleep(500)
-  const finalItems = (await browser.getJson<CartBody>('/cart')).items
+  const direct = cluster.nodes.filter((node) => node.running).map((node) => client(node.url, browser.jar.clone()))
+  const finalItems = await waitFor(
+    'every node to answer the same cart',
+    async () => {
+      const carts = (await Promise.all(direct.map((c) => c.getJson<CartBody>('/cart')))).map((b) => JSON.stringify(b.items))
+      return carts.every((cart) => cart === carts[0]) ? (JSON.parse(carts[0]!) as string[]) : undefined
+    },
+    { timeoutMs: 10_000 },
+  )
   return { added, nodes: nodes.size, stale, mismatches, firstMismatch, finalItems, ms }
 }
