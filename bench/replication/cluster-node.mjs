@@ -1,10 +1,10 @@
-// A cluster node in its own process for the replication benchmarks: a copy of
-// packages/core/test/fixtures/cluster-node.mjs (same commands) extended with benchmark commands
-// (fill, gc, sampler-start/stop, counters, put, update, latency). Runs the BUILT package:
-// packages/core/dist/index.js by default, or the build named by SC_CORE_DIST.
-import { createHash } from 'node:crypto'
+// A cluster node in its own process for the replication benchmarks: the commands of the multi-process tests
+// (packages/core/test/fixtures/node-commands.mjs) plus benchmark commands (fill, gc, sampler-start/stop,
+// counters, put, update, latency). Runs the BUILT package: packages/core/dist/index.js by default, or the
+// build named by SC_CORE_DIST.
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import { nodeCommands, serveCommands } from '../../packages/core/test/fixtures/node-commands.mjs'
 import { distUrl, realisticSession } from './lib.mjs'
 
 const dist = distUrl()
@@ -22,9 +22,6 @@ const startToReadyMs = performance.now() - t0
 const cpu = process.cpuUsage() // whole process so far (module loading included)
 process.send({ event: 'ready', port: cluster.local.address.port, status: cluster.status(), startToReadyMs, cpuMs: (cpu.user + cpu.system) / 1000 })
 
-/** Deterministic session content for writer `w`, item `i`. */
-const payload = (i, size) => ({ i, items: [`item-${i}`], pad: 'x'.repeat(size) })
-
 const gc = () => {
   if (!globalThis.gc) throw new Error('run this node with --expose-gc')
   globalThis.gc()
@@ -34,47 +31,8 @@ const gc = () => {
 let sampler
 
 const commands = {
-  status: () => cluster.status(),
+  ...nodeCommands(cluster),
   counters: () => cluster.status().counters,
-  /** Create `count` sessions; returns their ids. */
-  async create({ count, size = 32, concurrency = 16 }) {
-    const ids = []
-    let next = 0
-    async function worker() {
-      while (next < count) {
-        const i = next++
-        const id = cluster.generateId()
-        ids[i] = id
-        await cluster.save(id, payload(i, size))
-      }
-    }
-    await Promise.all(Array.from({ length: concurrency }, worker))
-    return ids
-  },
-  /** Load, push onto `items` in place, save: the request cycle of the cart app. */
-  async push({ ids, value }) {
-    for (const id of ids) {
-      const loaded = await cluster.load(id)
-      if (!loaded) throw new Error(`unknown session ${id}`)
-      loaded.data.items.push(value)
-      await cluster.save(id, loaded.data, { loaded })
-    }
-    return ids.length
-  },
-  async load({ ids }) {
-    return Promise.all(ids.map(async (id) => (await cluster.load(id))?.data ?? null))
-  },
-  /** A digest of every live session's id and data, to compare replicas. */
-  async digest() {
-    const hash = createHash('sha256')
-    const ids = cluster.ids().sort()
-    for (const id of ids) hash.update(id.slice(0, id.lastIndexOf('.'))).update(JSON.stringify((await cluster.load(id))?.data ?? null))
-    return { sessions: ids.length, digest: hash.digest('hex') }
-  },
-  memory: () => {
-    globalThis.gc?.()
-    return process.memoryUsage()
-  },
 
   // ---- benchmark commands ----
 
@@ -151,24 +109,6 @@ const commands = {
     }
     return us
   },
-  async stop() {
-    await cluster.stop()
-    setImmediate(() => process.exit(0))
-    return true
-  },
 }
 
-process.on('message', async ({ id, cmd, args }) => {
-  try {
-    const command = commands[cmd]
-    if (!command) throw new Error(`unknown command ${cmd}`)
-    const result = await command(args ?? {})
-    process.send({ id, result })
-  } catch (error) {
-    process.send({ id, error: String(error?.stack ?? error) })
-  }
-})
-process.on('SIGTERM', async () => {
-  await cluster.stop()
-  process.exit(0)
-})
+serveCommands(cluster, commands)

@@ -25,7 +25,7 @@ app.disable('x-powered-by')
 
 // Static files are mounted BEFORE the session middleware: they never load, touch or replicate a session
 // (the middleware's static filter would skip .css/.svg anyway; this also covers any other /static/ path).
-app.use('/static', express.static(fileURLToPath(new URL('./static/', import.meta.url)), { fallthrough: false }))
+app.use('/static', express.static(fileURLToPath(new URL('../shared/static/', import.meta.url)), { fallthrough: false }))
 
 const sessions = clusterSession({
   secret: config.cookieSecret,

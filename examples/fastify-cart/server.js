@@ -17,8 +17,8 @@ const { route } = config
 effectiveManager(config)
 
 const STATIC_FILES = {
-  'style.css': { path: new URL('./static/style.css', import.meta.url), type: 'text/css; charset=utf-8' },
-  'logo.svg': { path: new URL('./static/logo.svg', import.meta.url), type: 'image/svg+xml' },
+  'style.css': { path: new URL('../shared/static/style.css', import.meta.url), type: 'text/css; charset=utf-8' },
+  'logo.svg': { path: new URL('../shared/static/logo.svg', import.meta.url), type: 'image/svg+xml' },
 }
 
 const app = Fastify({ logger: false })
