@@ -49,8 +49,6 @@ export interface ClusterParts {
   logger: Logger
   metrics: Metrics
   settings: ClusterSettings
-  /** Stop what the factory created beyond channel and membership (nothing today). */
-  onStop?: () => Promise<void>
 }
 
 /** What each LoadedSession was loaded from, kept out of the object the app sees. */
@@ -225,7 +223,6 @@ export class ReplicatedSessionCluster implements SessionCluster {
     for (const off of this.#offMembership.splice(0)) off()
     await this.#p.membership.stop()
     await this.#p.channel.stop()
-    await this.#p.onStop?.()
     this.#state = 'stopped'
     this.#p.logger.info('cluster node stopped', { route: this.route })
   }
