@@ -1,11 +1,1 @@
-import { defineConfig } from 'tsup'
-
-// ESM for modern users, CJS for `require` users of Express; declarations for both.
-export default defineConfig({
-  entry: ['src/index.ts'],
-  format: ['esm', 'cjs'],
-  dts: { compilerOptions: { paths: {} } },
-  sourcemap: true,
-  clean: true,
-  target: 'node20',
-})
+export { default } from '../../tsup.base.js'
