@@ -80,11 +80,22 @@ export class ClusterStore extends session.Store {
 
   /** Cheap: records the access locally; access times replicate coalesced, never the payload. */
   override touch(sid: string, sess: session.SessionData, callback?: StoreCallback<void>): Promise<void> {
-    return callbackOrPromise(callback, async () => {
+    let error: unknown
+    try {
       const state = this.#stateOf(sess as StoredSession)
       const loaded = state?.loaded && sameSessionBase(state.loaded.id, sid) ? state.loaded : undefined
       this.cluster.touch(sid, { maxInactiveMs: cookieMaxInactiveMs(sess, loaded) })
-    })
+    } catch (caught) {
+      error = caught
+    }
+    // Called back synchronously, on purpose: express-session then ends the response in one write. With an
+    // asynchronous touch it writes all but the last byte first and the rest a tick later, and a node killed in
+    // between leaves nginx a half response it can no longer retry elsewhere.
+    if (callback) {
+      callback(error ?? null)
+      return Promise.resolve()
+    }
+    return error === undefined ? Promise.resolve() : Promise.reject(error)
   }
 
   /** Every live session this node holds, as an object keyed by session id (like express-session's MemoryStore). */
