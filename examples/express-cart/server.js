@@ -7,18 +7,11 @@ import { fileURLToPath } from 'node:url'
 import { clusterSession } from '@session-cluster/express'
 import express from 'express'
 import { cartItems, isValidAttributeKey, renderCartPage, sessionAttributes } from '../shared/cart-page.js'
-import { effectiveManager, readConfig } from '../shared/config.js'
+import { configOrExit } from '../shared/config.js'
 import { closeHttpServer } from '../shared/shutdown.js'
 
-let config
-try {
-  config = readConfig()
-} catch (err) {
-  console.error(`configuration error: ${err.message}`)
-  process.exit(1)
-}
+const config = configOrExit()
 const { route } = config
-effectiveManager(config)
 
 const app = express()
 app.disable('x-powered-by')

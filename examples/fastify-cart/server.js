@@ -4,17 +4,10 @@ import { readFile } from 'node:fs/promises'
 import { clusterSession } from '@session-cluster/fastify'
 import Fastify from 'fastify'
 import { cartItems, isValidAttributeKey, renderCartPage, sessionAttributes } from '../shared/cart-page.js'
-import { effectiveManager, readConfig } from '../shared/config.js'
+import { configOrExit } from '../shared/config.js'
 
-let config
-try {
-  config = readConfig()
-} catch (err) {
-  console.error(`configuration error: ${err.message}`)
-  process.exit(1)
-}
+const config = configOrExit()
 const { route } = config
-effectiveManager(config)
 
 const STATIC_FILES = {
   'style.css': { path: new URL('../shared/static/style.css', import.meta.url), type: 'text/css; charset=utf-8' },

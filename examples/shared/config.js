@@ -62,3 +62,19 @@ function toPort(value, name) {
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name} must be a port number, got "${value}"`)
   return n
 }
+
+/**
+ * The example apps' start-up: the configuration from the environment, or exit 1 with the reason (a bad
+ * option is an error at start-up, never a crash at the first request); a MANAGER fallback is logged.
+ */
+export function configOrExit(env = process.env) {
+  let config
+  try {
+    config = readConfig(env)
+  } catch (err) {
+    console.error(`configuration error: ${err.message}`)
+    process.exit(1)
+  }
+  effectiveManager(config)
+  return config
+}

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { createSessionCluster, type SessionCluster, type SessionClusterInit, silentLogger } from '@session-cluster/core'
+import { createSessionCluster, type SessionCluster, type SessionClusterInit } from '@session-cluster/core'
 import express, { type Express } from 'express'
 import { type ClusterSessionMiddleware, type ClusterSessionOptions, clusterSession } from '../../src/index.js'
 
@@ -39,18 +39,9 @@ export async function freePorts(count: number): Promise<number[]> {
   return ports
 }
 
-/** Fast failure detection and expiry so tests finish quickly; everything else at its default. */
-export const FAST_CLUSTER: Partial<SessionClusterInit> = {
-  replication: 'sync',
-  heartbeatIntervalMs: 100,
-  suspectTimeoutMs: 600,
-  verifyTimeoutMs: 300,
-  ackTimeoutMs: 1000,
-  stateTransferTimeoutMs: 5000,
-  accessFlushIntervalMs: 100,
-  expiryIntervalMs: 100,
-  logger: silentLogger,
-}
+import { FAST_CLUSTER } from '../../../core/test/support/fast-cluster.js'
+
+export { FAST_CLUSTER }
 
 /** A cart app with the example contract's routes (DESIGN.md section 5) plus regenerate/destroy/reload. */
 export function cartApp(route: string, sessions: ClusterSessionMiddleware): Express {

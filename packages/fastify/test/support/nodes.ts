@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto'
-import { type SessionCluster, type SessionClusterInit, silentLogger } from '@session-cluster/core'
+import type { SessionCluster, SessionClusterInit } from '@session-cluster/core'
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
 import { type ClusterSessionOptions, clusterSession } from '../../src/index.js'
 
@@ -12,18 +12,9 @@ declare module 'fastify' {
   }
 }
 
-/** Fast failure detection and expiry so tests finish quickly; everything else at its default. */
-export const FAST_CLUSTER: Partial<SessionClusterInit> = {
-  replication: 'sync',
-  heartbeatIntervalMs: 100,
-  suspectTimeoutMs: 600,
-  verifyTimeoutMs: 300,
-  ackTimeoutMs: 1000,
-  stateTransferTimeoutMs: 5000,
-  accessFlushIntervalMs: 100,
-  expiryIntervalMs: 100,
-  logger: silentLogger,
-}
+import { FAST_CLUSTER } from '../../../core/test/support/fast-cluster.js'
+
+export { FAST_CLUSTER }
 
 export interface TestNode {
   route: string
