@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { ManualClock } from '../src/clock/manual-clock.js'
 import { InvalidParametersError, SessionTooLargeError, UnserializableValueError } from '../src/errors.js'
+import type { AttrWrite } from '../src/session/attributes.js'
 import { commitLocalChange, deltaForLocalChange } from '../src/session/commit.js'
 import { HybridClock } from '../src/session/hlc.js'
 import { applyDelta } from '../src/session/merge.js'
@@ -147,8 +148,9 @@ describe('local commits', () => {
   it('stamps every write of one commit with the same stamp', () => {
     const hlc = new HybridClock('a', new ManualClock())
     const delta = deltaForLocalChange(undefined, { id: 's1', diff: { set: [['x', '1']], removed: ['y'] }, route: 'a' }, hlc)!
-    expect(delta.attrs!.map(([, stamp]) => stamp)).toEqual([delta.route!.stamp, delta.route!.stamp])
-    expect(delta.attrs![1]).toEqual(['y', delta.route!.stamp, undefined])
+    const writes = delta.attrs as AttrWrite[]
+    expect(writes.map(([, stamp]) => stamp)).toEqual([delta.route!.stamp, delta.route!.stamp])
+    expect(writes[1]).toEqual(['y', delta.route!.stamp, undefined])
   })
 })
 

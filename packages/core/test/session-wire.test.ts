@@ -2,6 +2,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { cborCodec } from '../src/codec/cbor-codec.js'
 import { MalformedMessageError } from '../src/errors.js'
+import type { AttrWrite } from '../src/session/attributes.js'
 import type { Stamp } from '../src/session/hlc.js'
 import type { Delta } from '../src/session/record.js'
 import { applyDelta } from '../src/session/merge.js'
@@ -116,7 +117,7 @@ describe('toWire / fromWire', () => {
     const wire = ['abc', null, [['user', [1, 0, 'n1'], '1']]]
     const delta = fromWire(wire)
     ;((wire[2] as unknown[][])[0]![1] as unknown[])[0] = 99
-    expect(delta.attrs![0]![1]).toEqual([1, 0, 'n1'])
+    expect((delta.attrs as AttrWrite[])[0]![1]).toEqual([1, 0, 'n1'])
   })
 })
 

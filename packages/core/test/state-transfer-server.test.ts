@@ -15,7 +15,7 @@ describe('state transfer, sending side', () => {
     let chunks = 0
     while (cursor !== -1) {
       const chunk = server.chunk('t1', cursor)
-      records += chunk.d.length
+      records += chunk.r.length
       chunks++
       cursor = chunk.c
     }

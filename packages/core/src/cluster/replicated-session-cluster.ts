@@ -11,6 +11,7 @@ import { chunked, deltaMessage, parseDeltas } from '../replication/messages.js'
 import { Replicator } from '../replication/replicator.js'
 import { pullState, type StateTransferClientInit, StateTransferServer, type StateTransferOutcome, transferFrom } from '../replication/state-transfer.js'
 import {
+  AttributeSet,
   type Delta,
   deltaForLocalChange,
   diffSession,
@@ -419,7 +420,12 @@ export class ReplicatedSessionCluster implements SessionCluster {
     if (delta.destroyed) this.#hlc.observe(delta.destroyed)
     if (delta.route) this.#hlc.observe(delta.route.stamp)
     if (delta.maxInactiveMs) this.#hlc.observe(delta.maxInactiveMs.stamp)
-    if (delta.attrs) for (const [, stamp] of delta.attrs) this.#hlc.observe(stamp)
+    if (delta.attrs instanceof AttributeSet) {
+      const stamp = delta.attrs.maxStamp()
+      if (stamp) this.#hlc.observe(stamp)
+    } else if (delta.attrs) {
+      for (const [, stamp] of delta.attrs) this.#hlc.observe(stamp)
+    }
   }
 
   #emit(changes: SessionChange[], replicated: boolean, expired: boolean): void {

@@ -1,5 +1,5 @@
 import { MalformedMessageError } from '../errors.js'
-import { type Delta, fromWire, toWire, type WireDelta } from '../session/index.js'
+import { type Delta, fromWire, recordFromWire, toWire, type WireDelta, type WireRecord } from '../session/index.js'
 
 /**
  * Replication messages (DeltaManager's EVT_* set, reduced: CREATED, DELTA, CHANGE_SESSION_ID and EXPIRED
@@ -15,8 +15,8 @@ export type ReplicationMessage =
   | { t: 'expire-check-reply'; a: Array<[string, number]> }
   /** State transfer: give me the chunk of transfer `x` that starts at `c`. */
   | { t: 'state-req'; x: string; c: number }
-  /** A chunk; `c` is the next cursor, or -1 when the transfer is complete. */
-  | { t: 'state'; x: string; c: number; d: WireDelta[] }
+  /** A chunk of whole records; `c` is the next cursor, or -1 when the transfer is complete. */
+  | { t: 'state'; x: string; c: number; r: WireRecord[] }
 
 export const MAX_DELTAS_PER_MESSAGE = 10_000
 
@@ -65,11 +65,11 @@ export function parseStateRequest(m: unknown): { x: string; c: number } {
 }
 
 export function parseStateChunk(m: unknown, transferId: string): { c: number; deltas: Delta[] } {
-  const { t, x, c, d } = m as { t?: unknown; x?: unknown; c?: unknown; d?: unknown }
-  if (t !== 'state' || x !== transferId || typeof c !== 'number' || !Number.isSafeInteger(c) || c < -1 || !Array.isArray(d)) {
+  const { t, x, c, r } = m as { t?: unknown; x?: unknown; c?: unknown; r?: unknown }
+  if (t !== 'state' || x !== transferId || typeof c !== 'number' || !Number.isSafeInteger(c) || c < -1 || !Array.isArray(r)) {
     throw new MalformedMessageError('bad state chunk')
   }
-  return { c, deltas: d.map(fromWire) }
+  return { c, deltas: r.map(recordFromWire) }
 }
 
 /** Split a list into messages of bounded size. */

@@ -6,7 +6,7 @@ import { MalformedMessageError } from '../errors.js'
 import { addressKey } from '../member.js'
 import type { MemberInfo, Membership } from '../membership/membership.js'
 import type { Metrics } from '../metrics.js'
-import { recordToDelta, type SessionRecord, type SessionTable, toWire, type WireDelta } from '../session/index.js'
+import { recordToWire, type SessionRecord, type SessionTable, type WireRecord } from '../session/index.js'
 import { parseStateChunk, parseStateRequest } from './messages.js'
 
 /** A transfer nobody asked about for this long is forgotten by the sender. */
@@ -38,7 +38,7 @@ export class StateTransferServer {
     })
   }
 
-  chunk(transferId: string, cursor: number): { c: number; d: WireDelta[] } {
+  chunk(transferId: string, cursor: number): { c: number; r: WireRecord[] } {
     const now = this.clock.now()
     this.#forgetIdle(now)
     let transfer = this.#transfers.get(transferId)
@@ -52,19 +52,19 @@ export class StateTransferServer {
       this.metrics.increment('state-transfer.served')
     }
     transfer.touchedAt = now
-    const d: WireDelta[] = []
+    const r: WireRecord[] = []
     let bytes = 0
     let i = cursor
-    for (; i < transfer.ids.length && (bytes < this.chunkBytes || d.length === 0); i++) {
+    for (; i < transfer.ids.length && (bytes < this.chunkBytes || r.length === 0); i++) {
       const record = this.table.get(transfer.ids[i]!)
       if (!record) continue // purged since the snapshot
       bytes += estimateBytes(record)
-      d.push(toWire(recordToDelta(record)))
+      r.push(recordToWire(record))
     }
     const done = i >= transfer.ids.length
     if (done) this.#transfers.delete(transferId)
     this.metrics.increment('state-transfer.chunks-sent')
-    return { c: done ? -1 : i, d }
+    return { c: done ? -1 : i, r }
   }
 
   #forgetIdle(now: number): void {
@@ -73,8 +73,9 @@ export class StateTransferServer {
 }
 
 function estimateBytes(record: SessionRecord): number {
-  let bytes = RECORD_OVERHEAD + record.id.length
-  for (const [name, entry] of record.attrs) bytes += ATTR_OVERHEAD + name.length + (entry.json?.length ?? 0)
+  const { attrs } = record
+  let bytes = RECORD_OVERHEAD + record.id.length + attrs.textLength
+  for (let i = 0; i < attrs.size; i++) bytes += ATTR_OVERHEAD + attrs.name(i).length
   return bytes
 }
 

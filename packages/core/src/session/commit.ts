@@ -1,6 +1,7 @@
 import type { Stamp } from './hlc.js'
 import { applyDelta, type MergeResult } from './merge.js'
-import type { AttrWrite, Delta, SessionRecord } from './record.js'
+import type { AttrWrite } from './attributes.js'
+import type { Delta, SessionRecord } from './record.js'
 import type { SessionDiff } from './view.js'
 
 /** What one request (or an API call) did to a session on this node. */
@@ -92,6 +93,6 @@ function observeReplaced(record: SessionRecord, change: LocalChange, clock: Stam
 }
 
 function observeEntry(record: SessionRecord, name: string, clock: StampSource): void {
-  const entry = record.attrs.get(name)
-  if (entry) clock.observe(entry.stamp)
+  const at = record.attrs.find(name)
+  if (at >= 0) clock.observe(record.attrs.stamp(at))
 }

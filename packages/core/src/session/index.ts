@@ -8,9 +8,8 @@ export {
   MAX_ROUTE_LENGTH,
   MAX_SESSION_ID_LENGTH,
 } from './limits.js'
+export { AttributeSet, type AttrWrite } from './attributes.js'
 export {
-  type AttrEntry,
-  type AttrWrite,
   type CanonicalRecord,
   canonicalRecord,
   type Delta,
@@ -26,7 +25,9 @@ export {
   UNSET_ROUTE,
 } from './record.js'
 export { applyDelta, type MergeResult, type SessionChange } from './merge.js'
-export { fromWire, readStamp, toWire, type WireDelta } from './wire.js'
+export { fromWire, toWire, type WireDelta } from './wire.js'
+export { readStamp } from './wire-checks.js'
+export { recordFromWire, recordToWire, type WireRecord } from './wire-record.js'
 export { type DiffOptions, diffSession, isEmptyDiff, type LoadedSession, loadSession, type SessionDiff } from './view.js'
 export {
   commitLocalChange,

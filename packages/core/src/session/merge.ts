@@ -1,7 +1,8 @@
 import { InvalidParametersError } from '../errors.js'
 import { compareStamps, maxStamp, type Stamp } from './hlc.js'
+import { AttributeSet, type AttrWrite } from './attributes.js'
+import { detach } from './strings.js'
 import {
-  type AttrEntry,
   type Delta,
   emptyRecord,
   isUnsetRegister,
@@ -37,7 +38,8 @@ export interface MergeResult {
  */
 export function applyDelta(record: SessionRecord | undefined, delta: Delta): MergeResult {
   const isNew = record === undefined
-  const target = record ?? emptyRecord(delta.id)
+  // A new record keeps its id for as long as the session lives: a copy, not a slice of a cookie or message.
+  const target = record ?? emptyRecord(detach(delta.id))
   if (target.id !== delta.id) {
     throw new InvalidParametersError(`delta for session ${delta.id} applied to session ${target.id}`)
   }
@@ -61,36 +63,62 @@ function mergeDestroyed(record: SessionRecord, destroyed: Stamp, isNew: boolean,
     return
   }
   const attributes: Array<[string, string]> = []
-  for (const [name, entry] of record.attrs) if (entry.json !== undefined) attributes.push([name, entry.json])
+  record.attrs.forEach((name, _stamp, json) => {
+    if (json !== undefined) attributes.push([name, json])
+  })
   // Only the stamp and access time are needed to refuse late writes and to age the tombstone out.
   record.destroyed = destroyed
-  record.attrs = new Map()
+  record.attrs = AttributeSet.EMPTY
   record.maxInactiveMs = { ...UNSET_MAX_INACTIVE }
   record.route = { ...UNSET_ROUTE }
   if (!isNew) changes.push({ type: 'destroyed', id: record.id, attributes })
 }
 
 function mergeAttributes(record: SessionRecord, delta: Delta, changes: SessionChange[]): void {
-  if (!delta.attrs) return
-  for (const [name, stamp, json] of delta.attrs) {
-    const current = record.attrs.get(name)
-    if (current && !attributeWriteWins(stamp, json, current)) continue
-    record.attrs.set(name, json === undefined ? { stamp } : { stamp, json })
-    const oldJson = current?.json
+  const incoming = delta.attrs
+  if (!incoming) return
+  if (incoming instanceof AttributeSet && record.attrs.size === 0) {
+    // A whole set arriving at a session with no attributes yet (a state transfer): every entry wins.
+    record.attrs = incoming
+    incoming.forEach((name, _stamp, json) => {
+      if (json !== undefined) changes.push({ type: 'attribute-set', id: record.id, name, oldJson: undefined, newJson: json })
+    })
+    return
+  }
+  // A peer's delta may name an attribute twice: later writes then compete with the earlier winner.
+  const current = record.attrs
+  const winners = new Map<string, AttrWrite>()
+  const consider = (name: string, stamp: Stamp, json: string | undefined) => {
+    const pending = winners.get(name)
+    if (pending) {
+      if (attributeWriteWins(stamp, json, pending[1], pending[2])) winners.set(name, [name, stamp, json])
+      return
+    }
+    const at = current.find(name)
+    if (at >= 0 && !attributeWriteWins(stamp, json, current.stamp(at), current.json(at))) return
+    winners.set(name, [name, stamp, json])
+  }
+  if (incoming instanceof AttributeSet) incoming.forEach(consider)
+  else for (const [name, stamp, json] of incoming) consider(name, stamp, json)
+  if (winners.size === 0) return
+  for (const [name, , json] of winners.values()) {
+    const at = current.find(name)
+    const oldJson = at < 0 ? undefined : current.json(at)
     if (oldJson === json) continue
     if (json === undefined) changes.push({ type: 'attribute-removed', id: record.id, name, oldJson: oldJson! })
     else changes.push({ type: 'attribute-set', id: record.id, name, oldJson, newJson: json })
   }
+  record.attrs = current.withWrites([...winners.values()])
 }
 
 /** Higher stamp wins; on a tie a removal wins, then the greater json, so every replica picks the same. */
-function attributeWriteWins(stamp: Stamp, json: string | undefined, current: AttrEntry): boolean {
-  const order = compareStamps(stamp, current.stamp)
+function attributeWriteWins(stamp: Stamp, json: string | undefined, currentStamp: Stamp, currentJson: string | undefined): boolean {
+  const order = compareStamps(stamp, currentStamp)
   if (order !== 0) return order > 0
-  if (json === current.json) return false
+  if (json === currentJson) return false
   if (json === undefined) return true
-  if (current.json === undefined) return false
-  return json > current.json
+  if (currentJson === undefined) return false
+  return json > currentJson
 }
 
 function registerWriteWins<T extends string | number>(incoming: Register<T>, current: Register<T>): boolean {

@@ -1,10 +1,5 @@
+import { AttributeSet, type AttrWrite } from './attributes.js'
 import { compareStamps, type Stamp, ZERO_STAMP } from './hlc.js'
-
-/** One attribute as a replica holds it; `json` undefined is a removal (a per-attribute tombstone). */
-export interface AttrEntry {
-  stamp: Stamp
-  json?: string
-}
 
 /** A last-writer-wins value. */
 export interface Register<T> {
@@ -20,21 +15,21 @@ export interface Register<T> {
 export interface SessionRecord {
   id: string
   createdAt: number
-  attrs: Map<string, AttrEntry>
+  attrs: AttributeSet
   maxInactiveMs: Register<number>
   route: Register<string>
   lastAccessedAt: number
   destroyed?: Stamp
 }
 
-/** An attribute write in a delta: name, stamp, json (undefined = removed). */
-export type AttrWrite = [name: string, stamp: Stamp, json: string | undefined]
-
-/** Part of a record's state: what a commit, an access flush or a state transfer sends. */
+/**
+ * Part of a record's state: what a commit, an access flush or a state transfer sends. Attributes come as
+ * writes (a commit) or as a whole set (a record's full state: `recordToDelta`, a state transfer).
+ */
 export interface Delta {
   id: string
   createdAt?: number
-  attrs?: AttrWrite[]
+  attrs?: AttrWrite[] | AttributeSet
   maxInactiveMs?: Register<number>
   route?: Register<string>
   lastAccessedAt?: number
@@ -54,7 +49,7 @@ export function emptyRecord(id: string): SessionRecord {
   return {
     id,
     createdAt: Number.POSITIVE_INFINITY,
-    attrs: new Map(),
+    attrs: AttributeSet.EMPTY,
     maxInactiveMs: { ...UNSET_MAX_INACTIVE },
     route: { ...UNSET_ROUTE },
     lastAccessedAt: 0,
@@ -73,9 +68,8 @@ export function recordToDelta(record: SessionRecord): Delta {
     delta.destroyed = record.destroyed
     return delta
   }
-  if (record.attrs.size > 0) {
-    delta.attrs = [...record.attrs].map(([name, entry]): AttrWrite => [name, entry.stamp, entry.json])
-  }
+  // Sets are immutable, so the delta can share it.
+  if (record.attrs.size > 0) delta.attrs = record.attrs
   if (!isUnsetRegister(record.maxInactiveMs)) delta.maxInactiveMs = { ...record.maxInactiveMs }
   if (!isUnsetRegister(record.route)) delta.route = { ...record.route }
   return delta
@@ -84,7 +78,9 @@ export function recordToDelta(record: SessionRecord): Delta {
 /** The current (non-removed) attribute values as json. */
 export function liveAttributes(record: SessionRecord): Map<string, string> {
   const live = new Map<string, string>()
-  for (const [name, entry] of record.attrs) if (entry.json !== undefined) live.set(name, entry.json)
+  record.attrs.forEach((name, _stamp, json) => {
+    if (json !== undefined) live.set(name, json)
+  })
   return live
 }
 
@@ -93,14 +89,14 @@ export function liveAttributes(record: SessionRecord): Map<string, string> {
  * for `toEqual` in tests and convergence checks.
  */
 export function canonicalRecord(record: SessionRecord) {
-  const names = [...record.attrs.keys()].sort()
+  const attrs = record.attrs
+    .toWrites()
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([name, stamp, json]) => [name, [...stamp], json ?? null] as const)
   return {
     id: record.id,
     createdAt: Number.isFinite(record.createdAt) ? record.createdAt : null,
-    attrs: names.map((name) => {
-      const entry = record.attrs.get(name)!
-      return [name, [...entry.stamp], entry.json ?? null] as const
-    }),
+    attrs,
     maxInactiveMs: [[...record.maxInactiveMs.stamp], record.maxInactiveMs.value] as const,
     route: [[...record.route.stamp], record.route.value] as const,
     lastAccessedAt: record.lastAccessedAt,

@@ -27,12 +27,12 @@ export interface DiffOptions {
 export function loadSession(record: SessionRecord): LoadedSession {
   const data: Record<string, unknown> = {}
   const baseline = new Map<string, string>()
-  for (const [name, entry] of record.attrs) {
-    if (entry.json === undefined) continue
+  record.attrs.forEach((name, _stamp, json) => {
+    if (json === undefined) return
     // Names were validated on the way in (fromWire / diffSession), so this cannot reach a prototype.
-    data[name] = parseStored(name, entry.json)
-    baseline.set(name, entry.json)
-  }
+    data[name] = parseStored(name, json)
+    baseline.set(name, json)
+  })
   return { id: record.id, data, baseline }
 }
 

@@ -1,13 +1,17 @@
-import { MalformedMessageError } from '../errors.js'
+import { AttributeSet, type AttrWrite } from './attributes.js'
 import type { Stamp } from './hlc.js'
+import { attributeNameProblem, isValidSessionId, MAX_ATTRIBUTES_PER_DELTA } from './limits.js'
+import type { Delta, Register } from './record.js'
 import {
-  attributeNameProblem,
-  isValidSessionId,
-  MAX_ATTRIBUTES_PER_DELTA,
-  MAX_NODE_ID_LENGTH,
-  MAX_ROUTE_LENGTH,
-} from './limits.js'
-import type { AttrWrite, Delta, Register } from './record.js'
+  fail,
+  internAttributeName,
+  internNodeId,
+  isPresent,
+  readMaxInactive,
+  readRoute,
+  readStamp,
+  readTime,
+} from './wire-checks.js'
 
 /**
  * A delta as it goes into CBOR: a positional array, absent parts as null, trailing nulls trimmed.
@@ -17,10 +21,11 @@ import type { AttrWrite, Delta, Register } from './record.js'
 export type WireDelta = unknown[]
 
 export function toWire(delta: Delta): WireDelta {
+  const writes = delta.attrs instanceof AttributeSet ? delta.attrs.toWrites() : delta.attrs
   const wire: unknown[] = [
     delta.id,
     delta.createdAt ?? null,
-    delta.attrs ? delta.attrs.map(([name, stamp, json]) => [name, stamp, json ?? null]) : null,
+    writes ? writes.map(([name, stamp, json]) => [name, stamp, json ?? null]) : null,
     delta.maxInactiveMs ? [delta.maxInactiveMs.stamp, delta.maxInactiveMs.value] : null,
     delta.route ? [delta.route.stamp, delta.route.value] : null,
     delta.lastAccessedAt ?? null,
@@ -49,25 +54,6 @@ export function fromWire(input: unknown): Delta {
   return delta
 }
 
-/**
- * Decoded strings that recur in every session (node ids in stamps, attribute names) are kept once, as the node
- * that wrote them holds them, instead of once per replica record: on a replica of 100k sessions that is
- * hundreds of bytes per session. Bounded, so a peer inventing names cannot grow it without limit.
- */
-function stringPool(limit: number): (value: string) => string {
-  const pool = new Map<string, string>()
-  return (value) => {
-    const known = pool.get(value)
-    if (known !== undefined) return known
-    if (pool.size >= limit) pool.clear()
-    pool.set(value, value)
-    return value
-  }
-}
-
-const internNodeId = stringPool(4_096)
-const internAttributeName = stringPool(16_384)
-
 type StampReader = (value: unknown, what: string) => Stamp
 
 /**
@@ -85,50 +71,9 @@ function stampReader(): StampReader {
   }
 }
 
-function fail(message: string): never {
-  throw new MalformedMessageError(`session delta: ${message}`)
-}
-
-// cbor-x may hand us undefined for an absent item; both mean "not in this delta".
-function isPresent(value: unknown): boolean {
-  return value !== null && value !== undefined
-}
-
-function isNonNegativeInteger(value: unknown): value is number {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
-}
-
-function readTime(value: unknown, what: string): number {
-  if (!isNonNegativeInteger(value)) fail(`${what} must be a non-negative integer`)
-  return value
-}
-
-export function readStamp(value: unknown, what = 'stamp'): Stamp {
-  if (!Array.isArray(value) || value.length !== 3) fail(`${what} must be [wallMs, counter, node]`)
-  const [wallMs, counter, node] = value
-  if (!isNonNegativeInteger(wallMs) || !isNonNegativeInteger(counter)) fail(`${what} has a bad time or counter`)
-  if (typeof node !== 'string' || node.length === 0 || node.length > MAX_NODE_ID_LENGTH) {
-    fail(`${what} has a bad node id`)
-  }
-  return [wallMs, counter, node]
-}
-
 function readRegister<T>(value: unknown, what: string, readValue: (v: unknown) => T, stamps: StampReader): Register<T> {
   if (!Array.isArray(value) || value.length !== 2) fail(`${what} must be [stamp, value]`)
   return { stamp: stamps(value[0], what), value: readValue(value[1]) }
-}
-
-// Tomcat's convention: zero or less means the session never expires.
-function readMaxInactive(value: unknown): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value)) fail('maxInactiveMs must be an integer')
-  return value
-}
-
-function readRoute(value: unknown): string {
-  if (typeof value !== 'string' || value.length > MAX_ROUTE_LENGTH || value.includes('.')) {
-    fail(`route must be a string of at most ${MAX_ROUTE_LENGTH} characters without "."`)
-  }
-  return value
 }
 
 function readAttributes(value: unknown, stamps: StampReader): AttrWrite[] {
