@@ -15,10 +15,14 @@ if (!existsSync(fileURLToPath(dist))) {
 const { createSessionCluster, silentLogger, consoleLogger } = await import(dist)
 
 const options = JSON.parse(process.env.CLUSTER_OPTIONS ?? '{}')
+// BENCH_CPU_PROFILE=<dir>: a CPU profile of start-up (state transfer included), written when the node is ready.
+const profiler = process.env.BENCH_CPU_PROFILE ? await startProfiler('start') : undefined
+let stopSamplerProfile
 const t0 = performance.now()
 const cluster = createSessionCluster({ logger: process.env.CLUSTER_LOG ? consoleLogger() : silentLogger, ...options })
 await cluster.start()
 const startToReadyMs = performance.now() - t0
+await profiler?.()
 const cpu = process.cpuUsage() // whole process so far (module loading included)
 process.send({ event: 'ready', port: cluster.local.address.port, status: cluster.status(), startToReadyMs, cpuMs: (cpu.user + cpu.system) / 1000 })
 
@@ -55,7 +59,8 @@ const commands = {
     return process.memoryUsage()
   },
   /** gc, take a baseline, then sample memoryUsage every `intervalMs` until sampler-stop. */
-  'sampler-start': ({ intervalMs = 20 }) => {
+  'sampler-start': async ({ intervalMs = 20 }) => {
+    if (process.env.BENCH_CPU_PROFILE) stopSamplerProfile = await startProfiler('serving')
     gc()
     const baseline = process.memoryUsage()
     const peak = { ...baseline }
@@ -68,8 +73,9 @@ const commands = {
     sampler = { baseline, peak, timer: setInterval(sample, intervalMs), sample, count: () => samples, started: performance.now(), cpu: process.cpuUsage() }
     return baseline
   },
-  'sampler-stop': () => {
+  'sampler-stop': async () => {
     if (!sampler) throw new Error('no sampler running')
+    await stopSamplerProfile?.()
     sampler.sample()
     clearInterval(sampler.timer)
     const { baseline, peak } = sampler
@@ -112,3 +118,19 @@ const commands = {
 }
 
 serveCommands(cluster, commands)
+
+async function startProfiler(phase) {
+  const { Session } = await import('node:inspector/promises')
+  const { mkdirSync, writeFileSync } = await import('node:fs')
+  const session = new Session()
+  session.connect()
+  await session.post('Profiler.enable')
+  await session.post('Profiler.start')
+  return async () => {
+    const { profile } = await session.post('Profiler.stop')
+    const dir = process.env.BENCH_CPU_PROFILE
+    mkdirSync(dir, { recursive: true })
+    writeFileSync(`${dir}/${options.route}-${phase}-${process.pid}.cpuprofile`, JSON.stringify(profile))
+    session.disconnect()
+  }
+}

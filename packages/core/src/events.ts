@@ -39,6 +39,11 @@ export class TypedEmitter<E extends EventMap<E>> {
     this.#listeners.get(event)?.delete(listener)
   }
 
+  /** Whether anyone listens: lets a hot path skip building an event nobody receives. */
+  hasListeners(event: keyof E): boolean {
+    return (this.#listeners.get(event)?.size ?? 0) > 0
+  }
+
   emit<K extends keyof E>(event: K, ...args: Parameters<E[K]>): void {
     const set = this.#listeners.get(event)
     if (!set) return

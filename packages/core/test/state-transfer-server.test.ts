@@ -23,6 +23,27 @@ describe('state transfer, sending side', () => {
     expect(chunks).toBeGreaterThan(5)
   })
 
+  it('announces every chunk boundary in its first reply and serves the announced ranges exactly', () => {
+    const server = new StateTransferServer(table, new ManualClock(), new Metrics(), 500)
+    const first = server.chunk('t2', 0)
+    const ends = first.b!
+    expect(ends.length).toBeGreaterThan(5)
+    expect(ends.at(-1)).toBe(50)
+    expect(ends.every((end, i) => i === 0 || end > ends[i - 1]!)).toBe(true)
+    expect(first).toMatchObject({ c: ends[0] })
+    expect(first.r).toHaveLength(ends[0]!)
+    const ids = new Set(first.r.map((r) => r[0]))
+    // The joiner asks for several chunks before the first reply to them arrives.
+    for (let k = 1; k < ends.length; k++) {
+      const chunk = server.chunk('t2', ends[k - 1]!, ends[k])
+      expect(chunk.b).toBeUndefined()
+      expect(chunk.r).toHaveLength(ends[k]! - ends[k - 1]!)
+      expect(chunk.c).toBe(k === ends.length - 1 ? -1 : ends[k])
+      for (const r of chunk.r) ids.add(r[0])
+    }
+    expect(ids.size).toBe(50)
+  })
+
   it('refuses to continue a transfer it does not know (it restarted): the joiner must start over', () => {
     const server = new StateTransferServer(table, new ManualClock(), new Metrics(), 500)
     expect(() => server.chunk('never-started', 10)).toThrow(/start again from cursor 0/)

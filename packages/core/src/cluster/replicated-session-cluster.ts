@@ -11,9 +11,10 @@ import { chunked, deltaMessage, parseDeltas } from '../replication/messages.js'
 import { Replicator } from '../replication/replicator.js'
 import { pullState, type StateTransferClientInit, StateTransferServer, type StateTransferOutcome, transferFrom } from '../replication/state-transfer.js'
 import {
-  AttributeSet,
+  compareStamps,
   type Delta,
   deltaForLocalChange,
+  deltaMaxStamp,
   diffSession,
   HybridClock,
   isEmptyDiff,
@@ -23,6 +24,7 @@ import {
   type SessionChange,
   type SessionRecord,
   SessionTable,
+  type Stamp,
 } from '../session/index.js'
 import { chooseRoute, type RebindMode } from '../valve/route-binding.js'
 import { formatSessionId, generateSessionId, parseSessionId } from '../valve/session-id.js'
@@ -408,46 +410,56 @@ export class ReplicatedSessionCluster implements SessionCluster {
   }
 
   #applyRemote(deltas: Delta[], expired: boolean): void {
+    // Local writes must order after what we have seen (HybridClock caps absurd peer clocks); observing the
+    // highest stamp of the batch moves the clock exactly as observing every stamp would.
+    let max: Stamp | undefined
     for (const delta of deltas) {
-      this.#observeStamps(delta)
-      this.#emit(this.#table.apply(delta), true, expired)
+      const stamp = deltaMaxStamp(delta)
+      if (stamp && (!max || compareStamps(stamp, max) > 0)) max = stamp
+    }
+    if (max) this.#hlc.observe(max)
+    const report = this.#reportsChanges()
+    for (const delta of deltas) {
+      const changes = this.#table.apply(delta, report)
+      if (report) this.#emit(changes, true, expired)
     }
     this.#p.metrics.increment('replication.applied', deltas.length)
   }
 
-  #observeStamps(delta: Delta): void {
-    // Local writes must order after what we have seen (HybridClock caps absurd peer clocks).
-    if (delta.destroyed) this.#hlc.observe(delta.destroyed)
-    if (delta.route) this.#hlc.observe(delta.route.stamp)
-    if (delta.maxInactiveMs) this.#hlc.observe(delta.maxInactiveMs.stamp)
-    if (delta.attrs instanceof AttributeSet) {
-      const stamp = delta.attrs.maxStamp()
-      if (stamp) this.#hlc.observe(stamp)
-    } else if (delta.attrs) {
-      for (const [, stamp] of delta.attrs) this.#hlc.observe(stamp)
-    }
+  /** Whether anyone listens to session events: a state transfer then skips describing every change. */
+  #reportsChanges(): boolean {
+    const events = this.#events
+    return events.hasListeners('created') || events.hasListeners('attributeChanged') || events.hasListeners('destroyed') || events.hasListeners('expired')
   }
 
   #emit(changes: SessionChange[], replicated: boolean, expired: boolean): void {
     for (const change of changes) {
+      const event = eventFor(change, expired)
+      // A state transfer reports ~10 changes per session: build only the events someone listens to.
+      if (!event || !this.#events.hasListeners(event)) continue
       const record = this.#table.get(change.id)
       const id = formatSessionId(change.id, record?.route.value || this.route)
-      switch (change.type) {
-        case 'created':
-          this.#events.emit('created', { id, replicated })
-          break
-        case 'attribute-set':
-        case 'attribute-removed':
-          this.#events.emit('attributeChanged', { id, replicated, name: change.name, removed: change.type === 'attribute-removed' })
-          break
-        case 'destroyed':
-          this.#events.emit(expired ? 'expired' : 'destroyed', { id, replicated })
-          break
-        case 'route-changed':
-        case 'max-inactive-changed':
-          break
+      if (event === 'attributeChanged') {
+        const { name } = change as { name: string }
+        this.#events.emit(event, { id, replicated, name, removed: change.type === 'attribute-removed' })
+      } else {
+        this.#events.emit(event, { id, replicated })
       }
     }
+  }
+}
+
+function eventFor(change: SessionChange, expired: boolean): 'created' | 'attributeChanged' | 'destroyed' | 'expired' | undefined {
+  switch (change.type) {
+    case 'created':
+      return 'created'
+    case 'attribute-set':
+    case 'attribute-removed':
+      return 'attributeChanged'
+    case 'destroyed':
+      return expired ? 'expired' : 'destroyed'
+    default:
+      return undefined
   }
 }
 

@@ -13,10 +13,13 @@ export type ReplicationMessage =
   /** Before expiring, ask peers for the latest access they saw of these sessions. */
   | { t: 'expire-check'; ids: string[] }
   | { t: 'expire-check-reply'; a: Array<[string, number]> }
-  /** State transfer: give me the chunk of transfer `x` that starts at `c`. */
-  | { t: 'state-req'; x: string; c: number }
-  /** A chunk of whole records; `c` is the next cursor, or -1 when the transfer is complete. */
-  | { t: 'state'; x: string; c: number; r: WireRecord[] }
+  /**
+   * State transfer: give me records `c` up to `e` of transfer `x`. The first request (c = 0, no `e`) starts
+   * the transfer; its reply carries every chunk boundary `b`, so later requests can be sent ahead.
+   */
+  | { t: 'state-req'; x: string; c: number; e?: number }
+  /** A chunk of whole records; `c` is where the next chunk starts, or -1 after the last one. */
+  | { t: 'state'; x: string; c: number; b?: number[]; r: WireRecord[] }
 
 export const MAX_DELTAS_PER_MESSAGE = 10_000
 
@@ -56,20 +59,38 @@ export function parseIds(value: unknown): string[] {
   return value as string[]
 }
 
-export function parseStateRequest(m: unknown): { x: string; c: number } {
-  const { x, c } = m as { x?: unknown; c?: unknown }
-  if (typeof x !== 'string' || x.length > 64 || typeof c !== 'number' || !Number.isSafeInteger(c) || c < 0) {
+export function parseStateRequest(m: unknown): { x: string; c: number; e: number | undefined } {
+  const { x, c, e } = m as { x?: unknown; c?: unknown; e?: unknown }
+  if (typeof x !== 'string' || x.length > 64 || !isCursor(c) || (e !== undefined && (!isCursor(e) || e <= c))) {
     throw new MalformedMessageError('bad state request')
   }
-  return { x, c }
+  return { x, c, e }
 }
 
-export function parseStateChunk(m: unknown, transferId: string): { c: number; deltas: Delta[] } {
-  const { t, x, c, r } = m as { t?: unknown; x?: unknown; c?: unknown; r?: unknown }
-  if (t !== 'state' || x !== transferId || typeof c !== 'number' || !Number.isSafeInteger(c) || c < -1 || !Array.isArray(r)) {
+export interface StateChunk {
+  /** Where the next chunk starts, -1 after the last. */
+  c: number
+  /** Chunk ends, ascending (the first reply of a transfer only). */
+  boundaries: number[] | undefined
+  deltas: Delta[]
+}
+
+/** At most this many chunk boundaries in a first reply (a transfer of 10^9 records in 256 KiB chunks needs ~10^6). */
+const MAX_BOUNDARIES = 4_000_000
+
+export function parseStateChunk(m: unknown, transferId: string): StateChunk {
+  const { t, x, c, b, r } = m as { t?: unknown; x?: unknown; c?: unknown; b?: unknown; r?: unknown }
+  if (t !== 'state' || x !== transferId || !(c === -1 || isCursor(c)) || !Array.isArray(r)) {
     throw new MalformedMessageError('bad state chunk')
   }
-  return { c, deltas: r.map(recordFromWire) }
+  if (b !== undefined && (!Array.isArray(b) || b.length > MAX_BOUNDARIES || !b.every((v, i) => isCursor(v) && (i === 0 || v > b[i - 1])))) {
+    throw new MalformedMessageError('bad state chunk boundaries')
+  }
+  return { c, boundaries: b as number[] | undefined, deltas: r.map(recordFromWire) }
+}
+
+function isCursor(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
 }
 
 /** Split a list into messages of bounded size. */

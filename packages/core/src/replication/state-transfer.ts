@@ -7,10 +7,12 @@ import { addressKey } from '../member.js'
 import type { MemberInfo, Membership } from '../membership/membership.js'
 import type { Metrics } from '../metrics.js'
 import { recordToWire, type SessionRecord, type SessionTable, type WireRecord } from '../session/index.js'
-import { parseStateChunk, parseStateRequest } from './messages.js'
+import { parseStateChunk, parseStateRequest, type StateChunk } from './messages.js'
 
 /** A transfer nobody asked about for this long is forgotten by the sender. */
 const SENDER_IDLE_MS = 60_000
+/** Chunks a joiner requests beyond the one it is merging. */
+const CHUNKS_AHEAD = 4
 /** Fixed per-record and per-attribute overhead used when sizing a chunk (stamps, array headers). */
 const RECORD_OVERHEAD = 48
 const ATTR_OVERHEAD = 32
@@ -33,38 +35,66 @@ export class StateTransferServer {
 
   attach(channel: Channel): void {
     channel.handleRequest('state-req', (m) => {
-      const { x, c } = parseStateRequest(m)
-      return { t: 'state', x, ...this.chunk(x, c) }
+      const { x, c, e } = parseStateRequest(m)
+      return { t: 'state', x, ...this.chunk(x, c, e) }
     })
   }
 
-  chunk(transferId: string, cursor: number): { c: number; r: WireRecord[] } {
+  /**
+   * Records `start` up to `end` of the transfer's snapshot (`end` omitted: as many as fit in a chunk).
+   * Starting at 0 takes a new snapshot, and that reply also carries every chunk boundary (`b`), so the
+   * joiner can ask for the next chunks before this one has arrived.
+   */
+  chunk(transferId: string, start: number, end?: number): { c: number; b?: number[]; r: WireRecord[] } {
     const now = this.clock.now()
     this.#forgetIdle(now)
     let transfer = this.#transfers.get(transferId)
-    if (!transfer && cursor > 0) {
+    if (!transfer && start > 0) {
       // We restarted, or forgot an idle transfer: continuing from a new snapshot would skip sessions.
       throw new MalformedMessageError(`unknown state transfer ${transferId}: start again from cursor 0`)
     }
-    if (!transfer || cursor === 0) {
+    let boundaries: number[] | undefined
+    if (!transfer || start === 0) {
       transfer = { ids: [...this.table.records()].map((r) => r.id), touchedAt: now }
       this.#transfers.set(transferId, transfer)
       this.metrics.increment('state-transfer.served')
+      boundaries = this.#boundaries(transfer.ids)
     }
     transfer.touchedAt = now
+    const { ids } = transfer
+    const stop = Math.min(end ?? boundaries?.[0] ?? this.#chunkEnd(ids, start), ids.length)
     const r: WireRecord[] = []
-    let bytes = 0
-    let i = cursor
-    for (; i < transfer.ids.length && (bytes < this.chunkBytes || r.length === 0); i++) {
-      const record = this.table.get(transfer.ids[i]!)
-      if (!record) continue // purged since the snapshot
-      bytes += estimateBytes(record)
-      r.push(recordToWire(record))
+    for (let i = start; i < stop; i++) {
+      const record = this.table.get(ids[i]!)
+      if (record) r.push(recordToWire(record)) // else purged since the snapshot
     }
-    const done = i >= transfer.ids.length
+    const done = stop >= ids.length
     if (done) this.#transfers.delete(transferId)
     this.metrics.increment('state-transfer.chunks-sent')
-    return { c: done ? -1 : i, r }
+    const c = done ? -1 : stop
+    return boundaries ? { c, b: boundaries, r } : { c, r }
+  }
+
+  /** Where a chunk that starts at `start` ends: after at least one record, once it holds `chunkBytes`. */
+  #chunkEnd(ids: readonly string[], start: number): number {
+    let bytes = 0
+    let i = start
+    while (i < ids.length && (i === start || bytes < this.chunkBytes)) {
+      const record = this.table.get(ids[i++]!)
+      if (record) bytes += estimateBytes(record)
+    }
+    return i
+  }
+
+  /** Every chunk's end, the last being the snapshot's length. */
+  #boundaries(ids: readonly string[]): number[] {
+    const ends: number[] = []
+    let end = 0
+    do {
+      end = this.#chunkEnd(ids, end)
+      ends.push(end)
+    } while (end < ids.length)
+    return ends
   }
 
   #forgetIdle(now: number): void {
@@ -145,27 +175,42 @@ export async function transferFrom(
   signal: AbortSignal,
 ): Promise<void> {
   const transferId = randomBytes(9).toString('base64url')
-  const ask = (cursor: number) => {
+  const ask = (start: number, end?: number) => {
     const left = deadline - init.clock.now()
     if (left <= 0) return Promise.reject(new Error('state transfer deadline passed'))
     const reply = init.channel.request(
       source.address,
-      { t: 'state-req', x: transferId, c: cursor },
+      end === undefined ? { t: 'state-req', x: transferId, c: start } : { t: 'state-req', x: transferId, c: start, e: end },
       { timeoutMs: Math.min(left, init.requestTimeoutMs), signal },
     )
     // Awaited below; this only keeps a failure of a chunk we never get to from being "unhandled".
     reply.catch(() => {})
     return reply
   }
-  // One chunk in flight ahead: the source encodes the next chunk while we merge this one.
-  let next = ask(0)
-  for (;;) {
+  const merge = (chunk: StateChunk) => {
     if (!init.membership.members().some((m) => m.id === source.id)) throw new Error(`${addressKey(source.address)} left`)
-    const chunk = parseStateChunk(await next, transferId)
-    if (chunk.c !== -1) next = ask(chunk.c)
     init.apply(chunk.deltas)
     init.metrics.increment('state-transfer.chunks-received')
-    if (chunk.c === -1) return
+  }
+  const first = parseStateChunk(await ask(0), transferId)
+  const ends = first.boundaries
+  if (!ends || first.c !== (ends.length === 1 ? -1 : ends[0])) throw new MalformedMessageError('first state chunk without its boundaries')
+  // Chunk k holds records ends[k-1] up to ends[k]. Keeping CHUNKS_AHEAD requested beyond the one being merged
+  // lets the source encode and send while we merge, with both sides' memory bounded by a few chunks.
+  const requested: Array<Promise<unknown>> = []
+  let nextChunk = 1
+  const askAhead = () => {
+    for (; requested.length < CHUNKS_AHEAD && nextChunk < ends.length; nextChunk++) {
+      requested.push(ask(ends[nextChunk - 1]!, ends[nextChunk]!))
+    }
+  }
+  askAhead()
+  merge(first)
+  for (let k = 1; k < ends.length; k++) {
+    const chunk = parseStateChunk(await requested.shift(), transferId)
+    if (chunk.c !== (k === ends.length - 1 ? -1 : ends[k])) throw new MalformedMessageError(`state chunk ${k} does not end where announced`)
+    askAhead()
+    merge(chunk)
   }
 }
 

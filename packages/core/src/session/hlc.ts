@@ -12,6 +12,7 @@ export const ZERO_STAMP: Stamp = Object.freeze([0, 0, '']) as Stamp
 
 /** Total order: wall time, then counter, then node id (code-unit order, the same on every node). */
 export function compareStamps(a: Stamp, b: Stamp): number {
+  if (a === b) return 0 // the writes of one commit share their stamp
   if (a[0] !== b[0]) return a[0] < b[0] ? -1 : 1
   if (a[1] !== b[1]) return a[1] < b[1] ? -1 : 1
   if (a[2] === b[2]) return 0

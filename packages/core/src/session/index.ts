@@ -13,6 +13,7 @@ export {
   type CanonicalRecord,
   canonicalRecord,
   type Delta,
+  deltaMaxStamp,
   emptyRecord,
   isDestroyed,
   isUnsetRegister,

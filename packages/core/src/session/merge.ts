@@ -35,8 +35,9 @@ export interface MergeResult {
  * are broken by value so the result never depends on arrival order. createdAt takes the min, lastAccessedAt
  * the max. Destruction is final: a destroyed record drops its attributes and ignores every later write.
  * The merge is commutative, associative and idempotent (see session-merge.test.ts).
+ * With `report` false no changes are described (nobody listens; a state transfer merges 10^5 records).
  */
-export function applyDelta(record: SessionRecord | undefined, delta: Delta): MergeResult {
+export function applyDelta(record: SessionRecord | undefined, delta: Delta, report = true): MergeResult {
   const isNew = record === undefined
   // A new record keeps its id for as long as the session lives: a copy, not a slice of a cookie or message.
   const target = record ?? emptyRecord(detach(delta.id))
@@ -48,38 +49,42 @@ export function applyDelta(record: SessionRecord | undefined, delta: Delta): Mer
   if (delta.lastAccessedAt !== undefined && delta.lastAccessedAt > target.lastAccessedAt) {
     target.lastAccessedAt = delta.lastAccessedAt
   }
-  if (delta.destroyed) mergeDestroyed(target, delta.destroyed, isNew, changes)
+  const reported = report ? changes : undefined
+  if (delta.destroyed) mergeDestroyed(target, delta.destroyed, isNew, reported)
   if (!target.destroyed) {
-    mergeAttributes(target, delta, changes)
+    mergeAttributes(target, delta, reported)
     mergeRegisters(target, delta, changes)
     if (isNew) changes.unshift({ type: 'created', id: target.id })
   }
-  return { record: target, changes }
+  return { record: target, changes: report ? changes : [] }
 }
 
-function mergeDestroyed(record: SessionRecord, destroyed: Stamp, isNew: boolean, changes: SessionChange[]): void {
+function mergeDestroyed(record: SessionRecord, destroyed: Stamp, isNew: boolean, changes: SessionChange[] | undefined): void {
   if (record.destroyed) {
     record.destroyed = maxStamp(record.destroyed, destroyed)
     return
   }
   const attributes: Array<[string, string]> = []
-  record.attrs.forEach((name, _stamp, json) => {
-    if (json !== undefined) attributes.push([name, json])
-  })
+  if (changes) {
+    record.attrs.forEach((name, _stamp, json) => {
+      if (json !== undefined) attributes.push([name, json])
+    })
+  }
   // Only the stamp and access time are needed to refuse late writes and to age the tombstone out.
   record.destroyed = destroyed
   record.attrs = AttributeSet.EMPTY
   record.maxInactiveMs = { ...UNSET_MAX_INACTIVE }
   record.route = { ...UNSET_ROUTE }
-  if (!isNew) changes.push({ type: 'destroyed', id: record.id, attributes })
+  if (!isNew) changes?.push({ type: 'destroyed', id: record.id, attributes })
 }
 
-function mergeAttributes(record: SessionRecord, delta: Delta, changes: SessionChange[]): void {
+function mergeAttributes(record: SessionRecord, delta: Delta, changes: SessionChange[] | undefined): void {
   const incoming = delta.attrs
   if (!incoming) return
   if (incoming instanceof AttributeSet && record.attrs.size === 0) {
     // A whole set arriving at a session with no attributes yet (a state transfer): every entry wins.
     record.attrs = incoming
+    if (!changes) return
     incoming.forEach((name, _stamp, json) => {
       if (json !== undefined) changes.push({ type: 'attribute-set', id: record.id, name, oldJson: undefined, newJson: json })
     })
@@ -101,14 +106,18 @@ function mergeAttributes(record: SessionRecord, delta: Delta, changes: SessionCh
   if (incoming instanceof AttributeSet) incoming.forEach(consider)
   else for (const [name, stamp, json] of incoming) consider(name, stamp, json)
   if (winners.size === 0) return
-  for (const [name, , json] of winners.values()) {
+  if (changes) reportAttributeChanges(record.id, current, winners.values(), changes)
+  record.attrs = current.withWrites([...winners.values()])
+}
+
+function reportAttributeChanges(id: string, current: AttributeSet, winners: Iterable<AttrWrite>, changes: SessionChange[]): void {
+  for (const [name, , json] of winners) {
     const at = current.find(name)
     const oldJson = at < 0 ? undefined : current.json(at)
     if (oldJson === json) continue
-    if (json === undefined) changes.push({ type: 'attribute-removed', id: record.id, name, oldJson: oldJson! })
-    else changes.push({ type: 'attribute-set', id: record.id, name, oldJson, newJson: json })
+    if (json === undefined) changes.push({ type: 'attribute-removed', id, name, oldJson: oldJson! })
+    else changes.push({ type: 'attribute-set', id, name, oldJson, newJson: json })
   }
-  record.attrs = current.withWrites([...winners.values()])
 }
 
 /** Higher stamp wins; on a tie a removal wins, then the greater json, so every replica picks the same. */

@@ -56,6 +56,20 @@ export function emptyRecord(id: string): SessionRecord {
   }
 }
 
+/** The highest stamp a delta carries (undefined if none): what a receiver's clock must order after. */
+export function deltaMaxStamp(delta: Delta): Stamp | undefined {
+  let max: Stamp | undefined
+  const consider = (stamp: Stamp | undefined) => {
+    if (stamp && (!max || compareStamps(stamp, max) > 0)) max = stamp
+  }
+  consider(delta.destroyed)
+  consider(delta.route?.stamp)
+  consider(delta.maxInactiveMs?.stamp)
+  if (delta.attrs instanceof AttributeSet) consider(delta.attrs.maxStamp())
+  else if (delta.attrs) for (const [, stamp] of delta.attrs) consider(stamp)
+  return max
+}
+
 export function isDestroyed(record: SessionRecord): boolean {
   return record.destroyed !== undefined
 }

@@ -34,10 +34,11 @@ export class SessionTable {
     return record && !record.destroyed ? record : undefined
   }
 
-  apply(delta: Delta): SessionChange[] {
+  /** Merge `delta`; returns what became visible, unless `report` is false (nobody listens). */
+  apply(delta: Delta, report = true): SessionChange[] {
     const existing = this.#records.get(delta.id)
     const wasDestroyed = existing?.destroyed !== undefined
-    const { record, changes } = applyDelta(existing, delta)
+    const { record, changes } = applyDelta(existing, delta, report)
     if (!existing) this.#records.set(record.id, record)
     if (record.destroyed && !wasDestroyed) {
       this.#tombstones++

@@ -7,5 +7,10 @@
  * their own; only the range between needs a copy.
  */
 export function detach(value: string): string {
-  return value.length < 13 || value.length >= 256 ? value : Buffer.from(value, 'utf8').toString('utf8')
+  if (value.length < 13 || value.length >= 256) return value
+  // Through a reused buffer: no allocation but the new string (three UTF-8 bytes per UTF-16 unit at most).
+  const bytes = scratch.write(value, 0, 'utf8')
+  return scratch.toString('utf8', 0, bytes)
 }
+
+const scratch = Buffer.allocUnsafe(3 * 256)

@@ -1,6 +1,6 @@
 import { MalformedMessageError } from '../errors.js'
 import type { Stamp } from './hlc.js'
-import { MAX_NODE_ID_LENGTH, MAX_ROUTE_LENGTH } from './limits.js'
+import { attributeNameProblem, MAX_NODE_ID_LENGTH, MAX_ROUTE_LENGTH } from './limits.js'
 import { detach } from './strings.js'
 
 /** Checks shared by the two wire forms of session state: deltas (`wire.ts`) and full records (`wire-record.ts`). */
@@ -51,18 +51,35 @@ export function readRoute(value: unknown): string {
  * that wrote them holds them, instead of once per replica record: on a replica of 100k sessions that is
  * hundreds of bytes per session. Bounded, so a peer inventing names cannot grow it without limit.
  */
-function stringPool(limit: number): (value: string) => string {
-  const pool = new Map<string, string>()
-  return (value) => {
-    const known = pool.get(value)
-    if (known !== undefined) return known
-    if (pool.size >= limit) pool.clear()
+class StringPool {
+  readonly #pool = new Map<string, string>()
+  constructor(private readonly limit: number) {}
+
+  get(value: string): string | undefined {
+    return this.#pool.get(value)
+  }
+
+  add(value: string): string {
+    if (this.#pool.size >= this.limit) this.#pool.clear()
     const kept = detach(value)
-    pool.set(kept, kept)
+    this.#pool.set(kept, kept)
     return kept
   }
 }
 
-export const internNodeId = stringPool(4_096)
-export const internAttributeName = stringPool(16_384)
+const nodeIds = new StringPool(4_096)
+const attributeNames = new StringPool(16_384)
+
+export function internNodeId(value: string): string {
+  return nodeIds.get(value) ?? nodeIds.add(value)
+}
+
+/** A checked attribute name, as the pool holds it. Pooled names were checked once already. */
+export function readAttributeName(value: unknown): string {
+  const known = typeof value === 'string' ? attributeNames.get(value) : undefined
+  if (known !== undefined) return known
+  const problem = attributeNameProblem(value)
+  if (problem) fail(problem)
+  return attributeNames.add(value as string)
+}
 

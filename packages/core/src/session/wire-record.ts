@@ -1,14 +1,14 @@
 import { AttributeSet } from './attributes.js'
 import type { Stamp } from './hlc.js'
-import { attributeNameProblem, isValidSessionId, MAX_ATTRIBUTES_PER_DELTA } from './limits.js'
+import { isValidSessionId, MAX_ATTRIBUTES_PER_DELTA } from './limits.js'
 import { type Delta, isUnsetRegister, type Register, type SessionRecord } from './record.js'
 import { detach } from './strings.js'
 import {
   fail,
-  internAttributeName,
   internNodeId,
   isNonNegativeInteger,
   isPresent,
+  readAttributeName,
   readMaxInactive,
   readRoute,
   readStamp,
@@ -115,16 +115,14 @@ function readPacked(index: unknown, text: unknown, stamps: readonly Stamp[]): At
   const seen = index.length > 3 * 16 ? new Set<unknown>() : undefined
   let previousEnd = 0
   for (let i = 0; i < index.length; i += 3) {
-    const name: unknown = index[i]
-    const problem = attributeNameProblem(name)
-    if (problem) fail(problem)
+    const name = readAttributeName(index[i])
     let repeated = false
     if (seen) repeated = seen.has(name) || !seen.add(name)
     else for (let j = 0; j < i; j += 3) if (index[j] === name) repeated = true
-    if (repeated) fail(`attribute "${name as string}" appears twice`)
+    if (repeated) fail(`attribute "${name}" appears twice`)
     const end: unknown = index[i + 2]
     if (!isNonNegativeInteger(end) || end < previousEnd || end > text.length) fail('attribute ends must rise within the text')
-    index[i] = internAttributeName(name as string)
+    index[i] = name
     index[i + 1] = stampAt(stamps, index[i + 1], 'attribute')
     previousEnd = end
   }

@@ -1,12 +1,12 @@
 import { AttributeSet, type AttrWrite } from './attributes.js'
 import type { Stamp } from './hlc.js'
-import { attributeNameProblem, isValidSessionId, MAX_ATTRIBUTES_PER_DELTA } from './limits.js'
+import { isValidSessionId, MAX_ATTRIBUTES_PER_DELTA } from './limits.js'
 import type { Delta, Register } from './record.js'
 import {
   fail,
-  internAttributeName,
   internNodeId,
   isPresent,
+  readAttributeName,
   readMaxInactive,
   readRoute,
   readStamp,
@@ -83,9 +83,7 @@ function readAttributes(value: unknown, stamps: StampReader): AttrWrite[] {
   return value.map((item): AttrWrite => {
     if (!Array.isArray(item) || item.length !== 3) fail('attribute must be [name, stamp, json]')
     const [name, stamp, json] = item
-    const problem = attributeNameProblem(name)
-    if (problem) fail(problem)
-    return [internAttributeName(name as string), stamps(stamp, 'attribute stamp'), readJson(json)]
+    return [readAttributeName(name), stamps(stamp, 'attribute stamp'), readJson(json)]
   })
 }
 
