@@ -1,5 +1,5 @@
 import { MalformedMessageError } from '../errors.js'
-import { type Delta, fromWire, recordFromWire, toWire, type WireDelta, type WireRecord } from '../session/index.js'
+import { type Delta, fromWire, toWire, type WireDelta, type WireRecord } from '../session/index.js'
 
 /**
  * Replication messages (DeltaManager's EVT_* set, reduced: CREATED, DELTA, CHANGE_SESSION_ID and EXPIRED
@@ -72,7 +72,8 @@ export interface StateChunk {
   c: number
   /** Chunk ends, ascending (the first reply of a transfer only). */
   boundaries: number[] | undefined
-  deltas: Delta[]
+  /** Wire records, each checked by `recordFromWire` when it is merged. */
+  records: unknown[]
 }
 
 /** At most this many chunk boundaries in a first reply (a transfer of 10^9 records in 256 KiB chunks needs ~10^6). */
@@ -86,7 +87,7 @@ export function parseStateChunk(m: unknown, transferId: string): StateChunk {
   if (b !== undefined && (!Array.isArray(b) || b.length > MAX_BOUNDARIES || !b.every((v, i) => isCursor(v) && (i === 0 || v > b[i - 1])))) {
     throw new MalformedMessageError('bad state chunk boundaries')
   }
-  return { c, boundaries: b as number[] | undefined, deltas: r.map(recordFromWire) }
+  return { c, boundaries: b as number[] | undefined, records: r }
 }
 
 function isCursor(value: unknown): value is number {

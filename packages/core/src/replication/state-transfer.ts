@@ -6,13 +6,15 @@ import { MalformedMessageError } from '../errors.js'
 import { addressKey } from '../member.js'
 import type { MemberInfo, Membership } from '../membership/membership.js'
 import type { Metrics } from '../metrics.js'
-import { recordToWire, type SessionRecord, type SessionTable, type WireRecord } from '../session/index.js'
+import { type Delta, recordFromWire, recordToWire, type SessionRecord, type SessionTable, type WireRecord } from '../session/index.js'
 import { parseStateChunk, parseStateRequest, type StateChunk } from './messages.js'
 
 /** A transfer nobody asked about for this long is forgotten by the sender. */
 const SENDER_IDLE_MS = 60_000
 /** Chunks a joiner requests beyond the one it is merging. */
 const CHUNKS_AHEAD = 4
+/** Records merged between two looks at the socket. */
+const MERGE_SLICE_RECORDS = 64
 /** Fixed per-record and per-attribute overhead used when sizing a chunk (stamps, array headers). */
 const RECORD_OVERHEAD = 48
 const ATTR_OVERHEAD = 32
@@ -24,7 +26,7 @@ const ATTR_OVERHEAD = 32
  * the merge makes the overlap harmless. Every request is answered: two nodes starting together both finish.
  */
 export class StateTransferServer {
-  readonly #transfers = new Map<string, { ids: string[]; touchedAt: number }>()
+  readonly #transfers = new Map<string, { records: SessionRecord[]; touchedAt: number }>()
 
   constructor(
     private readonly table: SessionTable,
@@ -55,20 +57,20 @@ export class StateTransferServer {
     }
     let boundaries: number[] | undefined
     if (!transfer || start === 0) {
-      transfer = { ids: [...this.table.records()].map((r) => r.id), touchedAt: now }
+      // Records rather than ids: the table updates a record in place, so each is still sent as it is at
+      // the time of its chunk; one purged meanwhile goes out as the tombstone it was, and the joiner
+      // purges it in turn.
+      transfer = { records: [...this.table.records()], touchedAt: now }
       this.#transfers.set(transferId, transfer)
       this.metrics.increment('state-transfer.served')
-      boundaries = this.#boundaries(transfer.ids)
+      boundaries = this.#boundaries(transfer.records)
     }
     transfer.touchedAt = now
-    const { ids } = transfer
-    const stop = Math.min(end ?? boundaries?.[0] ?? this.#chunkEnd(ids, start), ids.length)
+    const { records } = transfer
+    const stop = Math.min(end ?? boundaries?.[0] ?? this.#chunkEnd(records, start), records.length)
     const r: WireRecord[] = []
-    for (let i = start; i < stop; i++) {
-      const record = this.table.get(ids[i]!)
-      if (record) r.push(recordToWire(record)) // else purged since the snapshot
-    }
-    const done = stop >= ids.length
+    for (let i = start; i < stop; i++) r.push(recordToWire(records[i]!))
+    const done = stop >= records.length
     if (done) this.#transfers.delete(transferId)
     this.metrics.increment('state-transfer.chunks-sent')
     const c = done ? -1 : stop
@@ -76,24 +78,21 @@ export class StateTransferServer {
   }
 
   /** Where a chunk that starts at `start` ends: after at least one record, once it holds `chunkBytes`. */
-  #chunkEnd(ids: readonly string[], start: number): number {
+  #chunkEnd(records: readonly SessionRecord[], start: number): number {
     let bytes = 0
     let i = start
-    while (i < ids.length && (i === start || bytes < this.chunkBytes)) {
-      const record = this.table.get(ids[i++]!)
-      if (record) bytes += estimateBytes(record)
-    }
+    while (i < records.length && (i === start || bytes < this.chunkBytes)) bytes += estimateBytes(records[i++]!)
     return i
   }
 
   /** Every chunk's end, the last being the snapshot's length. */
-  #boundaries(ids: readonly string[]): number[] {
+  #boundaries(records: readonly SessionRecord[]): number[] {
     const ends: number[] = []
     let end = 0
     do {
-      end = this.#chunkEnd(ids, end)
+      end = this.#chunkEnd(records, end)
       ends.push(end)
-    } while (end < ids.length)
+    } while (end < records.length)
     return ends
   }
 
@@ -117,7 +116,7 @@ export interface StateTransferClientInit {
   metrics: Metrics
   logger: Logger
   /** Called for every chunk's deltas (applies them with the normal merge and emits events). */
-  apply: (deltas: ReturnType<typeof parseStateChunk>['deltas']) => void
+  apply: (deltas: Delta[]) => void
   /** How long to wait for peers to show up before concluding we are alone. */
   discoveryMs: number
   /** Give up after this long and serve anyway. */
@@ -187,9 +186,15 @@ export async function transferFrom(
     reply.catch(() => {})
     return reply
   }
-  const merge = (chunk: StateChunk) => {
-    if (!init.membership.members().some((m) => m.id === source.id)) throw new Error(`${addressKey(source.address)} left`)
-    init.apply(chunk.deltas)
+  const merge = async (chunk: StateChunk) => {
+    const { records } = chunk
+    for (let i = 0; i < records.length; i += MERGE_SLICE_RECORDS) {
+      // Let the event loop read the socket between slices: otherwise the chunks requested ahead back up in
+      // the kernel's buffers while we merge, and the source stalls until we are done.
+      if (i > 0) await new Promise((resolve) => setImmediate(resolve))
+      if (!init.membership.members().some((m) => m.id === source.id)) throw new Error(`${addressKey(source.address)} left`)
+      init.apply(records.slice(i, i + MERGE_SLICE_RECORDS).map(recordFromWire))
+    }
     init.metrics.increment('state-transfer.chunks-received')
   }
   const first = parseStateChunk(await ask(0), transferId)
@@ -205,12 +210,12 @@ export async function transferFrom(
     }
   }
   askAhead()
-  merge(first)
+  await merge(first)
   for (let k = 1; k < ends.length; k++) {
     const chunk = parseStateChunk(await requested.shift(), transferId)
     if (chunk.c !== (k === ends.length - 1 ? -1 : ends[k])) throw new MalformedMessageError(`state chunk ${k} does not end where announced`)
     askAhead()
-    merge(chunk)
+    await merge(chunk)
   }
 }
 

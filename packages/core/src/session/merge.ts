@@ -73,8 +73,8 @@ function mergeDestroyed(record: SessionRecord, destroyed: Stamp, isNew: boolean,
   // Only the stamp and access time are needed to refuse late writes and to age the tombstone out.
   record.destroyed = destroyed
   record.attrs = AttributeSet.EMPTY
-  record.maxInactiveMs = { ...UNSET_MAX_INACTIVE }
-  record.route = { ...UNSET_ROUTE }
+  record.maxInactiveMs = UNSET_MAX_INACTIVE
+  record.route = UNSET_ROUTE
   if (!isNew) changes?.push({ type: 'destroyed', id: record.id, attributes })
 }
 
@@ -139,14 +139,14 @@ function mergeRegisters(record: SessionRecord, delta: Delta, changes: SessionCha
   const { maxInactiveMs, route } = delta
   if (maxInactiveMs && registerWriteWins(maxInactiveMs, record.maxInactiveMs)) {
     const old = record.maxInactiveMs
-    record.maxInactiveMs = { stamp: maxInactiveMs.stamp, value: maxInactiveMs.value }
+    record.maxInactiveMs = maxInactiveMs
     if (!isUnsetRegister(old) && old.value !== maxInactiveMs.value) {
       changes.push({ type: 'max-inactive-changed', id: record.id, oldMs: old.value, newMs: maxInactiveMs.value })
     }
   }
   if (route && registerWriteWins(route, record.route)) {
     const old = record.route
-    record.route = { stamp: route.stamp, value: route.value }
+    record.route = route
     if (!isUnsetRegister(old) && old.value !== route.value) {
       changes.push({ type: 'route-changed', id: record.id, oldRoute: old.value, newRoute: route.value })
     }

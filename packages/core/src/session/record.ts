@@ -1,10 +1,10 @@
 import { AttributeSet, type AttrWrite } from './attributes.js'
 import { compareStamps, type Stamp, ZERO_STAMP } from './hlc.js'
 
-/** A last-writer-wins value. */
+/** A last-writer-wins value. Never mutated (a merge replaces it), so records and deltas share them. */
 export interface Register<T> {
-  stamp: Stamp
-  value: T
+  readonly stamp: Stamp
+  readonly value: T
 }
 
 /**
@@ -50,8 +50,8 @@ export function emptyRecord(id: string): SessionRecord {
     id,
     createdAt: Number.POSITIVE_INFINITY,
     attrs: AttributeSet.EMPTY,
-    maxInactiveMs: { ...UNSET_MAX_INACTIVE },
-    route: { ...UNSET_ROUTE },
+    maxInactiveMs: UNSET_MAX_INACTIVE,
+    route: UNSET_ROUTE,
     lastAccessedAt: 0,
   }
 }
@@ -84,8 +84,8 @@ export function recordToDelta(record: SessionRecord): Delta {
   }
   // Sets are immutable, so the delta can share it.
   if (record.attrs.size > 0) delta.attrs = record.attrs
-  if (!isUnsetRegister(record.maxInactiveMs)) delta.maxInactiveMs = { ...record.maxInactiveMs }
-  if (!isUnsetRegister(record.route)) delta.route = { ...record.route }
+  if (!isUnsetRegister(record.maxInactiveMs)) delta.maxInactiveMs = record.maxInactiveMs
+  if (!isUnsetRegister(record.route)) delta.route = record.route
   return delta
 }
 

@@ -27,10 +27,12 @@ export function readStamp(value: unknown, what = 'stamp'): Stamp {
   if (!Array.isArray(value) || value.length !== 3) fail(`${what} must be [wallMs, counter, node]`)
   const [wallMs, counter, node] = value
   if (!isNonNegativeInteger(wallMs) || !isNonNegativeInteger(counter)) fail(`${what} has a bad time or counter`)
-  if (typeof node !== 'string' || node.length === 0 || node.length > MAX_NODE_ID_LENGTH) {
-    fail(`${what} has a bad node id`)
-  }
+  if (!isNodeId(node)) fail(`${what} has a bad node id`)
   return [wallMs, counter, node]
+}
+
+export function isNodeId(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= MAX_NODE_ID_LENGTH
 }
 
 // Tomcat's convention: zero or less means the session never expires.

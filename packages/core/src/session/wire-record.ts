@@ -11,7 +11,7 @@ import {
   readAttributeName,
   readMaxInactive,
   readRoute,
-  readStamp,
+  isNodeId,
   readTime,
 } from './wire-checks.js'
 
@@ -89,7 +89,10 @@ function readStampTable(value: unknown): Stamp[] {
   if (!Array.isArray(value) || value.length % 3 !== 0) fail('stamps must be a flat array of [wallMs, counter, node] triples')
   const stamps: Stamp[] = []
   for (let i = 0; i < value.length; i += 3) {
-    const [wallMs, counter, node] = readStamp([value[i], value[i + 1], value[i + 2]])
+    const wallMs: unknown = value[i]
+    const counter: unknown = value[i + 1]
+    const node: unknown = value[i + 2]
+    if (!isNonNegativeInteger(wallMs) || !isNonNegativeInteger(counter) || !isNodeId(node)) fail('bad stamp')
     stamps.push([wallMs, counter, internNodeId(node)])
   }
   return stamps
