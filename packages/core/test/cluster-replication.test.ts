@@ -147,6 +147,31 @@ describe('delta replication (in-memory network, manual clock)', () => {
     expect(chunks[0]! + chunks[1]!).toBeGreaterThan(5) // from one source, in many bounded chunks
   })
 
+  it('a joiner whose source goes silent mid-transfer continues from another member and gets everything', async () => {
+    const c = await cluster(2, { stateTransferChunkBytes: 2_048 })
+    const [a, b] = c.nodes as [SessionCluster, SessionCluster]
+    for (let i = 0; i < 600; i++) await a.save(a.generateId(), { i, pad: 'p'.repeat(100) })
+    await c.clock.advanceUntil(() => b.size === 600)
+    const served = (n: SessionCluster) => n.status().counters['state-transfer.chunks-sent'] ?? 0
+    const before = [served(a), served(b)]
+    // Whichever member the joiner asks, cut it off once it has served a few of the ~40 chunks.
+    let source: SessionCluster | undefined
+    const cutOffSource = () => {
+      source = [a, b].find((n, i) => served(n) - before[i]! >= 3)
+      if (!source) return void setImmediate(cutOffSource)
+      const other = source === a ? b : a
+      c.network.partition([source.local.address], [other.local.address, { host: '127.0.0.1', port: 6002 }])
+    }
+    setImmediate(cutOffSource)
+    const [joiner] = (await c.add(1)) as [SessionCluster]
+    const other = source === a ? b : a
+    expect(source).toBeDefined()
+    expect(joiner.status().counters['state-transfer.source-failures']).toBeGreaterThanOrEqual(1)
+    expect(served(other)).toBeGreaterThan(before[source === a ? 1 : 0]!)
+    expect(joiner.status().stateTransfer).toBe('complete')
+    expect(joiner.size).toBe(600)
+  })
+
   it('a node restarted with empty memory receives the sessions before it reports ready', async () => {
     const c = await cluster(3)
     const [a] = c.nodes as [SessionCluster]
