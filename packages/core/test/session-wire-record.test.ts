@@ -6,7 +6,7 @@ import { AttributeSet, type AttrWrite } from '../src/session/attributes.js'
 import type { Stamp } from '../src/session/hlc.js'
 import { applyDelta } from '../src/session/merge.js'
 import { canonicalRecord, type Delta, recordToDelta, type SessionRecord } from '../src/session/record.js'
-import { recordFromWire, recordToWire } from '../src/session/wire-record.js'
+import { recordFromWire, recordToWire, WireStrings, WireStringTable } from '../src/session/wire-record.js'
 
 const ID = 'AbC-123_xyzAbC-123_xyzAbC-123_xy'
 const stampArb: fc.Arbitrary<Stamp> = fc.tuple(
@@ -44,7 +44,15 @@ function mergeAll(deltas: readonly Delta[]): SessionRecord {
 }
 
 const codec = cborCodec()
-const throughCbor = (record: SessionRecord) => recordFromWire(codec.decode(codec.encode(recordToWire(record))))
+/** A record sent alone in a chunk: the wire record and the chunk's strings. */
+function chunkOf(record: SessionRecord): { wire: unknown[]; strings: string[] } {
+  const table = new WireStringTable()
+  return { wire: recordToWire(record, table), strings: table.list }
+}
+const throughCbor = (record: SessionRecord) => {
+  const { wire, strings } = codec.decode(codec.encode(chunkOf(record))) as { wire: unknown[]; strings: string[] }
+  return recordFromWire(wire, new WireStrings(strings))
+}
 
 describe('recordToWire / recordFromWire (state transfer)', () => {
   it('carries the full state: a joiner rebuilds the record exactly, through CBOR', () => {
@@ -70,21 +78,22 @@ describe('recordToWire / recordFromWire (state transfer)', () => {
   it('writes each stamp once: the writes of one commit share it', () => {
     const stamp: Stamp = [1_700_000_000_000, 0, 'node-a']
     const record = mergeAll([{ id: ID, attrs: [['a', stamp, '1'], ['b', stamp, '2'], ['c', stamp, '3']], route: { stamp, value: 'n1' } }])
-    const wire = recordToWire(record)
-    expect(wire[3]).toEqual([...stamp])
-    expect(wire[4]).toEqual(['a', 0, 1, 'b', 0, 2, 'c', 0, 3])
+    const { wire, strings } = chunkOf(record)
+    expect(strings).toEqual(['a', 'b', 'c', 'node-a'])
+    expect(wire[3]).toEqual([stamp[0], stamp[1], 3])
+    expect(wire[4]).toEqual([0, 0, 1, 1, 0, 2, 2, 0, 3])
     expect(wire[5]).toBe('123')
   })
 
   it('throws nothing but MalformedMessageError when one part of a valid record is replaced', () => {
     fc.assert(
       fc.property(recordArb, fc.nat(), fc.anything(), (record, position, replacement) => {
-        const wire = recordToWire(record)
-        const parts = [wire, ...wire.filter(Array.isArray)] as unknown[][]
+        const { wire, strings } = chunkOf(record)
+        const parts = [wire, strings, ...wire.filter(Array.isArray)] as unknown[][]
         const target = parts[position % parts.length]!
         target[position % Math.max(1, target.length)] = replacement
         try {
-          recordFromWire(structuredClone(wire))
+          recordFromWire(structuredClone(wire), new WireStrings(strings))
         } catch (error) {
           expect(error).toBeInstanceOf(MalformedMessageError)
         }
@@ -93,16 +102,19 @@ describe('recordToWire / recordFromWire (state transfer)', () => {
     )
   })
 
-  const valid = (): unknown[] => [ID, 1, 2, [5, 0, 'n1', 6, 0, 'n1'], ['user', 0, 5, 'cart', 1, 7], '"ann"[]', [0, 1000], [1, 'r1']]
+  const strings = ['user', 'cart', 'n1', '__proto__', '']
+  const valid = (): unknown[] => [ID, 1, 2, [5, 0, 2, 6, 0, 2], [0, 0, 5, 1, 1, 7], '"ann"[]', [0, 1000], [1, 'r1']]
   const cases: Array<[string, (w: unknown[]) => void]> = [
     ['an id with a route dot', (w) => void (w[0] = 'abc.n1')],
     ['a stamp table that is not triples', (w) => void (w[3] as unknown[]).pop()],
-    ['a stamp with an empty node', (w) => void ((w[3] as unknown[])[2] = '')],
+    ['a stamp with an empty node', (w) => void ((w[3] as unknown[])[2] = 4)],
+    ['a stamp whose node is no string of the chunk', (w) => void ((w[3] as unknown[])[2] = 5)],
     ['a stamp reference out of range', (w) => void ((w[4] as unknown[])[1] = 2)],
     ['a fractional stamp reference', (w) => void ((w[6] as unknown[])[0] = 0.5)],
     ['an index that is not triples', (w) => void (w[4] as unknown[]).pop()],
-    ['a __proto__ attribute', (w) => void ((w[4] as unknown[])[0] = '__proto__')],
-    ['an attribute named twice', (w) => void ((w[4] as unknown[])[3] = 'user')],
+    ['a __proto__ attribute', (w) => void ((w[4] as unknown[])[0] = 3)],
+    ['an attribute name that is a string, not a position', (w) => void ((w[4] as unknown[])[0] = 'user')],
+    ['an attribute named twice', (w) => void ((w[4] as unknown[])[3] = 0)],
     ['ends that go back', (w) => void ((w[4] as unknown[])[2] = 8)],
     ['an end beyond the text', (w) => void ((w[4] as unknown[])[5] = 10)],
     ['text beyond the last end', (w) => void (w[5] = '"ann"[] ')],
@@ -112,16 +124,18 @@ describe('recordToWire / recordFromWire (state transfer)', () => {
   ]
   it.each(cases)('rejects %s', (_, mutate) => {
     const wire = valid()
-    expect(recordFromWire(structuredClone(wire))).toMatchObject({ id: ID })
+    expect(recordFromWire(structuredClone(wire), new WireStrings(strings))).toMatchObject({ id: ID })
     mutate(wire)
-    expect(() => recordFromWire(wire)).toThrow(MalformedMessageError)
+    expect(() => recordFromWire(wire, new WireStrings(strings))).toThrow(MalformedMessageError)
   })
 
   it('checks duplicate names with a set when a peer sends many attributes', () => {
+    const names = Array.from({ length: 1000 }, (_, i) => `a${i}`)
     const index: unknown[] = []
-    for (let i = 0; i < 1000; i++) index.push(`a${i}`, 0, i + 1)
-    index.push('a7', 0, 1001)
-    expect(() => recordFromWire([ID, 1, 1, [1, 0, 'n'], index, '1'.repeat(1001)])).toThrow(/appears twice/)
+    for (let i = 0; i < 1000; i++) index.push(i, 0, i + 1)
+    index.push(7, 0, 1001)
+    const strings = new WireStrings([...names, 'n'])
+    expect(() => recordFromWire([ID, 1, 1, [1, 0, 1000], index, '1'.repeat(1001)], strings)).toThrow(/appears twice/)
   })
 })
 

@@ -18,8 +18,8 @@ export type ReplicationMessage =
    * the transfer; its reply carries every chunk boundary `b`, so later requests can be sent ahead.
    */
   | { t: 'state-req'; x: string; c: number; e?: number }
-  /** A chunk of whole records; `c` is where the next chunk starts, or -1 after the last one. */
-  | { t: 'state'; x: string; c: number; b?: number[]; r: WireRecord[] }
+  /** A chunk of whole records and their strings `s`; `c` is where the next chunk starts, or -1 after the last one. */
+  | { t: 'state'; x: string; c: number; b?: number[]; s: string[]; r: WireRecord[] }
 
 export const MAX_DELTAS_PER_MESSAGE = 10_000
 
@@ -74,20 +74,22 @@ export interface StateChunk {
   boundaries: number[] | undefined
   /** Wire records, each checked by `recordFromWire` when it is merged. */
   records: unknown[]
+  /** The chunk's attribute names and node ids, checked when a record refers to them. */
+  strings: unknown
 }
 
 /** At most this many chunk boundaries in a first reply (a transfer of 10^9 records in 256 KiB chunks needs ~10^6). */
 const MAX_BOUNDARIES = 4_000_000
 
 export function parseStateChunk(m: unknown, transferId: string): StateChunk {
-  const { t, x, c, b, r } = m as { t?: unknown; x?: unknown; c?: unknown; b?: unknown; r?: unknown }
+  const { t, x, c, b, s, r } = m as { t?: unknown; x?: unknown; c?: unknown; b?: unknown; s?: unknown; r?: unknown }
   if (t !== 'state' || x !== transferId || !(c === -1 || isCursor(c)) || !Array.isArray(r)) {
     throw new MalformedMessageError('bad state chunk')
   }
   if (b !== undefined && (!Array.isArray(b) || b.length > MAX_BOUNDARIES || !b.every((v, i) => isCursor(v) && (i === 0 || v > b[i - 1])))) {
     throw new MalformedMessageError('bad state chunk boundaries')
   }
-  return { c, boundaries: b as number[] | undefined, records: r }
+  return { c, boundaries: b as number[] | undefined, records: r, strings: s }
 }
 
 function isCursor(value: unknown): value is number {

@@ -6,7 +6,16 @@ import { MalformedMessageError } from '../errors.js'
 import { addressKey } from '../member.js'
 import type { MemberInfo, Membership } from '../membership/membership.js'
 import type { Metrics } from '../metrics.js'
-import { type Delta, recordFromWire, recordToWire, type SessionRecord, type SessionTable, type WireRecord } from '../session/index.js'
+import {
+  type Delta,
+  recordFromWire,
+  recordToWire,
+  type SessionRecord,
+  type SessionTable,
+  type WireRecord,
+  WireStrings,
+  WireStringTable,
+} from '../session/index.js'
 import { parseStateChunk, parseStateRequest, type StateChunk } from './messages.js'
 
 /** A transfer nobody asked about for this long is forgotten by the sender. */
@@ -47,7 +56,7 @@ export class StateTransferServer {
    * Starting at 0 takes a new snapshot, and that reply also carries every chunk boundary (`b`), so the
    * joiner can ask for the next chunks before this one has arrived.
    */
-  chunk(transferId: string, start: number, end?: number): { c: number; b?: number[]; r: WireRecord[] } {
+  chunk(transferId: string, start: number, end?: number): { c: number; b?: number[]; s: string[]; r: WireRecord[] } {
     const now = this.clock.now()
     this.#forgetIdle(now)
     let transfer = this.#transfers.get(transferId)
@@ -68,13 +77,14 @@ export class StateTransferServer {
     transfer.touchedAt = now
     const { records } = transfer
     const stop = Math.min(end ?? boundaries?.[0] ?? this.#chunkEnd(records, start), records.length)
+    const strings = new WireStringTable()
     const r: WireRecord[] = []
-    for (let i = start; i < stop; i++) r.push(recordToWire(records[i]!))
+    for (let i = start; i < stop; i++) r.push(recordToWire(records[i]!, strings))
     const done = stop >= records.length
     if (done) this.#transfers.delete(transferId)
     this.metrics.increment('state-transfer.chunks-sent')
     const c = done ? -1 : stop
-    return boundaries ? { c, b: boundaries, r } : { c, r }
+    return boundaries ? { c, b: boundaries, s: strings.list, r } : { c, s: strings.list, r }
   }
 
   /** Where a chunk that starts at `start` ends: after at least one record, once it holds `chunkBytes`. */
@@ -188,12 +198,13 @@ export async function transferFrom(
   }
   const merge = async (chunk: StateChunk) => {
     const { records } = chunk
+    const strings = new WireStrings(chunk.strings)
     for (let i = 0; i < records.length; i += MERGE_SLICE_RECORDS) {
       // Let the event loop read the socket between slices: otherwise the chunks requested ahead back up in
       // the kernel's buffers while we merge, and the source stalls until we are done.
       if (i > 0) await new Promise((resolve) => setImmediate(resolve))
       if (!init.membership.members().some((m) => m.id === source.id)) throw new Error(`${addressKey(source.address)} left`)
-      init.apply(records.slice(i, i + MERGE_SLICE_RECORDS).map(recordFromWire))
+      init.apply(records.slice(i, i + MERGE_SLICE_RECORDS).map((record) => recordFromWire(record, strings)))
     }
     init.metrics.increment('state-transfer.chunks-received')
   }

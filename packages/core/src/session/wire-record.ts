@@ -17,17 +17,71 @@ import {
 
 /**
  * A whole record as a state transfer sends it: the record's own packed layout (see `AttributeSet`) with
- * each stamp written once in a table and referred to by position, absent parts as null, trailing nulls
- * trimmed.
+ * each stamp written once in a table and referred to by position, attribute names and node ids written
+ * once per chunk (`WireStrings`) and referred to by position, absent parts as null, trailing nulls trimmed.
  *   [id, createdAt, lastAccessedAt, stamps, index, text, maxInactiveMs, route, destroyed]
- *   stamps: [wallMs, counter, node, wallMs, counter, node, ...]     index: [name, stamp#, end, ...]
+ *   stamps: [wallMs, counter, node$, wallMs, counter, node$, ...]     index: [name$, stamp#, end, ...]
  *   text: the attributes' JSON back to back     register: [stamp#, value]     destroyed: stamp#
+ *   ($: position in the chunk's strings, #: position in the record's stamps)
  * Encoding reads the record directly and decoding adopts the decoded index and text as the new record's
  * storage, so 100k sessions cost few allocations on either side.
  */
 export type WireRecord = unknown[]
 
-export function recordToWire(record: SessionRecord): WireRecord {
+/** The strings of one chunk, sending side: each attribute name and node id once. */
+export class WireStringTable {
+  readonly list: string[] = []
+  readonly #positions = new Map<string, number>()
+
+  ref(value: string): number {
+    let position = this.#positions.get(value)
+    if (position === undefined) {
+      position = this.list.push(value) - 1
+      this.#positions.set(value, position)
+    }
+    return position
+  }
+}
+
+/**
+ * The strings of one chunk, receiving side: each is checked (and pooled) once, as a name or as a node id,
+ * the first time a record refers to it in that role.
+ */
+export class WireStrings {
+  readonly #raw: readonly unknown[]
+  readonly #names: Array<string | undefined> = []
+  readonly #nodes: Array<string | undefined> = []
+
+  constructor(raw: unknown) {
+    if (!Array.isArray(raw) || raw.length > MAX_CHUNK_STRINGS) fail(`strings must be an array of at most ${MAX_CHUNK_STRINGS}`)
+    this.#raw = raw
+  }
+
+  name(position: unknown): string {
+    const at = this.#position(position)
+    return (this.#names[at] ??= readAttributeName(this.#raw[at]))
+  }
+
+  node(position: unknown): string {
+    const at = this.#position(position)
+    let node = this.#nodes[at]
+    if (node === undefined) {
+      const raw = this.#raw[at]
+      if (!isNodeId(raw)) fail('bad node id in a stamp')
+      node = this.#nodes[at] = internNodeId(raw)
+    }
+    return node
+  }
+
+  #position(value: unknown): number {
+    if (!isNonNegativeInteger(value) || value >= this.#raw.length) fail('refers to no string of the chunk')
+    return value
+  }
+}
+
+const MAX_CHUNK_STRINGS = 1_000_000
+
+export function recordToWire(record: SessionRecord, strings: WireStringTable): WireRecord {
   const table: Stamp[] = []
   // Stamps are shared by the writes of one commit, so identity finds nearly every repeat.
   const ref = (stamp: Stamp): number => {
@@ -39,7 +93,7 @@ export function recordToWire(record: SessionRecord): WireRecord {
   const { index, text } = record.attrs.packed()
   const wireIndex: unknown[] = new Array(index.length)
   for (let i = 0; i < index.length; i += 3) {
-    wireIndex[i] = index[i]
+    wireIndex[i] = strings.ref(index[i] as string)
     wireIndex[i + 1] = ref(index[i + 1] as Stamp)
     wireIndex[i + 2] = index[i + 2]
   }
@@ -48,7 +102,7 @@ export function recordToWire(record: SessionRecord): WireRecord {
   const route = register(record.route)
   const destroyed = record.destroyed ? ref(record.destroyed) : null
   const stamps: unknown[] = []
-  for (const stamp of table) stamps.push(stamp[0], stamp[1], stamp[2])
+  for (const stamp of table) stamps.push(stamp[0], stamp[1], strings.ref(stamp[2]))
   const wire: unknown[] = [
     record.id,
     Number.isFinite(record.createdAt) ? record.createdAt : null,
@@ -69,31 +123,30 @@ export function recordToWire(record: SessionRecord): WireRecord {
  * not exactly the expected shape throws MalformedMessageError. Takes ownership of the decoded index
  * array (it becomes the record's storage), so the caller must not use `input` afterwards.
  */
-export function recordFromWire(input: unknown): Delta {
+export function recordFromWire(input: unknown, strings: WireStrings): Delta {
   if (!Array.isArray(input) || input.length < 1 || input.length > 9) fail('record must be an array of 1 to 9 items')
   const [id, createdAt, lastAccessedAt, stampList, index, text, maxInactiveMs, route, destroyed] = input
   if (!isValidSessionId(id)) fail('invalid session id')
-  const stamps = readStampTable(stampList)
+  const stamps = readStampTable(stampList, strings)
   const delta: Delta = { id }
   if (isPresent(createdAt)) delta.createdAt = readTime(createdAt, 'createdAt')
   if (isPresent(lastAccessedAt)) delta.lastAccessedAt = readTime(lastAccessedAt, 'lastAccessedAt')
-  if (isPresent(index) || isPresent(text)) delta.attrs = readPacked(index, text, stamps)
+  if (isPresent(index) || isPresent(text)) delta.attrs = readPacked(index, text, stamps, strings)
   if (isPresent(maxInactiveMs)) delta.maxInactiveMs = readRegister(maxInactiveMs, 'maxInactiveMs', readMaxInactive, stamps)
   if (isPresent(route)) delta.route = readRegister(route, 'route', readRoute, stamps)
   if (isPresent(destroyed)) delta.destroyed = stampAt(stamps, destroyed, 'destroyed')
   return delta
 }
 
-function readStampTable(value: unknown): Stamp[] {
+function readStampTable(value: unknown, strings: WireStrings): Stamp[] {
   if (!isPresent(value)) return []
   if (!Array.isArray(value) || value.length % 3 !== 0) fail('stamps must be a flat array of [wallMs, counter, node] triples')
   const stamps: Stamp[] = []
   for (let i = 0; i < value.length; i += 3) {
     const wallMs: unknown = value[i]
     const counter: unknown = value[i + 1]
-    const node: unknown = value[i + 2]
-    if (!isNonNegativeInteger(wallMs) || !isNonNegativeInteger(counter) || !isNodeId(node)) fail('bad stamp')
-    stamps.push([wallMs, counter, internNodeId(node)])
+    if (!isNonNegativeInteger(wallMs) || !isNonNegativeInteger(counter)) fail('bad stamp time or counter')
+    stamps.push([wallMs, counter, strings.node(value[i + 2])])
   }
   return stamps
 }
@@ -109,7 +162,7 @@ function readRegister<T>(value: unknown, what: string, readValue: (v: unknown) =
 }
 
 /** Checks the packed attributes (see `AttributeSet`) in place, resolving stamp positions, and adopts them. */
-function readPacked(index: unknown, text: unknown, stamps: readonly Stamp[]): AttributeSet {
+function readPacked(index: unknown, text: unknown, stamps: readonly Stamp[], strings: WireStrings): AttributeSet {
   if (!Array.isArray(index) || index.length % 3 !== 0 || index.length / 3 > MAX_ATTRIBUTES_PER_DELTA) {
     fail(`index must be [name, stamp#, end] for at most ${MAX_ATTRIBUTES_PER_DELTA} attributes`)
   }
@@ -118,7 +171,7 @@ function readPacked(index: unknown, text: unknown, stamps: readonly Stamp[]): At
   const seen = index.length > 3 * 16 ? new Set<unknown>() : undefined
   let previousEnd = 0
   for (let i = 0; i < index.length; i += 3) {
-    const name = readAttributeName(index[i])
+    const name = strings.name(index[i])
     let repeated = false
     if (seen) repeated = seen.has(name) || !seen.add(name)
     else for (let j = 0; j < i; j += 3) if (index[j] === name) repeated = true
