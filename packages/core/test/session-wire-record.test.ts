@@ -143,6 +143,24 @@ describe('AttributeSet', () => {
   const s1: Stamp = [1, 0, 'a']
   const s2: Stamp = [2, 0, 'a']
 
+  it('withWrites matches a map of name -> [stamp, json] (replacements, removals, new names, any order)', () => {
+    const writesArb = fc.uniqueArray(attrArb, { selector: ([name]) => name, maxLength: 4 })
+    fc.assert(
+      fc.property(fc.array(writesArb, { minLength: 1, maxLength: 6 }), (batches) => {
+        let set = AttributeSet.EMPTY
+        const model = new Map<string, [Stamp, string | undefined]>()
+        for (const writes of batches) {
+          set = set.withWrites(writes)
+          for (const [name, stamp, json] of writes) model.set(name, [stamp, json])
+          expect(set.toWrites()).toEqual([...model].map(([name, [stamp, json]]) => [name, stamp, json]))
+          const live = [...model.values()].map(([, json]) => json ?? '').join('')
+          expect(set.textLength).toBe(live.length)
+        }
+      }),
+      { numRuns: 300 },
+    )
+  })
+
   it('keeps JSON back to back, removals as empty ranges', () => {
     const set = AttributeSet.EMPTY.withWrites([
       ['a', s1, '"x"'],

@@ -1,11 +1,21 @@
 import { compareStamps, type Stamp } from './hlc.js'
-import { detach } from './strings.js'
+import { copyString, detach } from './strings.js'
 
 /** An attribute write in a delta: name, stamp, json (undefined = removed). */
 export type AttrWrite = [name: string, stamp: Stamp, json: string | undefined]
 
 /** Three slots per attribute in `AttributeSet`'s index. */
 const SLOTS = 3
+
+/**
+ * The parts as one string that keeps none of them alive: join copies two or more into a new flat string,
+ * but hands a single part back as it is, and that may be a slice of the old text or of a decoded message.
+ */
+function joinFlat(parts: readonly string[], onlyPartIsOldText: boolean): string {
+  if (parts.length !== 1) return parts.join('')
+  // A range of the old text (attributes removed around it) must be copied, or the old text stays reachable.
+  return onlyPartIsOldText ? copyString(parts[0]!) : detach(parts[0]!)
+}
 
 /**
  * The attributes of one session replica, packed for memory: every node holds every session, so the
@@ -97,40 +107,54 @@ export class AttributeSet {
    */
   withWrites(writes: readonly AttrWrite[]): AttributeSet {
     if (writes.length === 0) return this
-    const byName = new Map<string, AttrWrite>()
-    let added = 0
+    const size = this.size
+    const replacing: Array<AttrWrite | undefined> = new Array(size)
+    const appended: AttrWrite[] = []
     for (const write of writes) {
-      if (!byName.has(write[0]) && this.find(write[0]) < 0) added++
-      byName.set(write[0], write)
+      const at = this.find(write[0])
+      if (at >= 0) replacing[at] = write
+      else appended.push(write)
     }
     // Sized up front: an array grown by push keeps up to half again its length as spare capacity.
-    const index: Array<string | Stamp | number> = new Array((this.size + added) * SLOTS)
+    const index: Array<string | Stamp | number> = new Array((size + appended.length) * SLOTS)
+    // Unchanged neighbours are copied as one range of the old text, so a commit that changes one attribute
+    // joins three strings, not one per attribute.
     const parts: string[] = []
-    let at = 0
+    let oldTextParts = 0
+    const keepOldText = (from: number, to: number) => {
+      parts.push(this.#text.slice(from, to))
+      oldTextParts++
+    }
+    let unchangedFrom = 0
     let end = 0
-    const put = (name: string, stamp: Stamp, json: string | undefined) => {
-      if (json !== undefined) {
-        parts.push(json)
-        end += json.length
+    for (let i = 0; i < size; i++) {
+      const oldStart = i === 0 ? 0 : (this.#index[i * SLOTS - 1] as number)
+      const oldEnd = this.#index[i * SLOTS + 2] as number
+      const write = replacing[i]
+      let stamp = this.#index[i * SLOTS + 1] as Stamp
+      if (write) {
+        if (oldStart > unchangedFrom) keepOldText(unchangedFrom, oldStart)
+        unchangedFrom = oldEnd
+        stamp = write[1]
+        if (write[2] !== undefined) parts.push(write[2])
+        end += write[2]?.length ?? 0
+      } else {
+        end += oldEnd - oldStart
       }
+      index[i * SLOTS] = this.#index[i * SLOTS]!
+      index[i * SLOTS + 1] = stamp
+      index[i * SLOTS + 2] = end
+    }
+    if (this.#text.length > unchangedFrom) keepOldText(unchangedFrom, this.#text.length)
+    let at = size * SLOTS
+    for (const [name, stamp, json] of appended) {
+      if (json !== undefined) parts.push(json)
+      end += json?.length ?? 0
       index[at++] = name
       index[at++] = stamp
       index[at++] = end
     }
-    for (let i = 0; i < this.size; i++) {
-      const name = this.name(i)
-      const write = byName.get(name)
-      if (write) {
-        byName.delete(name)
-        put(name, write[1], write[2])
-      } else {
-        put(name, this.stamp(i), this.json(i))
-      }
-    }
-    for (const [name, stamp, json] of byName.values()) put(name, stamp, json)
-    // join builds one flat string, so no slice of the old text or of a decoded message stays reachable
-    // (a single part is returned as it is, hence the detach).
-    return new AttributeSet(index, parts.length === 1 ? detach(parts[0]!) : parts.join(''))
+    return new AttributeSet(index, joinFlat(parts, oldTextParts === 1))
   }
 
   /** The index and text as stored, for encoding a full record (`session/wire-record.ts`). */

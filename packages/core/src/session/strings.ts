@@ -14,3 +14,11 @@ export function detach(value: string): string {
 }
 
 const scratch = Buffer.allocUnsafe(3 * 256)
+
+/**
+ * A new flat copy of any string (whatever its length). Through UTF-8, which is exact for the strings kept
+ * here: JSON.stringify escapes lone surrogates, and text decoded from UTF-8 has none.
+ */
+export function copyString(value: string): string {
+  return Buffer.from(value, 'utf8').toString('utf8')
+}
