@@ -20,7 +20,7 @@ for (const chunk of chunkSizes) {
       const empty = await sender.call('gc')
       const fill = await sender.call('fill', { count: opt.sessions })
       const baseline = await sender.call('sampler-start', { intervalMs: opt.interval })
-      joiner = await startNode('joiner', { ...common, members: [`127.0.0.1:${sender.port}`] }, { execArgv: ['--expose-gc'] })
+      joiner = await startNode('joiner', { ...common, members: [`127.0.0.1:${sender.port}`] }, { execArgv: ['--expose-gc', ...(process.env.JOINER_FLAGS ?? '').split(' ').filter(Boolean)] })
       const mem = await sender.call('sampler-stop')
       const st = joiner.info.status
       const ok = st.stateTransfer === 'complete' && st.sessions === opt.sessions
