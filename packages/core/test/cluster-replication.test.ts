@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import type { SessionCluster } from '../src/cluster/session-cluster.js'
+import { silentLogger } from '../src/logger.js'
 import { memorySessionClusters } from './support/session-cluster.js'
 
 let cleanup: () => Promise<void> = async () => {}
@@ -170,6 +171,33 @@ describe('delta replication (in-memory network, manual clock)', () => {
     expect(served(other)).toBeGreaterThan(before[source === a ? 1 : 0]!)
     expect(joiner.status().stateTransfer).toBe('complete')
     expect(joiner.size).toBe(600)
+  })
+
+  it('a transfer that cannot finish within stateTransferTimeoutMs is logged and counted, and the node serves anyway', async () => {
+    const errors: string[] = []
+    const logger = { ...silentLogger, error: (msg: string) => void errors.push(msg) }
+    const c = await cluster(1, { stateTransferChunkBytes: 2_048, stateTransferTimeoutMs: 3_000, logger })
+    const [a] = c.nodes as [SessionCluster]
+    for (let i = 0; i < 600; i++) await a.save(a.generateId(), { i, pad: 'p'.repeat(100) })
+    // Every frame now takes 50 ms: the ~40 chunks need longer than the joiner's 3 s.
+    c.network.setFaults({ delayMs: [50, 50] })
+    const [joiner] = (await c.add(1)) as [SessionCluster]
+    expect(joiner.ready).toBe(true)
+    expect(joiner.status().stateTransfer).toBe('timed-out')
+    expect(joiner.status().counters['state-transfer.timeouts']).toBe(1)
+    expect(errors).toContain('state transfer did not complete in time; serving without the full state')
+    expect(a.status().counters['state-transfer.chunks-sent']).toBeGreaterThan(0)
+    expect(joiner.size).toBeGreaterThan(0)
+    expect(joiner.size).toBeLessThan(600)
+    // Serving: it takes new sessions, and live replication reaches it.
+    const fresh = a.generateId()
+    const before = joiner.size
+    let saved = false
+    void a.save(fresh, { late: true }).then(() => (saved = true))
+    // A sync save resolves once the joiner acknowledged it: the joiner is a full member.
+    await c.clock.advanceUntil(() => saved)
+    expect(joiner.size).toBe(before + 1)
+    expect((await joiner.load(fresh))?.data).toEqual({ late: true })
   })
 
   it('a node restarted with empty memory receives the sessions before it reports ready', async () => {
