@@ -69,6 +69,21 @@ describe('delta replication (in-memory network, manual clock)', () => {
     for (const node of [a, b, c]) expect((await dataOf(node, id))?.v).toBe('from B')
   })
 
+  it('sync: a member that does not acknowledge within ackTimeoutMs is suspected and counted, and the save resolves', async () => {
+    const c = await cluster(2, { ackTimeoutMs: 2_000 })
+    const [a] = c.nodes as [SessionCluster]
+    // Frames still leave but never arrive (a hung process behind an open connection).
+    c.network.setFaults({ dropRate: 1 })
+    let saved = false
+    const started = c.clock.now()
+    void a.save(a.generateId(), { n: 1 }).then(() => (saved = true))
+    await c.clock.advanceUntil(() => saved, { stepMs: 100 })
+    expect(c.clock.now() - started).toBeGreaterThanOrEqual(2_000)
+    expect(c.clock.now() - started).toBeLessThanOrEqual(2_100)
+    expect(a.status().counters['replication.ack-misses']).toBe(1)
+    expect(a.status().members.map((m) => m.state)).toEqual(['suspect'])
+  })
+
   it('destroy replicates and is final', async () => {
     const { nodes } = await cluster(3)
     const [a, b, c] = nodes as [SessionCluster, SessionCluster, SessionCluster]
