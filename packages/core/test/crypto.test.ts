@@ -26,12 +26,16 @@ describe('aesGcmProtector', () => {
     }
   })
 
-  it('uses a fresh nonce for every frame', () => {
+  it('never repeats a nonce under a key: each connection has its own key and numbers its records', () => {
     const { protector } = setup()
     const sealer = protector.outbound()
-    const nonces = new Set<string>()
-    for (let i = 0; i < 3000; i++) nonces.add(Buffer.from(sealer.seal(bytes('same'))).toString('hex', 0, 12))
-    expect(nonces.size).toBe(3000)
+    const sealed = new Set<string>()
+    for (let i = 0; i < 3000; i++) sealed.add(Buffer.from(sealer.seal(bytes('same'))).toString('hex', 9))
+    expect(sealed.size).toBe(3000)
+    // Two connections sealing the same first record: different ids, so different keys and ciphertexts.
+    const [a, b] = [protector.outbound().seal(bytes('same')), protector.outbound().seal(bytes('same'))]
+    expect(Buffer.from(a).subarray(1, 17).equals(Buffer.from(b).subarray(1, 17))).toBe(false)
+    expect(Buffer.from(a).subarray(25).equals(Buffer.from(b).subarray(25))).toBe(false)
   })
 
   it('refuses a frame sealed under another secret', () => {
@@ -82,8 +86,8 @@ describe('aesGcmProtector', () => {
     const opener = protector.inbound()
     opener.open(frames[0]!)
     expect(() => opener.open(frames[2]!)).toThrow(expect.objectContaining({ name: 'ReplayError' }))
-    // A connection that starts mid-stream is a partial recording.
-    expect(() => protector.inbound().open(frames[1]!)).toThrow(expect.objectContaining({ name: 'ReplayError' }))
+    // A connection that starts mid-stream (a partial recording) has no first record to name its key.
+    expect(() => protector.inbound().open(frames[1]!)).toThrow(expect.objectContaining({ name: 'DecryptionError' }))
   })
 
   it('refuses frames from a second connection mixed into one', () => {
@@ -93,7 +97,12 @@ describe('aesGcmProtector', () => {
     const opener = protector.inbound()
     opener.open(a.seal(bytes('a0')))
     b.seal(bytes('b0'))
-    expect(() => opener.open(b.seal(bytes('b1')))).toThrow(expect.objectContaining({ name: 'ReplayError' }))
+    // b's records are sealed under b's key: in a's stream they do not authenticate.
+    expect(() => opener.open(b.seal(bytes('b1')))).toThrow(expect.objectContaining({ name: 'DecryptionError' }))
+    // Another connection's first record in the middle of this one.
+    const c = protector.inbound()
+    c.open(protector.outbound().seal(bytes('c0')))
+    expect(() => c.open(protector.outbound().seal(bytes('d0')))).toThrow(expect.objectContaining({ name: 'ReplayError' }))
   })
 
   it('refuses a recorded connection replayed on a new connection (reused connection id)', () => {

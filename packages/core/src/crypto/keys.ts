@@ -1,7 +1,7 @@
 import { hkdfSync } from 'node:crypto'
 import { InvalidParametersError } from '../errors.js'
 
-/** Bound into the key derivation and every frame's AAD, so a future wire version can never be confused with this one. */
+/** Bound into the key derivation, so a future wire version can never be confused with this one. */
 export const PROTOCOL_LABEL = 'session-cluster/v1'
 export const KEY_BYTES = 32
 
@@ -14,9 +14,4 @@ export function deriveClusterKey(secret: string | Uint8Array, clusterName: strin
     throw new InvalidParametersError(`clusterName must be a non-empty string, got ${JSON.stringify(clusterName)}`)
   }
   return Buffer.from(hkdfSync('sha256', secret, PROTOCOL_LABEL, clusterName, KEY_BYTES))
-}
-
-/** Additional authenticated data: a frame sealed for another cluster name fails to open even under the same key. */
-export function clusterAad(clusterName: string): Buffer {
-  return Buffer.from(`${PROTOCOL_LABEL}\0${clusterName}`, 'utf8')
 }

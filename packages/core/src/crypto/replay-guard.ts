@@ -1,5 +1,4 @@
 import { ReplayError } from '../errors.js'
-import type { FrameHeader } from './frame-header.js'
 
 /**
  * Connection ids whose first frame was accepted recently, shared by all openers of one protector.
@@ -46,33 +45,14 @@ export class RecentConnectionIds {
 }
 
 /**
- * The replay rules for one inbound connection: its first frame is fresh (seq 0, timestamp within the
- * window, unseen connection id), every later frame has the same id and the next sequence number.
+ * A connection's first record must be fresh: its sender's clock within `replayWindowMs` of ours, and its
+ * connection id not seen within the window (remembered in `recent`). Later records are ordered by their
+ * sequence numbers, so replaying a whole recorded connection is the only replay left to refuse, and this does.
  */
-export class ConnectionReplayGuard {
-  #connectionId: string | undefined
-  #nextSeq = 0
-
-  constructor(
-    private readonly recent: RecentConnectionIds,
-    private readonly replayWindowMs: number,
-  ) {}
-
-  check(header: FrameHeader, nowMs: number): void {
-    if (this.#connectionId === undefined) {
-      if (header.seq !== 0) throw new ReplayError(`first frame of a connection has seq ${header.seq}, expected 0`)
-      const skewMs = Math.abs(nowMs - header.sentAtMs)
-      if (skewMs > this.replayWindowMs) {
-        throw new ReplayError(`first frame is ${skewMs} ms away from local time (window ${this.replayWindowMs} ms)`)
-      }
-      this.recent.admit(header.connectionId, nowMs, header.sentAtMs + this.replayWindowMs + 1)
-      this.#connectionId = header.connectionId
-    } else {
-      if (header.connectionId !== this.#connectionId) {
-        throw new ReplayError(`frame from connection ${header.connectionId} on connection ${this.#connectionId}`)
-      }
-      if (header.seq !== this.#nextSeq) throw new ReplayError(`frame seq ${header.seq}, expected ${this.#nextSeq}`)
-    }
-    this.#nextSeq = header.seq + 1
+export function admitFirstRecord(recent: RecentConnectionIds, connectionId: string, sentAtMs: number, nowMs: number, replayWindowMs: number): void {
+  const skewMs = Math.abs(nowMs - sentAtMs)
+  if (skewMs > replayWindowMs) {
+    throw new ReplayError(`first record is ${skewMs} ms away from local time (window ${replayWindowMs} ms)`)
   }
+  recent.admit(connectionId, nowMs, sentAtMs + replayWindowMs + 1)
 }
