@@ -5,7 +5,10 @@
 // replication's sync mode waits for (envelope, CBOR and the ack included).
 import { fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { aesGcmProtector, Channel, plaintextProtector, tcpTransport } from '../../packages/core/dist/index.js'
+import { distUrl } from '../replication/lib.mjs'
+
+// SC_CORE_DIST=/path/to/dist/index.js measures another build of core (side by side comparisons).
+const { aesGcmProtector, Channel, plaintextProtector, tcpTransport } = await import(distUrl())
 
 const FRAME_BYTES = 1024
 const THROUGHPUT = 0
