@@ -3,7 +3,7 @@ import type { Stamp } from './hlc.js'
 import { attributeNameProblem, MAX_NODE_ID_LENGTH, MAX_ROUTE_LENGTH } from './limits.js'
 import { detach } from './strings.js'
 
-/** Checks shared by the two wire forms of session state: deltas (`wire.ts`) and full records (`wire-record.ts`). */
+// Checks shared by the two wire forms of session state: deltas (`wire.ts`) and full records (`wire-record.ts`).
 
 export function fail(message: string): never {
   throw new MalformedMessageError(`session data: ${message}`)
@@ -84,4 +84,3 @@ export function readAttributeName(value: unknown): string {
   if (problem) fail(problem)
   return attributeNames.add(value as string)
 }
-

@@ -6,12 +6,12 @@ import { detach } from './strings.js'
 import {
   fail,
   internNodeId,
+  isNodeId,
   isNonNegativeInteger,
   isPresent,
   readAttributeName,
   readMaxInactive,
   readRoute,
-  isNodeId,
   readTime,
 } from './wire-checks.js'
 
@@ -173,8 +173,10 @@ function readPacked(index: unknown, text: unknown, stamps: readonly Stamp[], str
   for (let i = 0; i < index.length; i += 3) {
     const name = strings.name(index[i])
     let repeated = false
-    if (seen) repeated = seen.has(name) || !seen.add(name)
-    else for (let j = 0; j < i; j += 3) if (index[j] === name) repeated = true
+    if (seen) {
+      repeated = seen.has(name)
+      seen.add(name)
+    } else for (let j = 0; j < i; j += 3) if (index[j] === name) repeated = true
     if (repeated) fail(`attribute "${name}" appears twice`)
     const end: unknown = index[i + 2]
     if (!isNonNegativeInteger(end) || end < previousEnd || end > text.length) fail('attribute ends must rise within the text')
