@@ -19,12 +19,22 @@ const options = JSON.parse(process.env.CLUSTER_OPTIONS ?? '{}')
 const profiler = process.env.BENCH_CPU_PROFILE ? await startProfiler('start') : undefined
 let stopSamplerProfile
 const t0 = performance.now()
+// Peak memory while starting (for a joiner: during its state transfer), sampled every 20 ms.
+const startPeak = { rss: 0, heapUsed: 0 }
+const sampleStart = () => {
+  const m = process.memoryUsage()
+  startPeak.rss = Math.max(startPeak.rss, m.rss)
+  startPeak.heapUsed = Math.max(startPeak.heapUsed, m.heapUsed)
+}
+const startSampler = setInterval(sampleStart, 20)
 const cluster = createSessionCluster({ logger: process.env.CLUSTER_LOG ? consoleLogger() : silentLogger, ...options })
 await cluster.start()
 const startToReadyMs = performance.now() - t0
+sampleStart()
+clearInterval(startSampler)
 await profiler?.()
 const cpu = process.cpuUsage() // whole process so far (module loading included)
-process.send({ event: 'ready', port: cluster.local.address.port, status: cluster.status(), startToReadyMs, cpuMs: (cpu.user + cpu.system) / 1000 })
+process.send({ event: 'ready', port: cluster.local.address.port, status: cluster.status(), startToReadyMs, cpuMs: (cpu.user + cpu.system) / 1000, startPeak })
 
 const gc = () => {
   if (!globalThis.gc) throw new Error('run this node with --expose-gc')

@@ -42,6 +42,9 @@ for (const chunk of chunkSizes) {
         wireMiB: (counters['transport.bytes.sent'] ?? 0) / MiB,
         senderHeapPerSession: (baseline.heapUsed - empty.heapUsed) / opt.sessions,
         joinerHeapPerSession: (joinerMem.heapUsed - empty.heapUsed) / opt.sessions,
+        // What the joiner held at its peak beyond the sessions it ends with (after gc): chunks in flight, garbage.
+        joinerPeakOverMiB: (joiner.info.startPeak.heapUsed - joinerMem.heapUsed) / MiB,
+        joinerPeakRssMiB: joiner.info.startPeak.rss / MiB,
         fillMs: fill.ms,
       }
       if (!ok) console.error(`run ${run} chunk ${chunk}: joiner not complete: ${st.stateTransfer} with ${st.sessions} sessions`)
@@ -69,6 +72,7 @@ table(
     'sender +rss MiB': fmt(r.rssExtraMiB, 1),
     'sender +heap MiB': fmt(r.heapExtraMiB, 1),
     'sender +external MiB': fmt(r.extExtraMiB, 1),
+    'joiner peak heap over final MiB': fmt(r.joinerPeakOverMiB, 1),
     chunks: r.chunksSent,
     'wire MiB': fmt(r.wireMiB, 1),
   })),
@@ -90,6 +94,8 @@ table(
       'sender +heap MiB': fmt(m('heapExtraMiB'), 1),
       'sender B/session': fmt(m('senderHeapPerSession'), 0),
       'joiner B/session': fmt(m('joinerHeapPerSession'), 0),
+      'joiner peak heap over final MiB': fmt(m('joinerPeakOverMiB'), 1),
+      'joiner peak rss MiB': fmt(m('joinerPeakRssMiB'), 0),
     }
   }),
 )
