@@ -44,6 +44,14 @@ describe('state transfer, sending side', () => {
     expect(ids.size).toBe(50)
   })
 
+  it('serves announced chunks only: a range the joiner chose could make one reply the whole table', () => {
+    const server = new StateTransferServer(table, new ManualClock(), new Metrics(), 500)
+    const ends = server.chunk('t3', 0).b!
+    expect(() => server.chunk('t3', ends[0]!, 50)).toThrow(/not a chunk this transfer announced/)
+    expect(() => server.chunk('t3', ends[0]! + 1, ends[1])).toThrow(/not a chunk this transfer announced/)
+    expect(server.chunk('t3', ends[0]!, ends[1]).r).toHaveLength(ends[1]! - ends[0]!)
+  })
+
   it('refuses to continue a transfer it does not know (it restarted): the joiner must start over', () => {
     const server = new StateTransferServer(table, new ManualClock(), new Metrics(), 500)
     expect(() => server.chunk('never-started', 10)).toThrow(/start again from cursor 0/)

@@ -29,13 +29,21 @@ const RECORD_OVERHEAD = 48
 const ATTR_OVERHEAD = 32
 
 /**
- * The sending side. A transfer snapshots the list of session ids once (a few MB for 100k sessions) and then
- * encodes records a chunk at a time, as they are at that moment, so the sender's extra memory is the id list
- * plus one chunk. Records changed meanwhile are sent as they are now, and live deltas reach the joiner too;
- * the merge makes the overlap harmless. Every request is answered: two nodes starting together both finish.
+ * The sending side. A transfer snapshots the list of records once (a pointer each: under 1 MB for 100k
+ * sessions), cuts it into chunks of about `chunkBytes`, and encodes a chunk only when it is asked for, as its
+ * records are at that moment; the sender's extra memory is the snapshot plus the few chunks a joiner asks for
+ * ahead. Records changed meanwhile are sent as they are now, and live deltas reach the joiner too; the merge
+ * makes the overlap harmless. Every request is answered: two nodes starting together both finish.
  */
+interface Transfer {
+  records: SessionRecord[]
+  /** Each chunk's end, as announced to the joiner. */
+  ends: number[]
+  touchedAt: number
+}
+
 export class StateTransferServer {
-  readonly #transfers = new Map<string, { records: SessionRecord[]; touchedAt: number }>()
+  readonly #transfers = new Map<string, Transfer>()
 
   constructor(
     private readonly table: SessionTable,
@@ -64,19 +72,20 @@ export class StateTransferServer {
       // We restarted, or forgot an idle transfer: continuing from a new snapshot would skip sessions.
       throw new MalformedMessageError(`unknown state transfer ${transferId}: start again from cursor 0`)
     }
-    let boundaries: number[] | undefined
+    let announce = false
     if (!transfer || start === 0) {
       // Records rather than ids: the table updates a record in place, so each is still sent as it is at
       // the time of its chunk; one purged meanwhile goes out as the tombstone it was, and the joiner
       // purges it in turn.
-      transfer = { records: [...this.table.records()], touchedAt: now }
+      const records = [...this.table.records()]
+      transfer = { records, ends: this.#boundaries(records), touchedAt: now }
       this.#transfers.set(transferId, transfer)
       this.metrics.increment('state-transfer.served')
-      boundaries = this.#boundaries(transfer.records)
+      announce = true
     }
     transfer.touchedAt = now
-    const { records } = transfer
-    const stop = Math.min(end ?? boundaries?.[0] ?? this.#chunkEnd(records, start), records.length)
+    const { records, ends } = transfer
+    const stop = announce ? ends[0]! : announcedEnd(ends, start, end)
     const strings = new WireStringTable()
     const r: WireRecord[] = []
     for (let i = start; i < stop; i++) r.push(recordToWire(records[i]!, strings))
@@ -84,7 +93,7 @@ export class StateTransferServer {
     if (done) this.#transfers.delete(transferId)
     this.metrics.increment('state-transfer.chunks-sent')
     const c = done ? -1 : stop
-    return boundaries ? { c, b: boundaries, s: strings.list, r } : { c, s: strings.list, r }
+    return announce ? { c, b: ends, s: strings.list, r } : { c, s: strings.list, r }
   }
 
   /** Where a chunk that starts at `start` ends: after at least one record, once it holds `chunkBytes`. */
@@ -109,6 +118,27 @@ export class StateTransferServer {
   #forgetIdle(now: number): void {
     for (const [id, t] of this.#transfers) if (now - t.touchedAt > SENDER_IDLE_MS) this.#transfers.delete(id)
   }
+}
+
+/**
+ * The end of the announced chunk that starts at `start`. A joiner asks for announced chunks only: a range of
+ * its own choosing could make one reply as large as the whole table.
+ */
+function announcedEnd(ends: readonly number[], start: number, end: number | undefined): number {
+  let low = 0
+  let high = ends.length - 1
+  while (low <= high) {
+    const middle = (low + high) >> 1
+    const value = ends[middle]!
+    if (value === start) {
+      const next = ends[middle + 1]
+      if (next !== undefined && (end === undefined || end === next)) return next
+      break
+    }
+    if (value < start) low = middle + 1
+    else high = middle - 1
+  }
+  throw new MalformedMessageError(`records ${start} to ${end ?? '?'} are not a chunk this transfer announced`)
 }
 
 function estimateBytes(record: SessionRecord): number {
