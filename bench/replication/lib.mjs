@@ -1,8 +1,8 @@
 // Shared helpers for the replication benchmarks: child cluster nodes over IPC, stats, machine facts.
-import { fork } from 'node:child_process'
 import { readFileSync, statSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { eventually as pollUntil, forkNode } from '../../packages/core/test/fixtures/node-process.mjs'
 
 /** The built core package: packages/core/dist by default, or SC_CORE_DIST (a path or file URL) for a pinned build. */
 export function distUrl() {
@@ -115,86 +115,14 @@ const fixture = fileURLToPath(new URL('./cluster-node.mjs', import.meta.url))
 
 /**
  * A cluster node in a child process (bench/replication/cluster-node.mjs), commanded over IPC.
- * Resolves once the node reported ready; `spawnToReadyMs` is measured here (fork to ready message),
- * `startToReadyMs` inside the child (createSessionCluster + start()).
+ * Resolves once the node reported ready; `info.spawnToReadyMs` is measured here (fork to ready message),
+ * `info.startToReadyMs` inside the child (createSessionCluster + start()).
  */
-export async function startNode(route, options, { execArgv = [], readyTimeoutMs = 120_000 } = {}) {
-  const t0 = performance.now()
-  const child = fork(fixture, [], {
-    env: { ...process.env, CLUSTER_OPTIONS: JSON.stringify({ route, host: '127.0.0.1', port: 0, ...options }) },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    execArgv,
-    serialization: 'advanced',
-  })
-  const pending = new Map()
-  let nextId = 1
-  const exited = new Promise((resolve) => child.once('exit', resolve))
-  const ready = new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${route} not ready within ${readyTimeoutMs} ms`)), readyTimeoutMs)
-    child.once('exit', (code) => reject(new Error(`${route} exited with ${code} before it was ready`)))
-    child.on('message', (m) => {
-      if (m.event === 'ready') {
-        clearTimeout(timer)
-        resolve({ ...m, spawnToReadyMs: performance.now() - t0 })
-        return
-      }
-      const p = m.id === undefined ? undefined : pending.get(m.id)
-      if (!p) return
-      pending.delete(m.id)
-      if (m.error) p.reject(new Error(m.error))
-      else p.resolve(m.result)
-    })
-  })
-  child.once('exit', () => {
-    for (const p of pending.values()) p.reject(new Error(`${route} exited`))
-    pending.clear()
-  })
-  const info = await ready
-  return {
-    route,
-    port: info.port,
-    info,
-    child,
-    call(cmd, a, timeoutMs = 300_000) {
-      return new Promise((resolve, reject) => {
-        const id = nextId++
-        const timer = setTimeout(() => {
-          pending.delete(id)
-          reject(new Error(`${route}: ${cmd} timed out`))
-        }, timeoutMs)
-        pending.set(id, {
-          resolve: (v) => {
-            clearTimeout(timer)
-            resolve(v)
-          },
-          reject: (e) => {
-            clearTimeout(timer)
-            reject(e)
-          },
-        })
-        child.send({ id, cmd, args: a })
-      })
-    },
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return
-      await this.call('stop', {}, 10_000).catch(() => {})
-      const t = setTimeout(() => child.kill('SIGKILL'), 5_000)
-      await exited
-      clearTimeout(t)
-    },
-    async kill() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-      await exited
-    },
-  }
+export function startNode(route, options, { execArgv = [], readyTimeoutMs = 120_000 } = {}) {
+  return forkNode(fixture, route, options, { execArgv, readyTimeoutMs, callTimeoutMs: 300_000, serialization: 'advanced' })
 }
 
 /** Poll until `check` is true or the deadline passes. */
-export async function eventually(check, { timeoutMs = 20_000, intervalMs = 20 } = {}) {
-  const end = Date.now() + timeoutMs
-  while (Date.now() < end) {
-    if (await check()) return true
-    await new Promise((r) => setTimeout(r, intervalMs))
-  }
-  return check()
+export function eventually(check, { timeoutMs = 20_000, intervalMs = 20 } = {}) {
+  return pollUntil(check, { timeoutMs, intervalMs })
 }
