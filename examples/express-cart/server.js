@@ -8,7 +8,7 @@ import { clusterSession } from '@session-cluster/express'
 import express from 'express'
 import { cartItems, isValidAttributeKey, renderCartPage, sessionAttributes } from '../shared/cart-page.js'
 import { configOrExit } from '../shared/config.js'
-import { closeHttpServer } from '../shared/shutdown.js'
+import { closeHttpServer, exitOnSignals } from '../shared/shutdown.js'
 
 const config = configOrExit()
 const { route } = config
@@ -93,10 +93,10 @@ server.listen(config.port, config.host, () => {
   const port = server.address()?.port ?? config.port
   sessions.ready.then(
     () => {
-      if (!stopping) console.log(`listening on http://${config.host}:${port} route=${route}`)
+      if (!stopping()) console.log(`listening on http://${config.host}:${port} route=${route}`)
     },
     (err) => {
-      if (stopping) return // a SIGTERM during state transfer: shutdown() exits 0
+      if (stopping()) return // a SIGTERM during state transfer: shutdown() exits 0
       console.error(`[${route}] cluster failed to start: ${err?.message ?? err}`)
       process.exit(1)
     },
@@ -105,23 +105,11 @@ server.listen(config.port, config.host, () => {
 
 // SIGTERM: stop accepting, let in-flight requests finish (their replication included), then flush and
 // leave the cluster so peers drop this member at once instead of suspecting it. Exit 0 within 5 s.
-let stopping = false
-async function shutdown(signal) {
-  if (stopping) return
-  stopping = true
-  console.log(`[${route}] ${signal}: draining`)
-  setTimeout(() => {
-    console.error(`[${route}] shutdown took too long, exiting`)
-    process.exit(1)
-  }, 4_500).unref()
+const stopping = exitOnSignals(route, async () => {
   await closeHttpServer(server)
   try {
     await sessions.close()
   } catch (err) {
     console.error(`[${route}] leaving the cluster failed: ${err?.message ?? err}`)
   }
-  console.log(`[${route}] stopped`)
-  process.exit(0)
-}
-process.once('SIGTERM', () => shutdown('SIGTERM'))
-process.once('SIGINT', () => shutdown('SIGINT'))
+})

@@ -5,6 +5,7 @@ import { clusterSession } from '@session-cluster/fastify'
 import Fastify from 'fastify'
 import { cartItems, isValidAttributeKey, renderCartPage, sessionAttributes } from '../shared/cart-page.js'
 import { configOrExit } from '../shared/config.js'
+import { exitOnSignals } from '../shared/shutdown.js'
 
 const config = configOrExit()
 const { route } = config
@@ -94,15 +95,7 @@ app.post('/', async (request, reply) => {
 // SIGTERM: stop accepting, let in-flight requests finish (their replication included), then flush and
 // leave the cluster (the plugin's onClose; stop() again is a no-op) so peers drop this member at once.
 // Exit 0 within 5 s.
-let stopping = false
-async function shutdown(signal) {
-  if (stopping) return
-  stopping = true
-  console.log(`[${route}] ${signal}: draining`)
-  setTimeout(() => {
-    console.error(`[${route}] shutdown took too long, exiting`)
-    process.exit(1)
-  }, 4_500).unref()
+const stopping = exitOnSignals(route, async () => {
   // Keep-alive connections from nginx that stay busy past 3 s are cut, so close() cannot hang.
   setTimeout(() => app.server.closeAllConnections(), 3_000).unref()
   try {
@@ -111,19 +104,15 @@ async function shutdown(signal) {
   } catch (err) {
     console.error(`[${route}] shutdown error: ${err?.message ?? err}`)
   }
-  console.log(`[${route}] stopped`)
-  process.exit(0)
-}
-process.once('SIGTERM', () => shutdown('SIGTERM'))
-process.once('SIGINT', () => shutdown('SIGINT'))
+})
 
 try {
   await app.listen({ port: config.port, host: config.host })
   await app.cluster.whenReady()
-  if (!stopping) console.log(`listening on http://${config.host}:${app.server.address().port} route=${route}`)
+  if (!stopping()) console.log(`listening on http://${config.host}:${app.server.address().port} route=${route}`)
 } catch (err) {
   // A SIGTERM during startup stops the cluster, which ends the wait above: shutdown() exits 0.
-  if (!stopping) {
+  if (!stopping()) {
     console.error(`[${route}] failed to start: ${err?.message ?? err}`)
     process.exit(1)
   }
