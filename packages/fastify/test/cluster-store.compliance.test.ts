@@ -1,18 +1,14 @@
 import { createRequire } from 'node:module'
-import { createSessionCluster, type SessionCluster, silentLogger } from '@session-cluster/core'
-import { afterAll } from 'vitest'
+import { soloCluster } from '../../core/test/support/adapter-tests.js'
 import { storeComplianceSuite } from '../../express/test/store-compliance.js'
 import { ClusterStore } from '../src/index.js'
 
 // The same store suite the Express ClusterStore runs. One node on loopback TCP, started once; each test
 // gets a fresh store over it and clears it afterwards.
-let cluster: SessionCluster | undefined
-afterAll(() => cluster?.stop())
+const solo = soloCluster()
 
 storeComplianceSuite('Fastify ClusterStore (one node, loopback TCP)', async () => {
-  cluster ??= createSessionCluster({ route: 'solo', port: 0, expiryIntervalMs: 100, accessFlushIntervalMs: 100, logger: silentLogger })
-  await cluster.start()
-  const c = cluster
+  const c = await solo()
   return {
     store: new ClusterStore(c),
     newId: () => c.generateId(),
@@ -29,9 +25,7 @@ const Session = require('@fastify/session/lib/session') as new (...args: unknown
 const signer = { sign: (v: string) => `${v}.sig`, unsign: (v: string) => ({ valid: true, renew: false, value: v }) }
 
 storeComplianceSuite('Fastify ClusterStore, fed @fastify/session Session objects', async () => {
-  cluster ??= createSessionCluster({ route: 'solo', port: 0, expiryIntervalMs: 100, accessFlushIntervalMs: 100, logger: silentLogger })
-  await cluster.start()
-  const c = cluster
+  const c = await solo()
   const store = new ClusterStore(c)
   return {
     store,

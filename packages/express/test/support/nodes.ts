@@ -4,8 +4,6 @@ import { createSessionCluster, type SessionCluster, type SessionClusterInit } fr
 import express, { type Express } from 'express'
 import { type ClusterSessionMiddleware, type ClusterSessionOptions, clusterSession } from '../../src/index.js'
 
-export const SECRET = 'test secret, long enough to sign cookies'
-
 declare module 'express-session' {
   interface SessionData {
     items: string[]
@@ -39,9 +37,11 @@ export async function freePorts(count: number): Promise<number[]> {
   return ports
 }
 
+import { SECRET, waitFor } from '../../../core/test/support/adapter-tests.js'
 import { FAST_CLUSTER } from '../../../core/test/support/fast-cluster.js'
 
 export { FAST_CLUSTER }
+export { idOf, SECRET, sessionMessagesSent, waitFor } from '../../../core/test/support/adapter-tests.js'
 
 /** A cart app with the example contract's routes (DESIGN.md section 5) plus regenerate/destroy/reload. */
 export function cartApp(route: string, sessions: ClusterSessionMiddleware): Express {
@@ -124,16 +124,6 @@ export async function stopNodes(nodes: TestNode[]): Promise<void> {
   )
 }
 
-/** Poll `predicate` until it holds; fail after `timeoutMs` (no sleep-and-hope). */
-export async function waitFor(predicate: () => boolean | Promise<boolean>, { timeoutMs = 10_000, stepMs = 20 } = {}): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    if (await predicate()) return
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`)
-    await new Promise((resolve) => setTimeout(resolve, stepMs))
-  }
-}
-
 /** The `sid=...` pair from a response's Set-Cookie, or undefined. */
 export function sessionCookie(res: { headers: Record<string, unknown> }, name = 'sid'): string | undefined {
   const header = res.headers['set-cookie']
@@ -143,24 +133,6 @@ export function sessionCookie(res: { headers: Record<string, unknown> }, name = 
     if (pair.startsWith(`${name}=`)) return pair
   }
   return undefined
-}
-
-/** The session id inside a signed cookie pair `sid=s%3A<id>.<sig>`. */
-export function idOf(cookie: string): string {
-  const value = decodeURIComponent(cookie.slice(cookie.indexOf('=') + 1))
-  return value.slice(2, value.lastIndexOf('.'))
-}
-
-const MEMBERSHIP_MESSAGES = new Set(['hb', 'ping', 'pong', 'bye'])
-
-/** Session messages this node sent (channel.sent.<type>), membership heartbeats left out. */
-export function sessionMessagesSent(cluster: SessionCluster): number {
-  let sum = 0
-  for (const [name, value] of Object.entries(cluster.status().counters)) {
-    const m = /^channel\.sent\.(.+)$/.exec(name)
-    if (m && !MEMBERSHIP_MESSAGES.has(m[1]!)) sum += value
-  }
-  return sum
 }
 
 export { createSessionCluster }

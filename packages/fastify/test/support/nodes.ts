@@ -3,8 +3,6 @@ import type { SessionCluster, SessionClusterInit } from '@session-cluster/core'
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
 import { type ClusterSessionOptions, clusterSession } from '../../src/index.js'
 
-export const SECRET = 'test secret, long enough to sign cookies'
-
 declare module 'fastify' {
   interface Session {
     items?: string[]
@@ -12,9 +10,11 @@ declare module 'fastify' {
   }
 }
 
+import { SECRET, waitFor } from '../../../core/test/support/adapter-tests.js'
 import { FAST_CLUSTER } from '../../../core/test/support/fast-cluster.js'
 
 export { FAST_CLUSTER }
+export { idOf, SECRET, sessionMessagesSent, waitFor } from '../../../core/test/support/adapter-tests.js'
 
 export interface TestNode {
   route: string
@@ -107,16 +107,6 @@ export async function stopNodes(nodes: TestNode[]): Promise<void> {
   await Promise.all(nodes.map((n) => n.app.close()))
 }
 
-/** Poll `predicate` until it holds; fail after `timeoutMs`. */
-export async function waitFor(predicate: () => boolean | Promise<boolean>, { timeoutMs = 10_000, stepMs = 20 } = {}): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    if (await predicate()) return
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`)
-    await new Promise((resolve) => setTimeout(resolve, stepMs))
-  }
-}
-
 type Headers = Record<string, unknown> | Headers_
 type Headers_ = { getSetCookie(): string[] }
 
@@ -134,28 +124,10 @@ export function sessionCookie(res: LightMyRequestResponse | { headers: Headers }
   return found
 }
 
-/** The session id inside a signed cookie pair `sid=s%3A<id>.<sig>`. */
-export function idOf(cookie: string): string {
-  const value = decodeURIComponent(cookie.slice(cookie.indexOf('=') + 1))
-  return value.slice(2, value.lastIndexOf('.'))
-}
-
 /** What cookie-signature (express-session's signer) produces: `sid=s%3A<id>.<hmac-sha256 base64 without =>`. */
 export function signedCookie(id: string, secret = SECRET): string {
   const sig = createHmac('sha256', secret).update(id).digest('base64').replace(/=+$/, '')
   return `sid=${encodeURIComponent(`s:${id}.${sig}`)}`
-}
-
-const MEMBERSHIP_MESSAGES = new Set(['hb', 'ping', 'pong', 'bye'])
-
-/** Session messages this node sent (channel.sent.<type>), membership heartbeats left out. */
-export function sessionMessagesSent(cluster: SessionCluster): number {
-  let sum = 0
-  for (const [name, value] of Object.entries(cluster.status().counters)) {
-    const m = /^channel\.sent\.(.+)$/.exec(name)
-    if (m && !MEMBERSHIP_MESSAGES.has(m[1]!)) sum += value
-  }
-  return sum
 }
 
 /** GET through inject with an optional cookie; the JSON body parsed. */
