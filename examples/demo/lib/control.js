@@ -9,6 +9,7 @@
 //                                   show which node answered (cookies are per host, not per port)
 import { readFileSync } from 'node:fs'
 import { createServer, request } from 'node:http'
+import { listenOnLoopback } from './ports.js'
 
 const DASHBOARD = new URL('../dashboard.html', import.meta.url)
 
@@ -109,13 +110,7 @@ export async function startControlServer({ demo, port }) {
     })
   }
 
-  await new Promise((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(port, '127.0.0.1', () => {
-      server.off('error', reject)
-      resolve()
-    })
-  })
+  await listenOnLoopback(server, port)
   return {
     port,
     async stop() {

@@ -7,6 +7,7 @@ import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { renderNginxConfig } from '../../nginx/render.js'
+import { listenOnLoopback } from './ports.js'
 
 const NGINX_CANDIDATES = ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx']
 
@@ -200,13 +201,7 @@ export async function startBuiltinFront({ port, nodes, log, reason = 'nginx not 
     attempt(0)
   }
 
-  await new Promise((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(port, '127.0.0.1', () => {
-      server.off('error', reject)
-      resolve()
-    })
-  })
+  await listenOnLoopback(server, port)
 
   return {
     kind: 'builtin',

@@ -48,6 +48,17 @@ export async function nextFreePortFrom(from) {
   throw new Error(`no free port in ${from}..${from + 199}`)
 }
 
+/** Listen on 127.0.0.1:`port`; rejects (and leaves no error listener behind) when the bind fails. */
+export function listenOnLoopback(server, port) {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+}
+
 /** Mark a port as taken (one given explicitly), so the helpers above never hand it out. */
 export function reservePort(port) {
   handedOut.add(port)
