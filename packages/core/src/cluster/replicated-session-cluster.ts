@@ -11,7 +11,6 @@ import { chunked, deltaMessage, parseDeltas } from '../replication/messages.js'
 import { Replicator } from '../replication/replicator.js'
 import { pullState, type StateTransferClientInit, StateTransferServer, type StateTransferOutcome, transferFrom } from '../replication/state-transfer.js'
 import {
-  compareStamps,
   type Delta,
   deltaForLocalChange,
   deltaMaxStamp,
@@ -21,6 +20,7 @@ import {
   isUnsetRegister,
   liveAttributes,
   loadSession,
+  maxStamp,
   type SessionChange,
   type SessionRecord,
   SessionTable,
@@ -415,7 +415,7 @@ export class ReplicatedSessionCluster implements SessionCluster {
     let max: Stamp | undefined
     for (const delta of deltas) {
       const stamp = deltaMaxStamp(delta)
-      if (stamp && (!max || compareStamps(stamp, max) > 0)) max = stamp
+      if (stamp) max = max ? maxStamp(max, stamp) : stamp
     }
     if (max) this.#hlc.observe(max)
     const report = this.#reportsChanges()

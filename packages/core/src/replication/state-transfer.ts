@@ -155,7 +155,7 @@ export interface StateTransferClientInit {
   clock: Clock
   metrics: Metrics
   logger: Logger
-  /** Called for every chunk's deltas (applies them with the normal merge and emits events). */
+  /** Called with each slice of a chunk's records, as deltas (applies them with the normal merge and emits events). */
   apply: (deltas: Delta[]) => void
   /** How long to wait for peers to show up before concluding we are alone. */
   discoveryMs: number

@@ -1,4 +1,4 @@
-import { compareStamps, type Stamp } from './hlc.js'
+import { maxStamp as higherStamp, type Stamp } from './hlc.js'
 import { copyString, detach } from './strings.js'
 
 /** An attribute write in a delta: name, stamp, json (undefined = removed). */
@@ -90,7 +90,7 @@ export class AttributeSet {
     let max: Stamp | undefined
     for (let i = 1; i < this.#index.length; i += SLOTS) {
       const stamp = this.#index[i] as Stamp
-      if (!max || compareStamps(stamp, max) > 0) max = stamp
+      max = max ? higherStamp(max, stamp) : stamp
     }
     return max
   }

@@ -1,5 +1,5 @@
 import { AttributeSet, type AttrWrite } from './attributes.js'
-import { compareStamps, type Stamp, ZERO_STAMP } from './hlc.js'
+import { compareStamps, maxStamp, type Stamp, ZERO_STAMP } from './hlc.js'
 
 /** A last-writer-wins value. Never mutated (a merge replaces it), so records and deltas share them. */
 export interface Register<T> {
@@ -60,7 +60,7 @@ export function emptyRecord(id: string): SessionRecord {
 export function deltaMaxStamp(delta: Delta): Stamp | undefined {
   let max: Stamp | undefined
   const consider = (stamp: Stamp | undefined) => {
-    if (stamp && (!max || compareStamps(stamp, max) > 0)) max = stamp
+    if (stamp) max = max ? maxStamp(max, stamp) : stamp
   }
   consider(delta.destroyed)
   consider(delta.route?.stamp)
