@@ -1,0 +1,73 @@
+// The comparison app for Express: express + express-session with its MemoryStore (STORE=memory, one
+// process) or connect-redis (STORE=redis, REDIS_URL, any number of processes). It implements only what the
+// side-by-side workloads use of the example contract, exactly as examples/express-cart does it:
+//   GET /cart?add=NAME  pushes NAME onto req.session.items in place; GET /cart reads;
+//   both answer {"node","sessionId","items"}; GET /cluster/status answers 200 once the store is connected.
+// Same cookie name (sid), cookie options, secret derivation (examples/shared/config.js) and express-session
+// options as @session-cluster/express's clusterSession() defaults (resave, saveUninitialized and rolling off),
+// so the only difference from the example is the store.
+import { createServer } from 'node:http'
+import express from 'express'
+import session from 'express-session'
+import { cartItems } from '../../../examples/shared/cart-page.js'
+import { configOrExit } from '../../../examples/shared/config.js'
+import { closeHttpServer, exitOnSignals } from '../../../examples/shared/shutdown.js'
+
+const config = configOrExit()
+const { route } = config
+const storeKind = process.env.STORE || 'memory'
+
+let redis
+let store // undefined: express-session's MemoryStore
+if (storeKind === 'redis') {
+  if (!process.env.REDIS_URL) throw new Error('STORE=redis needs REDIS_URL')
+  // Loaded only here, so the MemoryStore process does not carry the redis client in its RSS.
+  const { createClient } = await import('redis')
+  const { RedisStore } = await import('connect-redis')
+  redis = createClient({ url: process.env.REDIS_URL })
+  redis.on('error', (err) => console.error(`[${route}] redis: ${err.message}`))
+  await redis.connect()
+  store = new RedisStore({ client: redis, prefix: 'sess:' }) // connect-redis's defaults otherwise (ttl from the cookie, touch on)
+} else if (storeKind !== 'memory') {
+  throw new Error(`STORE must be memory or redis, got "${storeKind}"`)
+}
+
+const app = express()
+app.disable('x-powered-by')
+
+// Health, outside the session (as in the example): the harness waits for 200 before sending load.
+app.get('/cluster/status', (_req, res) => {
+  res.json({ route, ready: true, store: storeKind })
+})
+
+app.use(
+  session({
+    secret: config.cookieSecret,
+    name: 'sid',
+    store,
+    resave: false,
+    saveUninitialized: false,
+    rolling: false,
+    cookie: { secure: false, httpOnly: true, sameSite: 'lax' },
+  }),
+)
+
+app.get('/cart', (req, res) => {
+  const items = cartItems(req.session)
+  if (typeof req.query.add === 'string') items.push(req.query.add)
+  res.json({ node: route, sessionId: req.sessionID, items })
+})
+
+const server = createServer(app)
+server.on('error', (err) => {
+  console.error(`[${route}] HTTP server error: ${err.message}`)
+  process.exit(1)
+})
+server.listen(config.port, config.host, () => {
+  console.log(`listening on http://${config.host}:${server.address().port} route=${route} store=${storeKind}`)
+})
+
+exitOnSignals(route, async () => {
+  await closeHttpServer(server)
+  await redis?.quit().catch(() => {})
+})

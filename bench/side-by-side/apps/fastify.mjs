@@ -1,0 +1,74 @@
+// The comparison app for Fastify: fastify + @fastify/cookie + @fastify/session with its MemoryStore
+// (STORE=memory, one process) or connect-redis (STORE=redis, REDIS_URL, any number of processes). Only what
+// the side-by-side workloads use of the example contract, as examples/fastify-cart does it:
+//   GET /cart?add=NAME pushes NAME onto request.session.items in place; GET /cart reads;
+//   both answer {"node","sessionId","items"}; GET /cluster/status answers 200 once the store is connected.
+// Same cookie name (sid), cookie options, secret derivation (examples/shared/config.js) and @fastify/session
+// options as @session-cluster/fastify's plugin defaults (saveUninitialized off, rolling on: @fastify/session
+// then saves the session on every request, which for connect-redis is a SET per read; the cluster store
+// replicates nothing for an unchanged session).
+import fastifyCookie from '@fastify/cookie'
+import fastifySession from '@fastify/session'
+import Fastify from 'fastify'
+import { cartItems } from '../../../examples/shared/cart-page.js'
+import { configOrExit } from '../../../examples/shared/config.js'
+import { exitOnSignals } from '../../../examples/shared/shutdown.js'
+
+const config = configOrExit()
+const { route } = config
+const storeKind = process.env.STORE || 'memory'
+
+let redis
+let store // undefined: @fastify/session's MemoryStore
+if (storeKind === 'redis') {
+  if (!process.env.REDIS_URL) throw new Error('STORE=redis needs REDIS_URL')
+  // Loaded only here, so the MemoryStore process does not carry the redis client in its RSS.
+  const { createClient } = await import('redis')
+  const { RedisStore } = await import('connect-redis')
+  redis = createClient({ url: process.env.REDIS_URL })
+  redis.on('error', (err) => console.error(`[${route}] redis: ${err.message}`))
+  await redis.connect()
+  store = new RedisStore({ client: redis, prefix: 'sess:' })
+} else if (storeKind !== 'memory') {
+  throw new Error(`STORE must be memory or redis, got "${storeKind}"`)
+}
+
+const app = Fastify({ logger: false })
+
+// Health, without a session (as in the example): a sibling context registered before the session plugin,
+// so @fastify/session's hooks never run for it.
+await app.register(async function withoutSession(scope) {
+  scope.get('/cluster/status', async () => ({ route, ready: true, store: storeKind }))
+})
+
+await app.register(fastifyCookie)
+await app.register(fastifySession, {
+  secret: config.cookieSecret,
+  cookieName: 'sid',
+  cookie: { secure: false, httpOnly: true, sameSite: 'lax', path: '/' },
+  saveUninitialized: false,
+  rolling: true,
+  ...(store ? { store } : {}),
+})
+
+app.get('/cart', async (request) => {
+  const items = cartItems(request.session)
+  if (typeof request.query.add === 'string') items.push(request.query.add)
+  return { node: route, sessionId: request.session.sessionId, items }
+})
+
+const stopping = exitOnSignals(route, async () => {
+  setTimeout(() => app.server.closeAllConnections(), 3_000).unref()
+  await app.close().catch(() => {})
+  await redis?.quit().catch(() => {})
+})
+
+try {
+  await app.listen({ port: config.port, host: config.host })
+  console.log(`listening on http://${config.host}:${app.server.address().port} route=${route} store=${storeKind}`)
+} catch (err) {
+  if (!stopping()) {
+    console.error(`[${route}] failed to start: ${err?.message ?? err}`)
+    process.exit(1)
+  }
+}

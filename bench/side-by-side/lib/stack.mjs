@@ -1,0 +1,239 @@
+// One configuration's servers: redis-server (connect-redis only), the app nodes, and nginx round-robin in
+// front, all on 127.0.0.1 and free ports. start() returns what the harness measures (the server-side
+// processes, the nodes' status URLs, the front URL) and a stop() that ends everything it started.
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { request } from 'node:http'
+import { connect } from 'node:net'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { renderNginxConfig } from '../../../examples/nginx/render.js'
+import { fatal, freePorts, makeTempDir, removeTempDir, startProcess, waitFor } from './procs.mjs'
+
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url))
+const APPS = fileURLToPath(new URL('../apps/', import.meta.url))
+
+/**
+ * What each configuration runs. `cluster` configurations start the examples exactly as
+ * test/support/app-node.ts does (env PORT, ROUTE, CLUSTER_HOST, CLUSTER_PORT, CLUSTER_MEMBERS, REPLICATION)
+ * from the built packages; the others run the comparison apps of ../apps.
+ */
+export const STORES = {
+  memory: { label: 'MemoryStore', nodes: 1 },
+  redis: { label: 'connect-redis', nodes: 3, redis: true },
+  sync: { label: 'session-cluster sync', nodes: 3, cluster: 'sync' },
+  async: { label: 'session-cluster async', nodes: 3, cluster: 'async' },
+}
+export const FRAMEWORKS = {
+  express: { example: 'express-cart', app: 'express.mjs', package: 'express' },
+  fastify: { example: 'fastify-cart', app: 'fastify.mjs', package: 'fastify' },
+}
+
+/** Stop a stack: the app nodes first (they drain through nginx), then nginx and redis, then the temp dirs. */
+async function stopAll(stack) {
+  await Promise.all(stack.nodes.map((n) => n.proc.stop()))
+  await Promise.all([stack.nginx?.proc.stop(), stack.redis?.proc.stop()])
+  for (const dir of stack.dirs) removeTempDir(dir)
+}
+
+/**
+ * Start `framework` x `store` behind nginx. On failure everything already started is stopped, and a start
+ * that lost a port race (EADDRINUSE) is retried with new ports.
+ */
+export async function startStack({ framework, store, tools, connections, clusterSecret }) {
+  for (let attempt = 1; ; attempt++) {
+    const stack = { framework, store, nodes: [], dirs: [], nginx: undefined, redis: undefined }
+    try {
+      await startInto(stack, { framework, store, tools, connections, clusterSecret })
+      return {
+        url: stack.nginx.url,
+        nodes: stack.nodes,
+        // The server side, for CPU and RSS: every app node, redis-server, nginx's master and (children) workers.
+        processes: [
+          ...stack.nodes.map((n) => ({ role: n.route, pid: n.proc.pid })),
+          ...(stack.redis ? [{ role: 'redis', pid: stack.redis.proc.pid }] : []),
+          { role: 'nginx', pid: stack.nginx.proc.pid, children: true },
+        ],
+        stop: () => stopAll(stack),
+        /** Servers that exited while they should be serving (their output, for the error message). */
+        dead: () =>
+          [...stack.nodes.map((x) => [x.route, x.proc]), ['redis', stack.redis?.proc], ['nginx', stack.nginx.proc]]
+            .filter(([, proc]) => proc && !proc.alive)
+            .map(([name, proc]) => `${name} exited:\n${proc.output()}`),
+      }
+    } catch (err) {
+      await stopAll(stack)
+      if (attempt < 3 && /EADDRINUSE|Address already in use/.test(String(err?.message))) continue
+      throw err
+    }
+  }
+}
+
+async function startInto(stack, { framework, store, tools, connections, clusterSecret }) {
+  const spec = STORES[store]
+  const fw = FRAMEWORKS[framework]
+  const n = spec.nodes
+  // HTTP ports, cluster ports, nginx, redis
+  const ports = await freePorts(2 * n + 2)
+  const httpPorts = ports.slice(0, n)
+  const clusterPorts = ports.slice(n, 2 * n)
+  const [nginxPort, redisPort] = ports.slice(2 * n)
+
+  if (spec.redis) {
+    const dir = makeTempDir('sc-bench-redis-')
+    stack.dirs.push(dir)
+    const proc = startProcess('redis', tools.redis, [
+      '--port', String(redisPort),
+      '--bind', '127.0.0.1',
+      '--save', '',
+      '--appendonly', 'no',
+      '--dir', dir,
+      '--daemonize', 'no',
+    ])
+    stack.redis = { proc, port: redisPort }
+    await waitFor(`redis-server on :${redisPort}`, async () => {
+      if (!proc.alive) throw fatal(`redis-server exited during start-up:\n${proc.output()}`)
+      return (await redisPing(redisPort)) ? true : undefined
+    }, { timeoutMs: 10_000, describe: () => proc.output() })
+  }
+
+  const members = clusterPorts.map((p) => `127.0.0.1:${p}`)
+  for (let i = 0; i < n; i++) {
+    const route = `node${i + 1}`
+    const env = {
+      ...process.env,
+      PORT: String(httpPorts[i]),
+      ROUTE: route,
+      CLUSTER_HOST: '127.0.0.1',
+      CLUSTER_PORT: String(clusterPorts[i]),
+      CLUSTER_MEMBERS: members.join(','),
+      ...(clusterSecret ? { CLUSTER_SECRET: clusterSecret } : {}),
+    }
+    let proc
+    if (spec.cluster) {
+      env.REPLICATION = spec.cluster
+      proc = startProcess(route, process.execPath, [`examples/${fw.example}/server.js`], { cwd: REPO_ROOT, env })
+    } else {
+      env.STORE = spec.redis ? 'redis' : 'memory'
+      if (spec.redis) env.REDIS_URL = `redis://127.0.0.1:${redisPort}`
+      proc = startProcess(route, process.execPath, [join(APPS, fw.app)], { cwd: REPO_ROOT, env })
+    }
+    stack.nodes.push({ route, proc, url: `http://127.0.0.1:${httpPorts[i]}`, address: `127.0.0.1:${httpPorts[i]}` })
+  }
+  // Ready: /cluster/status 200 (for the examples: state transfer done) ...
+  await Promise.all(
+    stack.nodes.map((node) =>
+      waitFor(`${node.route} (${framework}, ${store}) to report ready`, async () => {
+        if (!node.proc.alive) throw fatal(`${node.route} exited during start-up:\n${node.proc.output()}`)
+        const res = await getJson(`${node.url}/cluster/status`).catch(() => undefined)
+        return res?.status === 200 ? true : undefined
+      }, { describe: () => node.proc.output() }),
+    ),
+  )
+  // ... and for session-cluster the full mesh: ready does not mean connected to every member, and a load
+  // that starts before would measure the cluster's start-up instead of its steady state.
+  if (spec.cluster && n > 1) {
+    await waitFor('the cluster membership to settle', async () => {
+      for (const node of stack.nodes) {
+        const { status, body } = await getJson(`${node.url}/cluster/status`)
+        if (status !== 200 || body.members.length !== n - 1 || body.members.some((m) => m.state !== 'alive')) return undefined
+      }
+      return true
+    }, { timeoutMs: 15_000, describe: () => stack.nodes.map((x) => `== ${x.route}\n${x.proc.output(10)}`).join('\n') })
+  }
+
+  stack.nginx = await startNginx(stack, { tools, port: nginxPort, nodes: stack.nodes, connections })
+}
+
+/**
+ * The examples' round-robin config (examples/nginx/render.js, what users get and the e2e tests run), with
+ * two benchmark changes said out loud: no access log (disk writes per request are not what is measured),
+ * and upstream keepalive raised to the number of load connections, so nginx reuses its connections to the
+ * nodes instead of reopening them (the template's 16 would make the 1-process configuration, which takes
+ * all 50 connections' requests, churn more than the 3-node ones). One node: one upstream server line.
+ */
+export function nginxConfig({ listen, nodes, connections }) {
+  const addresses = nodes.length === 1 ? [nodes[0], nodes[0], nodes[0]] : nodes
+  let config = renderNginxConfig('round-robin', { listen, nodes: addresses, routes: ['node1', 'node2', 'node3'] })
+  const replace = (from, to) => {
+    if (!config.includes(from)) throw new Error(`examples/nginx/round-robin.conf.template changed: "${from}" not found; update bench/side-by-side/lib/stack.mjs`)
+    config = config.replace(from, to)
+  }
+  replace('access_log access.log;', 'access_log off;')
+  replace('keepalive 16;', `keepalive ${Math.max(16, connections)};`)
+  if (nodes.length === 1) {
+    // The template lists three servers; the same address three times would work but reads as three.
+    const lines = config.split('\n')
+    const seen = new Set()
+    config = lines
+      .filter((line) => {
+        const m = /^\s*server (\S+) max_fails/.exec(line)
+        if (!m) return true
+        if (seen.has(m[1])) return false
+        seen.add(m[1])
+        return true
+      })
+      .join('\n')
+  }
+  return config
+}
+
+async function startNginx(stack, { tools, port, nodes, connections }) {
+  const prefix = makeTempDir('sc-bench-nginx-')
+  stack.dirs.push(prefix)
+  // nginx started as root runs its workers as `nobody`: they must be able to reach the prefix.
+  chmodSync(prefix, 0o755)
+  const confPath = join(prefix, 'nginx.conf')
+  const errorLog = join(prefix, 'error.log')
+  writeFileSync(confPath, nginxConfig({ listen: `127.0.0.1:${port}`, nodes: nodes.map((n) => n.address), connections }))
+  const proc = startProcess('nginx', tools.nginx, ['-p', `${prefix}/`, '-c', confPath, '-e', errorLog, '-g', 'daemon off;'])
+  const url = `http://127.0.0.1:${port}`
+  stack.nginx = { proc, url }
+  await waitFor(`nginx on :${port}`, async () => {
+    if (!proc.alive) throw fatal(`nginx exited during start-up:\n${proc.output()}`)
+    // Through nginx to a node: the whole path works before the load starts.
+    const res = await getJson(`${url}/cluster/status`).catch(() => undefined)
+    return res?.status === 200 ? true : undefined
+  }, { timeoutMs: 10_000, describe: () => proc.output() + (existsSync(errorLog) ? `\n${readFileSync(errorLog, 'utf8')}` : '') })
+  return stack.nginx
+}
+
+/** GET `url` (no agent keep-alive: the harness's own requests stay out of nginx's pools) as parsed JSON. */
+export function getJson(url, timeoutMs = 5_000) {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { agent: false, timeout: timeoutMs }, (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (c) => (body += c))
+      res.on('end', () => {
+        try {
+          resolve({ status: res.statusCode, body: JSON.parse(body) })
+        } catch (err) {
+          reject(new Error(`${url}: ${res.statusCode} not JSON: ${err.message}`))
+        }
+      })
+    })
+    req.on('timeout', () => req.destroy(new Error(`${url}: timed out`)))
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+/** One raw PING on a fresh connection: true on +PONG. */
+function redisPing(port) {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port })
+    socket.setTimeout(1_000)
+    let data = ''
+    socket.on('connect', () => socket.write('PING\r\n'))
+    socket.on('data', (c) => {
+      data += c
+      if (data.includes('\r\n')) {
+        socket.destroy()
+        resolve(data.startsWith('+PONG'))
+      }
+    })
+    socket.on('timeout', () => socket.destroy())
+    socket.on('error', () => resolve(false))
+    socket.on('close', () => resolve(false))
+  })
+}
