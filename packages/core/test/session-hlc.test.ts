@@ -9,6 +9,7 @@ function settableClock(start = 1_000_000): Clock & { set(ms: number): void } {
   let now = start
   return {
     now: () => now,
+    monotonic: () => 0,
     set: (ms) => void (now = ms),
     setTimeout: () => ({ cancel() {} }),
     setInterval: () => ({ cancel() {} }),

@@ -10,10 +10,13 @@ interface Timer {
 /**
  * A clock that moves only when told to. `advance(ms)` fires due timers in time order, awaiting the
  * microtasks and immediates each one schedules, so protocol rounds (heartbeat → reply → state change)
- * complete between ticks exactly as they would in real time, without sleeping.
+ * complete between ticks exactly as they would in real time, without sleeping. `stepWall(ms)` moves only the
+ * wall clock (an operator's or NTP's step): timers and the monotonic reading are not affected.
  */
 export class ManualClock implements Clock {
+  /** Monotonic time; timers are due on it. */
   #now: number
+  #wallOffset = 0
   #nextId = 1
   #timers = new Map<number, Timer>()
 
@@ -22,7 +25,16 @@ export class ManualClock implements Clock {
   }
 
   now(): number {
+    return this.#now + this.#wallOffset
+  }
+
+  monotonic(): number {
     return this.#now
+  }
+
+  /** Step the wall clock by `ms` (negative: back), as `date -s` would. */
+  stepWall(ms: number): void {
+    this.#wallOffset += ms
   }
 
   setTimeout(fn: () => void, ms: number): TimerHandle {
@@ -31,6 +43,38 @@ export class ManualClock implements Clock {
 
   setInterval(fn: () => void, ms: number): TimerHandle {
     return this.#add(fn, ms, Math.max(1, ms))
+  }
+
+  /**
+   * A clock for one node of an in-process cluster: the same timers and monotonic time as this one, with a
+   * wall clock of its own that `stepWall` moves (a clock step on one node only).
+   */
+  skewed(): Clock & { stepWall(ms: number): void; pause(): void; resume(): void } {
+    let offset = 0
+    // While paused (a SIGSTOPped process), due timers wait; on resume each runs once, as a process that wakes up
+    // finds its overdue timers.
+    let paused: Set<() => void> | undefined
+    const gate = (fn: () => void) => () => {
+      if (paused) paused.add(fn)
+      else fn()
+    }
+    return {
+      now: () => this.now() + offset,
+      monotonic: () => this.monotonic(),
+      setTimeout: (fn, ms) => this.setTimeout(gate(fn), ms),
+      setInterval: (fn, ms) => this.setInterval(gate(fn), ms),
+      stepWall: (ms) => {
+        offset += ms
+      },
+      pause: () => {
+        paused ??= new Set()
+      },
+      resume: () => {
+        const due = paused
+        paused = undefined
+        for (const fn of due ?? []) fn()
+      },
+    }
   }
 
   /** How many timers are pending (a stopped component must leave none). */

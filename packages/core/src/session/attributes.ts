@@ -6,6 +6,8 @@ export type AttrWrite = [name: string, stamp: Stamp, json: string | undefined]
 
 /** Three slots per attribute in `AttributeSet`'s index. */
 const SLOTS = 3
+/** Above this many attributes, lookups go through a name → position map built once per set (merges stay linear). */
+const SCAN_LIMIT = 16
 
 /**
  * The parts as one string that keeps none of them alive: join copies two or more into a new flat string,
@@ -34,6 +36,8 @@ export class AttributeSet {
 
   readonly #index: ReadonlyArray<string | Stamp | number>
   readonly #text: string
+  /** Built on the first lookup of a large set only: most sessions hold a few attributes and never pay for it. */
+  #positions: Map<string, number> | undefined
 
   /**
    * Trusts its input: the index must hold distinct names and non-decreasing ends with the last equal to
@@ -77,6 +81,14 @@ export class AttributeSet {
   /** The position of `name`, or -1. */
   find(name: string): number {
     const index = this.#index
+    if (index.length > SCAN_LIMIT * SLOTS) {
+      if (!this.#positions) {
+        const positions = new Map<string, number>()
+        for (let i = 0; i < index.length; i += SLOTS) positions.set(index[i] as string, i / SLOTS)
+        this.#positions = positions
+      }
+      return this.#positions.get(name) ?? -1
+    }
     for (let i = 0; i < index.length; i += SLOTS) if (index[i] === name) return i / SLOTS
     return -1
   }

@@ -1,4 +1,4 @@
-import type { Stamp } from './hlc.js'
+import { maxStamp, type Stamp } from './hlc.js'
 import { applyDelta, type MergeResult } from './merge.js'
 import type { AttrWrite } from './attributes.js'
 import type { Delta, SessionRecord } from './record.js'
@@ -16,10 +16,10 @@ export interface LocalChange {
   destroy?: boolean
 }
 
-/** Where stamps come from: a HybridClock. `observe` lets a commit order itself after what it loaded. */
+/** Where stamps come from: a HybridClock. `after` lets a commit order itself after the values it replaces. */
 export interface StampSource {
   now(): Stamp
-  observe(remote: Stamp): unknown
+  after(replaced: Stamp | undefined): Stamp
 }
 
 export interface LocalCommit extends MergeResult {
@@ -46,8 +46,7 @@ export function deltaForLocalChange(
     if (change.createdAt === undefined && change.lastAccessedAt === undefined) return undefined
     return withTimes({ id: change.id }, change)
   }
-  if (record) observeReplaced(record, change, clock)
-  const stamp = clock.now()
+  const stamp = record ? clock.after(replacedMax(record, change)) : clock.now()
   const delta = withTimes({ id: change.id }, change)
   if (change.destroy) {
     delta.destroyed = stamp
@@ -80,19 +79,25 @@ function withTimes(delta: Delta, change: LocalChange): Delta {
   return delta
 }
 
-// A local write must beat the value it replaces even if that came from a node whose clock runs ahead
-// (within the HLC's drift cap).
-function observeReplaced(record: SessionRecord, change: LocalChange, clock: StampSource): void {
-  if (change.destroy) return
-  if (change.diff) {
-    for (const [name] of change.diff.set) observeEntry(record, name, clock)
-    for (const name of change.diff.removed) observeEntry(record, name, clock)
+/**
+ * The highest stamp among the values this change replaces: a local write must beat each of them, even one
+ * from a node whose clock runs far ahead (destruction is final whatever its stamp, so it needs none).
+ */
+function replacedMax(record: SessionRecord, change: LocalChange): Stamp | undefined {
+  if (change.destroy) return undefined
+  let max: Stamp | undefined
+  const consider = (stamp: Stamp) => {
+    max = max ? maxStamp(max, stamp) : stamp
   }
-  if (change.maxInactiveMs !== undefined) clock.observe(record.maxInactiveMs.stamp)
-  if (change.route !== undefined) clock.observe(record.route.stamp)
-}
-
-function observeEntry(record: SessionRecord, name: string, clock: StampSource): void {
-  const at = record.attrs.find(name)
-  if (at >= 0) clock.observe(record.attrs.stamp(at))
+  const entry = (name: string) => {
+    const at = record.attrs.find(name)
+    if (at >= 0) consider(record.attrs.stamp(at))
+  }
+  if (change.diff) {
+    for (const [name] of change.diff.set) entry(name)
+    for (const name of change.diff.removed) entry(name)
+  }
+  if (change.maxInactiveMs !== undefined) consider(record.maxInactiveMs.stamp)
+  if (change.route !== undefined) consider(record.route.stamp)
+  return max
 }

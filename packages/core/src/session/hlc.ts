@@ -10,6 +10,18 @@ export type Stamp = readonly [wallMs: number, counter: number, node: string]
 /** Lower than every stamp a node can produce (node ids are never empty): the stamp of "never written". */
 export const ZERO_STAMP: Stamp = Object.freeze([0, 0, '']) as Stamp
 
+/**
+ * The largest counter a stamp may carry, on the wire and in the clock. A clock whose counter would pass it
+ * moves its wall time on by a millisecond instead, so one absurd stamp from a peer (counter 2^53-1) can
+ * never push a node into stamps that its peers refuse.
+ */
+export const MAX_STAMP_COUNTER = 0xffff_ffff
+
+/** The smallest stamp of `node` that orders after `stamp`. */
+export function stampAfter(stamp: Stamp, node: string): Stamp {
+  return stamp[1] < MAX_STAMP_COUNTER ? [stamp[0], stamp[1] + 1, node] : [stamp[0] + 1, 0, node]
+}
+
 /** Total order: wall time, then counter, then node id (code-unit order, the same on every node). */
 export function compareStamps(a: Stamp, b: Stamp): number {
   if (a === b) return 0 // the writes of one commit share their stamp
@@ -51,10 +63,25 @@ export class HybridClock {
     if (physical > this.#wallMs) {
       this.#wallMs = physical
       this.#counter = 0
-    } else {
+    } else if (this.#counter < MAX_STAMP_COUNTER) {
       this.#counter++
+    } else {
+      this.#wallMs++
+      this.#counter = 0
     }
     return [this.#wallMs, this.#counter, this.nodeId]
+  }
+
+  /**
+   * A fresh stamp that orders after `replaced` too, for a local write of values that carry `replaced`.
+   * Unlike `observe`, this is not capped: a value written by a node whose clock runs minutes ahead must
+   * still lose to the write that replaces it, or an acknowledged write would vanish at every replica.
+   * The clock itself is not dragged along, so other writes keep stamps near real time.
+   */
+  after(replaced: Stamp | undefined): Stamp {
+    const stamp = this.now()
+    if (!replaced || compareStamps(stamp, replaced) > 0) return stamp
+    return stampAfter(replaced, this.nodeId)
   }
 
   /**
@@ -65,12 +92,13 @@ export class HybridClock {
     const limit = this.#clock.now() + this.#maxDriftMs
     const capped = remote[0] > limit
     const wallMs = capped ? limit : remote[0]
+    const counter = Math.min(remote[1], MAX_STAMP_COUNTER)
     if (wallMs > this.#wallMs) {
       this.#wallMs = wallMs
       // Capped: the remote counter belongs to a wall time we did not adopt.
-      this.#counter = capped ? 0 : remote[1]
+      this.#counter = capped ? 0 : counter
     } else if (wallMs === this.#wallMs && !capped) {
-      this.#counter = Math.max(this.#counter, remote[1])
+      this.#counter = Math.max(this.#counter, counter)
     }
     if (capped) this.#cappedObservations++
     return !capped

@@ -1,4 +1,14 @@
-export { compareStamps, HybridClock, type HybridClockOptions, maxStamp, type Stamp, ZERO_STAMP } from './hlc.js'
+export {
+  compareStamps,
+  HybridClock,
+  type HybridClockOptions,
+  MAX_STAMP_COUNTER,
+  maxStamp,
+  type Stamp,
+  stampAfter,
+  ZERO_STAMP,
+} from './hlc.js'
+export { BucketDigests, bucketOf, DIGEST_BUCKETS, recordDigest } from './digest.js'
 export {
   attributeNameProblem,
   isValidSessionId,

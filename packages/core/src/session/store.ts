@@ -1,3 +1,4 @@
+import { BucketDigests, bucketOf, recordDigest } from './digest.js'
 import { applyDelta, type SessionChange } from './merge.js'
 import { type Delta, isUnsetRegister, type SessionRecord } from './record.js'
 
@@ -15,6 +16,9 @@ export interface SessionTableOptions {
  */
 export class SessionTable {
   readonly #records = new Map<string, SessionRecord>()
+  /** Each record's digest (anti-entropy), and their XOR per bucket. */
+  readonly #digests = new Map<string, readonly [number, number]>()
+  readonly #buckets = new BucketDigests()
   readonly #dirtyAccesses = new Set<string>()
   readonly #defaultMaxInactiveMs: number
   #tombstones = 0
@@ -40,6 +44,8 @@ export class SessionTable {
     const wasDestroyed = existing?.destroyed !== undefined
     const { record, changes } = applyDelta(existing, delta, report)
     if (!existing) this.#records.set(record.id, record)
+    // Only these parts enter the digest; an access time alone does not.
+    if (!existing || delta.attrs || delta.destroyed || delta.route || delta.maxInactiveMs) this.#refreshDigest(record)
     if (record.destroyed && !wasDestroyed) {
       this.#tombstones++
       this.#dirtyAccesses.delete(record.id)
@@ -75,6 +81,8 @@ export class SessionTable {
     for (const [id, record] of this.#records) {
       if (record.destroyed && record.destroyed[0] + olderThanMs <= now) {
         this.#records.delete(id)
+        this.#buckets.update(id, this.#digests.get(id), undefined)
+        this.#digests.delete(id)
         purged++
       }
     }
@@ -92,6 +100,32 @@ export class SessionTable {
       if (maxInactiveMs > 0 && record.lastAccessedAt + maxInactiveMs + graceMs <= now) result.push(record)
     }
     return result
+  }
+
+  /** Per-bucket digests of the whole table (anti-entropy compares them with a peer's). */
+  get digests(): BucketDigests {
+    return this.#buckets
+  }
+
+  /** A record's digest (see digest.ts). */
+  digestOf(id: string): readonly [number, number] | undefined {
+    return this.#digests.get(id)
+  }
+
+  /** Every record, tombstones included, whose id falls in one of `buckets`. */
+  recordsIn(buckets: ReadonlySet<number>): SessionRecord[] {
+    const out: SessionRecord[] = []
+    if (buckets.size === 0) return out
+    for (const record of this.#records.values()) if (buckets.has(bucketOf(record.id))) out.push(record)
+    return out
+  }
+
+  #refreshDigest(record: SessionRecord): void {
+    const before = this.#digests.get(record.id)
+    const after = recordDigest(record)
+    if (before && before[0] === after[0] && before[1] === after[1]) return
+    this.#digests.set(record.id, after)
+    this.#buckets.update(record.id, before, after)
   }
 
   /**

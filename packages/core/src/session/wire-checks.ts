@@ -1,5 +1,5 @@
 import { MalformedMessageError } from '../errors.js'
-import type { Stamp } from './hlc.js'
+import { MAX_STAMP_COUNTER, type Stamp } from './hlc.js'
 import { attributeNameProblem, MAX_NODE_ID_LENGTH, MAX_ROUTE_LENGTH } from './limits.js'
 import { detach } from './strings.js'
 
@@ -26,7 +26,9 @@ export function readTime(value: unknown, what: string): number {
 export function readStamp(value: unknown, what = 'stamp'): Stamp {
   if (!Array.isArray(value) || value.length !== 3) fail(`${what} must be [wallMs, counter, node]`)
   const [wallMs, counter, node] = value
-  if (!isNonNegativeInteger(wallMs) || !isNonNegativeInteger(counter)) fail(`${what} has a bad time or counter`)
+  if (!isNonNegativeInteger(wallMs) || !isNonNegativeInteger(counter) || counter > MAX_STAMP_COUNTER) {
+    fail(`${what} has a bad time or counter`)
+  }
   if (!isNodeId(node)) fail(`${what} has a bad node id`)
   return [wallMs, counter, node]
 }
