@@ -48,3 +48,12 @@ export class TooManySessionsError extends defineError('TooManySessionsError', 'E
 export class SessionTooLargeError extends defineError('SessionTooLargeError', 'ERR_SESSION_TOO_LARGE') {}
 /** A value that cannot be stored in a session (functions, symbols, cycles, class instances the codec refuses). */
 export class UnserializableValueError extends defineError('UnserializableValueError', 'ERR_UNSERIALIZABLE_VALUE') {}
+/**
+ * This node cannot show that its copy of a session holds every acknowledged change (it lost touch with a member
+ * that writes, and could not fetch the session from it in time). Carries HTTP status 503, so Express and Fastify
+ * answer 503 and a balancer (nginx `proxy_next_upstream http_503`) retries on another node.
+ */
+export class StaleReplicaError extends defineError('StaleReplicaError', 'ERR_STALE_REPLICA') {
+  readonly status = 503
+  readonly statusCode = 503
+}

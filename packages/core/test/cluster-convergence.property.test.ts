@@ -78,7 +78,7 @@ describe('convergence under reordering, duplication and delay (fast-check)', () 
           await c.stopAll()
         }
       }),
-      { numRuns: 25 },
+      { numRuns: Number(process.env.RUNS ?? 25) },
     )
   }, 120_000)
 
@@ -104,7 +104,7 @@ describe('convergence under reordering, duplication and delay (fast-check)', () 
           }
         },
       ),
-      { numRuns: 25 },
+      { numRuns: Number(process.env.RUNS ?? 25) },
     )
   }, 120_000)
 })

@@ -5,7 +5,7 @@ import { aesGcmProtector, plaintextProtector } from '../crypto/index.js'
 import { InsecureConfigurationError, InvalidParametersError } from '../errors.js'
 import { childLogger, consoleLogger } from '../logger.js'
 import { isLoopbackHost, validateHost, validatePort, validateRoute } from '../member.js'
-import { staticMembership } from '../membership/static/static-membership.js'
+import { newIncarnationId, staticMembership } from '../membership/static/static-membership.js'
 import { Metrics } from '../metrics.js'
 import { tcpTransport } from '../transport/tcp/index.js'
 import { CLUSTER_DEFAULTS, type SessionClusterInit } from './options.js'
@@ -66,6 +66,7 @@ export function createSessionCluster(init: SessionClusterInit): SessionCluster {
   const membership = staticMembership({
     channel,
     route,
+    id: newIncarnationId(),
     members: init.members ?? [],
     heartbeatIntervalMs: settings.heartbeatIntervalMs,
     suspectTimeoutMs: settings.suspectTimeoutMs,
@@ -74,7 +75,7 @@ export function createSessionCluster(init: SessionClusterInit): SessionCluster {
     logger: childLogger(logger, { component: 'membership' }),
     metrics,
   })
-  return new ReplicatedSessionCluster({ channel, membership, clock, logger, metrics, settings })
+  return new ReplicatedSessionCluster({ channel, membership, clock, logger, metrics, settings, codec: cborCodec() })
 }
 
 const POSITIVE_MS = [
@@ -85,6 +86,8 @@ const POSITIVE_MS = [
   'accessFlushIntervalMs',
   'expiryIntervalMs',
   'tombstoneRetentionMs',
+  'antiEntropyIntervalMs',
+  'maxUnackedBytes',
   'maxSessions',
   'maxSessionBytes',
   'maxFrameBytes',

@@ -36,8 +36,16 @@ export interface SessionClusterInit {
   accessFlushIntervalMs?: number
   /** How often expired sessions are swept. @default 10000 */
   expiryIntervalMs?: number
-  /** How long destroyed sessions are remembered so late messages cannot resurrect them. @default 600000 */
+  /**
+   * How long destroyed sessions are remembered. Late messages cannot resurrect them meanwhile, and a member out
+   * of touch for longer (a long partition) cannot either: anti-entropy then refuses its older sessions.
+   * @default 600000
+   */
   tombstoneRetentionMs?: number
+  /** How often this node compares its sessions with the next member's (anti-entropy). @default 30000 */
+  antiEntropyIntervalMs?: number
+  /** Bytes of replication a member has not acknowledged that are kept for resending; beyond it, anti-entropy repairs. @default 16777216 */
+  maxUnackedBytes?: number
   /** Sessions this node holds (replicas included, as in Tomcat's DeltaManager) before it refuses to create more. @default Infinity */
   maxSessions?: number
   /** Largest encoded session accepted. @default 1048576 */
@@ -70,6 +78,8 @@ export const CLUSTER_DEFAULTS = {
   accessFlushIntervalMs: 5_000,
   expiryIntervalMs: 10_000,
   tombstoneRetentionMs: 10 * 60 * 1000,
+  antiEntropyIntervalMs: 30_000,
+  maxUnackedBytes: 16 * 1024 * 1024,
   maxSessions: Number.POSITIVE_INFINITY,
   maxSessionBytes: 1024 * 1024,
   maxFrameBytes: 16 * 1024 * 1024,

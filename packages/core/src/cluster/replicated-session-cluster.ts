@@ -4,12 +4,14 @@ import { InvalidParametersError, NotStartedError, TooManySessionsError } from '.
 import { TypedEmitter } from '../events.js'
 import type { Logger } from '../logger.js'
 import { addressKey, type Member } from '../member.js'
-import type { MemberInfo, Membership } from '../membership/membership.js'
+import type { Membership } from '../membership/membership.js'
 import type { Metrics } from '../metrics.js'
+import type { Codec } from '../codec/codec.js'
+import { AllToAllStrategy } from '../replication/all-to-all/all-to-all-strategy.js'
 import { Housekeeping } from '../replication/housekeeping.js'
-import { chunked, deltaMessage, parseDeltas } from '../replication/messages.js'
-import { Replicator } from '../replication/replicator.js'
-import { pullState, type StateTransferClientInit, StateTransferServer, type StateTransferOutcome, transferFrom } from '../replication/state-transfer.js'
+import { chunked } from '../replication/messages.js'
+import type { StateTransferOutcome } from '../replication/state-transfer.js'
+import type { ReplicationStrategy } from '../replication/strategy.js'
 import {
   type Delta,
   deltaForLocalChange,
@@ -52,7 +54,11 @@ export interface ClusterParts {
   logger: Logger
   metrics: Metrics
   settings: ClusterSettings
+  codec: Codec
 }
+
+/** Clocks of members may differ this much; the hybrid clock does not follow a peer further ahead. */
+const MAX_CLOCK_SKEW_MS = 60_000
 
 /** What each LoadedSession was loaded from, kept out of the object the app sees. */
 const baselines = new WeakMap<LoadedSession, ReadonlyMap<string, string>>()
@@ -68,7 +74,7 @@ export class ReplicatedSessionCluster implements SessionCluster {
   readonly #table: SessionTable
   readonly #hlc: HybridClock
   readonly #events: TypedEmitter<SessionClusterEvents>
-  readonly #replicator: Replicator
+  readonly #strategy: ReplicationStrategy
   readonly #housekeeping: Housekeeping
   #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new'
   #stateTransfer: StateTransferOutcome | 'pending' = 'pending'
@@ -91,31 +97,40 @@ export class ReplicatedSessionCluster implements SessionCluster {
     })
     // Settled either way; only callers of whenReady() should see a rejection.
     this.#readyPromise.catch(() => {})
-    this.#hlc = new HybridClock(parts.membership.local.id, parts.clock)
-    this.#replicator = new Replicator({
-      channel: parts.channel,
-      membership: parts.membership,
-      mode: this.#s.replication,
-      ackTimeoutMs: this.#s.ackTimeoutMs,
-      metrics: parts.metrics,
-      logger: parts.logger,
+    this.#hlc = new HybridClock(parts.membership.local.id, parts.clock, { maxDriftMs: MAX_CLOCK_SKEW_MS })
+    const s = this.#s
+    this.#strategy = new AllToAllStrategy({
+      ...parts,
+      table: this.#table,
+      mode: s.replication,
+      ackTimeoutMs: s.ackTimeoutMs,
+      // Half the ack timeout: a lease granted just before a member stopped answering has run out by the time a
+      // commit gives up waiting for it.
+      leaseMs: Math.floor(s.ackTimeoutMs / 2),
+      maxUnackedBytes: s.maxUnackedBytes,
+      maxBatchBytes: Math.min(1024 * 1024, Math.floor(s.maxFrameBytes / 4)),
+      stateTransferTimeoutMs: s.stateTransferTimeoutMs,
+      stateTransferChunkBytes: s.stateTransferChunkBytes,
+      antiEntropyIntervalMs: s.antiEntropyIntervalMs,
+      tombstoneRetentionMs: s.tombstoneRetentionMs,
+      maxClockSkewMs: MAX_CLOCK_SKEW_MS,
+      heartbeatIntervalMs: s.heartbeatIntervalMs,
+      // One more failure-detection period: a member removed by a transient fault is back by then.
+      ghostMs: s.suspectTimeoutMs + 2 * s.verifyTimeoutMs,
+      apply: (deltas, why) => this.#applyRemote(deltas, why === 'expired'),
+      destroy: (ids) => this.#destroy(ids, false),
+      isReady: () => this.#ready,
     })
     this.#housekeeping = new Housekeeping({
       ...parts,
       table: this.#table,
-      replicator: this.#replicator,
-      localRoute: this.route,
+      expiresHere: (route) => this.#strategy.expiresHere(route),
       defaultMaxInactiveMs: this.#s.defaultMaxInactiveMs,
       accessFlushIntervalMs: this.#s.accessFlushIntervalMs,
       expiryIntervalMs: this.#s.expiryIntervalMs,
       tombstoneRetentionMs: this.#s.tombstoneRetentionMs,
       requestTimeoutMs: this.#s.ackTimeoutMs,
       expire: (ids) => this.#expire(ids),
-    })
-    new StateTransferServer(this.#table, parts.clock, parts.metrics, this.#s.stateTransferChunkBytes).attach(parts.channel)
-    parts.channel.handle('delta', (m) => {
-      const { deltas, expired } = parseDeltas(m)
-      this.#applyRemote(deltas, expired)
     })
   }
 
@@ -155,12 +170,7 @@ export class ReplicatedSessionCluster implements SessionCluster {
     this.#state = 'starting'
     const { membership, logger } = this.#p
     this.#offMembership.push(
-      membership.on('join', (m) => {
-        this.#events.emit('memberJoined', m)
-        // A ready member joining a ready node was cut off (a partition, a false removal) and missed changes,
-        // as we missed its: pull its state (the merge absorbs the overlap); it does the same with ours.
-        if (this.#ready && m.ready) void this.#resync(m)
-      }),
+      membership.on('join', (m) => this.#events.emit('memberJoined', m)),
       membership.on('leave', (m) => this.#events.emit('memberLeft', m)),
     )
     await membership.start()
@@ -173,40 +183,13 @@ export class ReplicatedSessionCluster implements SessionCluster {
     this.#housekeeping.start()
     this.#state = 'running'
     logger.info('cluster node started', { route: this.route, address: addressKey(this.local.address), replication: this.replication })
-    this.#stateTransfer = await pullState(this.#pullInit(), this.#abort.signal)
+    this.#stateTransfer = await this.#strategy.start(this.#abort.signal)
     if (this.#state !== 'running') throw new NotStartedError('cluster node stopped while starting')
     this.#ready = true
     membership.setReady(true)
     logger.info('cluster node ready', { route: this.route, stateTransfer: this.#stateTransfer, sessions: this.#table.size })
     this.#resolveReady()
     this.#events.emit('ready')
-  }
-
-  #pullInit(): StateTransferClientInit {
-    return {
-      channel: this.#p.channel,
-      membership: this.#p.membership,
-      table: this.#table,
-      clock: this.#p.clock,
-      metrics: this.#p.metrics,
-      logger: this.#p.logger,
-      apply: (deltas) => this.#applyRemote(deltas, false),
-      discoveryMs: Math.max(1_000, 3 * this.#s.heartbeatIntervalMs),
-      timeoutMs: this.#s.stateTransferTimeoutMs,
-      requestTimeoutMs: Math.max(this.#s.ackTimeoutMs, 5_000),
-    }
-  }
-
-  async #resync(member: MemberInfo): Promise<void> {
-    const { metrics, logger, clock } = this.#p
-    metrics.increment('state-transfer.resyncs')
-    try {
-      await transferFrom(member, this.#pullInit(), clock.now() + this.#s.stateTransferTimeoutMs, this.#abort.signal)
-      logger.info('resynchronised with a member that rejoined', { from: member.route, sessions: this.#table.size })
-    } catch (error) {
-      metrics.increment('state-transfer.resync-failures')
-      logger.warn('could not resynchronise with a member that rejoined', { from: member.route, error: (error as Error).message })
-    }
   }
 
   async stop(): Promise<void> {
@@ -224,6 +207,7 @@ export class ReplicatedSessionCluster implements SessionCluster {
       this.#p.logger.warn('could not flush access times on stop', { error })
     }
     for (const off of this.#offMembership.splice(0)) off()
+    await this.#strategy.stop()
     await this.#p.membership.stop()
     await this.#p.channel.stop()
     this.#state = 'stopped'
@@ -237,6 +221,7 @@ export class ReplicatedSessionCluster implements SessionCluster {
   async load(id: string): Promise<LoadedSession | undefined> {
     const parsed = parseSessionId(id)
     if (!parsed) return undefined
+    if (this.#state === 'running') await this.#strategy.beforeRead(parsed.base)
     const record = this.#table.getLive(parsed.base)
     // Any route of a known random part resolves: the random part is the credential (and cookie signatures cover
     // the route), and a route that lost a concurrent rebind, or whose node died long ago, must still find the
@@ -290,7 +275,7 @@ export class ReplicatedSessionCluster implements SessionCluster {
     if (!delta) return
     this.#applyLocal(delta)
     this.#p.metrics.increment('sessions.commits')
-    await this.#replicator.broadcast(deltaMessage([delta]))
+    await this.#strategy.commit([delta])
   }
 
   touch(id: string, options: { maxInactiveMs?: number } = {}): void {
@@ -305,9 +290,7 @@ export class ReplicatedSessionCluster implements SessionCluster {
       const delta = deltaForLocalChange(record, { id: parsed.base, maxInactiveMs }, this.#hlc)
       if (!delta) return
       this.#applyLocal(delta)
-      this.#replicator
-        .broadcast(deltaMessage([delta]))
-        .catch((error) => this.#p.logger.warn('could not replicate a max inactive change', { error }))
+      this.#strategy.commit([delta]).catch((error) => this.#p.logger.warn('could not replicate a max inactive change', { error }))
     }
   }
 
@@ -365,6 +348,7 @@ export class ReplicatedSessionCluster implements SessionCluster {
       })),
       sessions: this.#table.size,
       tombstones: this.#table.tombstoneCount,
+      strategy: this.#strategy.status(),
       counters: metrics.snapshot(),
     }
   }
@@ -398,7 +382,7 @@ export class ReplicatedSessionCluster implements SessionCluster {
     }
     if (deltas.length === 0 || this.#state !== 'running') return
     this.#p.metrics.increment(expired ? 'sessions.expired' : 'sessions.destroyed', deltas.length)
-    for (const batch of chunked(deltas)) await this.#replicator.broadcast(deltaMessage(batch, expired ? 'expired' : undefined))
+    for (const batch of chunked(deltas)) await this.#strategy.commit(batch, expired ? 'expired' : undefined)
   }
 
   #expire(bases: string[]): Promise<void> {

@@ -66,6 +66,8 @@ export interface ClusterStatus {
   members: Array<{ route: string; id: string; address: string; state: 'alive' | 'suspect'; ready: boolean }>
   sessions: number
   tombstones: number
+  /** What the replication strategy reports: per member, batches sent and acknowledged, whether commits wait for it, whether this node holds its read lease. */
+  strategy: Record<string, unknown>
   /** Counters: messages sent/applied by type, ack timeouts, rejected frames, expiries... */
   counters: Record<string, number>
 }

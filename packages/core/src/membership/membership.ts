@@ -1,6 +1,6 @@
 import type { Member } from '../member.js'
 
-/** `alive`: heard from recently. `suspect`: silent too long or failed to ack; being verified directly. */
+/** `alive`: answering. `suspect`: silent too long, or a failure was reported; being checked directly. */
 export type MemberState = 'alive' | 'suspect'
 
 /** A remote member as this node sees it. */
@@ -10,19 +10,23 @@ export interface MemberInfo extends Member {
   readonly startedAt: number
   /** It finished its state transfer and serves requests. */
   readonly ready: boolean
-  /** Local time of the last sign of life. */
+  /** Monotonic time (this node's clock) of the last sign of life. */
   readonly lastSeenAt: number
 }
 
-export type LeaveReason = 'left' | 'failed' | 'replaced'
+/**
+ * Why a member left: gracefully (`left`); its port refuses connections, so its process is gone (`gone`);
+ * failure detection gave up on it (`failed`: silent, and no answer to a direct check; it may still be running
+ * behind a broken link); or a new incarnation took its address (`replaced`).
+ */
+export type LeaveReason = 'left' | 'gone' | 'failed' | 'replaced'
 
 /** Listeners must not block: they run inside the membership's timers and message handlers. */
 export interface MembershipEvents {
   join: (member: MemberInfo) => void
   suspect: (member: MemberInfo) => void
-  /** A suspect proved alive. */
+  /** A suspect answered a direct check. */
   alive: (member: MemberInfo) => void
-  /** A member left: gracefully (`left`), by failure detection (`failed`), or a new incarnation took its address (`replaced`). */
   leave: (member: MemberInfo, reason: LeaveReason) => void
   /** A member's readiness changed. */
   update: (member: MemberInfo) => void
@@ -30,20 +34,25 @@ export interface MembershipEvents {
 
 /** Who is in the cluster. Implementations: static list (this package), multicast and DNS later. */
 export interface Membership {
-  /** This node's incarnation. Valid after `start()`. */
+  /** This node's incarnation. */
   readonly local: Member
   start(): Promise<void>
   /** Announce leaving to every member, then stop all timers. Idempotent. */
   stop(): Promise<void>
   /** Remote members, alive and suspect. */
   members(): MemberInfo[]
-  /** Configured members not heard from yet: a starting node waits (bounded) for them before it concludes anything. */
+  member(id: string): MemberInfo | undefined
+  /**
+   * Configured members neither heard from nor refusing connections: a starting node waits (up to its state
+   * transfer timeout) for them before it concludes it is alone. A port that refuses connections has no node
+   * behind it, so no sessions to wait for.
+   */
   pendingSeeds(): number
-  /** Whether any live member currently has this route. */
+  /** Whether a member with this route is alive (a suspect one is not: its sessions should move). */
   hasRoute(route: string): boolean
   /** Announce this node's readiness in heartbeats. */
   setReady(ready: boolean): void
-  /** Report a peer that failed to answer (e.g. an ack timeout): it is verified directly, then removed if silent. */
+  /** Report a member that failed to answer (e.g. an ack timeout): it is checked directly, then removed if silent. */
   suspect(memberId: string, reason: string): void
   on<K extends keyof MembershipEvents>(event: K, listener: MembershipEvents[K]): () => void
 }

@@ -5,17 +5,16 @@ import type { Membership } from '../membership/membership.js'
 import type { Metrics } from '../metrics.js'
 import { isUnsetRegister, type SessionRecord, type SessionTable } from '../session/index.js'
 import { chunked, parseAccessPairs, parseIds } from './messages.js'
-import type { Replicator } from './replicator.js'
 
 export interface HousekeepingInit {
   channel: Channel
   membership: Membership
   table: SessionTable
-  replicator: Replicator
   clock: Clock
   metrics: Metrics
   logger: Logger
-  localRoute: string
+  /** Whether this node expires a session bound to `route` (the replication strategy decides). */
+  expiresHere(route: string): boolean
   defaultMaxInactiveMs: number
   accessFlushIntervalMs: number
   expiryIntervalMs: number
@@ -64,9 +63,11 @@ export class Housekeeping {
   /** Send the access times recorded since the last flush (also called on graceful stop). */
   async flushAccesses(): Promise<void> {
     const pairs = this.#init.table.takeDirtyAccesses()
-    if (pairs.length === 0 || this.#init.membership.members().length === 0) return
+    const members = this.#init.membership.members().map((m) => m.address)
+    if (pairs.length === 0 || members.length === 0) return
     this.#init.metrics.increment('replication.access-flushes')
-    for (const a of chunked(pairs)) await this.#init.replicator.broadcast({ t: 'access', a }, 'async')
+    // Fire and forget: a lost flush only makes the expiring node ask (expire-check) before it expires.
+    for (const a of chunked(pairs)) await this.#init.channel.send(members, { t: 'access', a })
   }
 
   async sweep(): Promise<void> {
@@ -141,13 +142,7 @@ export class Housekeeping {
   }
 
   #responsibleFor(record: SessionRecord): boolean {
-    const { membership, localRoute } = this.#init
-    const owner = record.route.value
-    if (owner === localRoute) return true
-    if (owner && membership.hasRoute(owner)) return false
-    // The owner is gone: the member with the smallest id expires it.
-    const self = membership.local.id
-    return membership.members().every((m) => m.state !== 'alive' || m.id > self)
+    return this.#init.expiresHere(record.route.value)
   }
 
   #maxInactive(record: SessionRecord): number {

@@ -65,7 +65,7 @@ export class StateTransferServer {
    * joiner can ask for the next chunks before this one has arrived.
    */
   chunk(transferId: string, start: number, end?: number): { c: number; b?: number[]; s: string[]; r: WireRecord[] } {
-    const now = this.clock.now()
+    const now = this.clock.monotonic()
     this.#forgetIdle(now)
     let transfer = this.#transfers.get(transferId)
     if (!transfer && start > 0) {
@@ -100,7 +100,7 @@ export class StateTransferServer {
   #chunkEnd(records: readonly SessionRecord[], start: number): number {
     let bytes = 0
     let i = start
-    while (i < records.length && (i === start || bytes < this.chunkBytes)) bytes += estimateBytes(records[i++]!)
+    while (i < records.length && (i === start || bytes < this.chunkBytes)) bytes += estimateRecordBytes(records[i++]!)
     return i
   }
 
@@ -141,7 +141,8 @@ function announcedEnd(ends: readonly number[], start: number, end: number | unde
   throw new MalformedMessageError(`records ${start} to ${end ?? '?'} are not a chunk this transfer announced`)
 }
 
-function estimateBytes(record: SessionRecord): number {
+/** Roughly the bytes a record takes on the wire (sizes chunks before encoding them). */
+export function estimateRecordBytes(record: SessionRecord): number {
   const { attrs } = record
   let bytes = RECORD_OVERHEAD + record.id.length + attrs.textLength
   for (let i = 0; i < attrs.size; i++) bytes += ATTR_OVERHEAD + attrs.name(i).length
@@ -157,10 +158,10 @@ export interface StateTransferClientInit {
   logger: Logger
   /** Called with each slice of a chunk's records, as deltas (applies them with the normal merge and emits events). */
   apply: (deltas: Delta[]) => void
-  /** How long to wait for peers to show up before concluding we are alone. */
-  discoveryMs: number
-  /** Give up after this long and serve anyway. */
+  /** Give up after this long and serve anyway (configured members that never answer are waited for this long). */
   timeoutMs: number
+  /** How often to look whether members showed up. */
+  pollMs: number
   /** Per-chunk request timeout. */
   requestTimeoutMs: number
 }
@@ -174,19 +175,26 @@ export type StateTransferOutcome = 'complete' | 'alone' | 'timed-out'
  */
 export async function pullState(init: StateTransferClientInit, signal: AbortSignal): Promise<StateTransferOutcome> {
   const { membership, clock, metrics, logger } = init
-  const deadline = clock.now() + init.timeoutMs
-  // Hear from every configured member first (bounded): deciding "alone", or who is alive, any earlier would
-  // let a restarted node serve empty sessions or rebind sessions whose node is alive.
-  await waitFor(() => membership.pendingSeeds() === 0, Math.min(init.discoveryMs, init.timeoutMs), clock, signal)
+  const deadline = clock.monotonic() + init.timeoutMs
+  // Hear from every configured member first: deciding "alone", or who is alive, any earlier would let a
+  // restarted node serve empty sessions, or rebind sessions whose node is alive. A member whose port refuses
+  // connections has no node behind it and is not waited for; one that is slow to answer is, up to the timeout.
+  const waited = await waitFor(() => membership.pendingSeeds() === 0, init.timeoutMs, init.pollMs, clock, signal)
   const failed = new Set<string>()
-  while (!signal.aborted && clock.now() < deadline) {
+  while (!signal.aborted && clock.monotonic() < deadline) {
     const source = pickSource(membership.members(), failed)
     if (!source) {
       // Nobody to ask: we are the first node (or the only source died and left).
-      if (membership.members().length === 0) return 'alone'
+      if (membership.members().length === 0) {
+        if (!waited) {
+          metrics.increment('state-transfer.no-member-answered')
+          logger.warn('no configured member answered within stateTransferTimeoutMs: starting alone', { timeoutMs: init.timeoutMs })
+        }
+        return 'alone'
+      }
       // Every member failed us once: give them a moment and try them all again.
       failed.clear()
-      await waitFor(() => false, Math.min(1_000, init.discoveryMs), clock, signal)
+      await waitFor(() => false, 1_000, init.pollMs, clock, signal)
       continue
     }
     try {
@@ -215,7 +223,7 @@ export async function transferFrom(
 ): Promise<void> {
   const transferId = randomBytes(9).toString('base64url')
   const ask = (start: number, end?: number) => {
-    const left = deadline - init.clock.now()
+    const left = deadline - init.clock.monotonic()
     if (left <= 0) return Promise.reject(new Error('state transfer deadline passed'))
     const reply = init.channel.request(
       source.address,
@@ -267,17 +275,19 @@ function pickSource(members: MemberInfo[], failed: Set<string>): MemberInfo | un
     .sort((a, b) => Number(b.ready) - Number(a.ready) || a.startedAt - b.startedAt || a.id.localeCompare(b.id))[0]
 }
 
-function waitFor(predicate: () => boolean, ms: number, clock: Clock, signal: AbortSignal): Promise<void> {
+/** Resolves true once `predicate()` holds, false after `ms` or on abort. */
+function waitFor(predicate: () => boolean, ms: number, pollMs: number, clock: Clock, signal: AbortSignal): Promise<boolean> {
   return new Promise((resolve) => {
-    if (predicate()) return resolve()
-    const end = () => {
+    if (predicate()) return resolve(true)
+    const end = (held: boolean) => {
       poll.cancel()
       timer.cancel()
-      signal.removeEventListener('abort', end)
-      resolve()
+      signal.removeEventListener('abort', abort)
+      resolve(held)
     }
-    const poll = clock.setInterval(() => predicate() && end(), 20)
-    const timer = clock.setTimeout(end, ms)
-    signal.addEventListener('abort', end, { once: true })
+    const abort = () => end(false)
+    const poll = clock.setInterval(() => predicate() && end(true), pollMs)
+    const timer = clock.setTimeout(abort, ms)
+    signal.addEventListener('abort', abort, { once: true })
   })
 }

@@ -47,3 +47,11 @@ export interface Transport {
   /** Subscribe to transport events; returns the unsubscribe function. */
   on<K extends keyof TransportEvents>(event: K, listener: TransportEvents[K]): () => void
 }
+
+/**
+ * Whether a `peerDown` error says nothing listens at the peer's address (ECONNREFUSED): unlike a reset or a
+ * timeout, that proves no node is running there, so the member can be removed at once.
+ */
+export function isConnectionRefused(error: Error | undefined): boolean {
+  return (error as NodeJS.ErrnoException | undefined)?.code === 'ECONNREFUSED'
+}

@@ -8,22 +8,28 @@ import { memoryTransport } from '../../src/transport/memory/memory-transport.js'
 
 const BASE_PORT = 6000
 
-/** In-memory session clusters on one network and one ManualClock; `add` starts more nodes later. */
+/**
+ * In-memory session clusters on one network and one ManualClock; `add` starts more nodes later. Each node has
+ * its own wall clock (`wallClocks[i].stepWall(ms)` steps one node's clock); timers are shared.
+ */
 export function memorySessionClusters(options: Partial<SessionClusterInit> & { seed?: number; faults?: Partial<NetworkFaults> } = {}) {
   const { seed, faults, ...init } = options
   const clock = new ManualClock()
   const network = new MemoryNetwork({ clock, seed, faults })
   const nodes: SessionCluster[] = []
   const ports: number[] = []
-  const make = (index: number) =>
-    createSessionCluster({
+  const wallClocks: Array<ReturnType<ManualClock['skewed']>> = []
+  const make = (index: number) => {
+    wallClocks[index] ??= clock.skewed()
+    return createSessionCluster({
       route: `node${index + 1}`,
       transport: memoryTransport({ network, port: BASE_PORT + index }),
       members: Array.from({ length: 8 }, (_, i) => `127.0.0.1:${BASE_PORT + i}`),
-      clock,
+      clock: wallClocks[index],
       logger: silentLogger,
       ...init,
     })
+  }
   async function add(count = 1): Promise<SessionCluster[]> {
     const added: SessionCluster[] = []
     for (let i = 0; i < count; i++) {
@@ -48,8 +54,14 @@ export function memorySessionClusters(options: Partial<SessionClusterInit> & { s
     await starting
     return node
   }
+  /** SIGKILL: the node vanishes from the network without a goodbye (its timers are stopped too). */
+  async function kill(index: number): Promise<void> {
+    const node = nodes[index]!
+    network.detachAddress(node.local.address)
+    await node.stop()
+  }
   async function stopAll(): Promise<void> {
     for (const n of nodes) await n.stop()
   }
-  return { clock, network, nodes, add, restart, stopAll }
+  return { clock, network, nodes, wallClocks, add, restart, kill, stopAll }
 }

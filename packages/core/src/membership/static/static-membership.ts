@@ -7,6 +7,8 @@ import { TypedEmitter } from '../../events.js'
 import { type Logger, silentLogger } from '../../logger.js'
 import { type Address, type Member, addressKey, parseAddress, sameAddress, validateRoute } from '../../member.js'
 import { Metrics } from '../../metrics.js'
+import { isConnectionRefused } from '../../transport/transport.js'
+import { FailureDetector, type Verdict } from '../failure-detector.js'
 import type { LeaveReason, MemberInfo, Membership, MembershipEvents } from '../membership.js'
 import { type Heartbeat, MAX_GOSSIPED_PEERS, parseHeartbeat, parseMemberId } from '../messages.js'
 
@@ -18,10 +20,12 @@ export interface StaticMembershipInit {
   members?: ReadonlyArray<string | Address>
   /** How often to announce ourselves to every member. @default 500 */
   heartbeatIntervalMs?: number
-  /** Silence after which a member is suspected and verified directly (Tomcat's dropTime). @default 3000 */
+  /** Silence after which a member is suspected and checked directly (Tomcat's dropTime). @default 3000 */
   suspectTimeoutMs?: number
-  /** How long the direct verification of a suspect may take before it is removed. @default 1000 */
+  /** How long the direct check of a suspect may take before it is removed. @default 1000 */
   verifyTimeoutMs?: number
+  /** This incarnation's id (random per process start). @default 16 random base64url characters */
+  id?: string
   clock?: Clock
   logger?: Logger
   metrics?: Metrics
@@ -33,17 +37,25 @@ export const STATIC_MEMBERSHIP_DEFAULTS = {
   verifyTimeoutMs: 1_000,
 } as const
 
-interface Entry {
-  info: MemberInfo
-  verifying: boolean
+/** A new random incarnation id. */
+export function newIncarnationId(): string {
+  return randomBytes(12).toString('base64url')
 }
 
+interface Entry {
+  info: MemberInfo
+}
+
+/** Addresses of failed incarnations, kept so a one-way peer that keeps sending heartbeats can be re-checked. */
+const MAX_FAILED_ADDRESSES = 1_024
+
 /**
- * Membership from a configured list (Tomcat's StaticMembershipInterceptor + TcpFailureDetector):
- * heartbeats to every listed address, suspicion after silence or a reported failure, a direct ping to
- * verify, removal if that fails, rejoin on the next heartbeat. A node that heartbeats us without being
- * listed is admitted too (frames are authenticated), and heartbeats carry the addresses of the members the
- * sender sees, so a node that lists one member finds them all: nodes can be added without reconfiguring the rest.
+ * Membership from a configured list (Tomcat's StaticMembershipInterceptor): heartbeats to every listed
+ * address, failure detection by `FailureDetector` (silence or a reported failure, then a direct check; only
+ * an answer clears it), and immediate removal of a member whose port refuses connections (its process is
+ * gone). A node that heartbeats us without being listed is admitted too (frames are authenticated), and
+ * heartbeats carry the addresses of the members the sender sees, so a node that lists one member finds them
+ * all: nodes can be added without reconfiguring the rest.
  */
 export function staticMembership(init: StaticMembershipInit): Membership {
   return new StaticMembership(init)
@@ -58,10 +70,15 @@ class StaticMembership implements Membership {
   readonly #log: Logger
   readonly #metrics: Metrics
   readonly #events: TypedEmitter<MembershipEvents>
+  readonly #detector: FailureDetector
   readonly #byAddress = new Map<string, Entry>()
-  /** Addresses other members told us about that we have not heard from yet, with when we learned them. */
+  readonly #byId = new Map<string, Entry>()
+  readonly #failedAddresses = new Map<string, Address>()
+  /** Addresses other members told us about that we have not heard from yet, with when we learned them (monotonic). */
   readonly #rumoured = new Map<string, { address: Address; since: number }>()
-  readonly #id = randomBytes(12).toString('base64url')
+  /** Addresses whose port refused our last connection attempt (no node listens there now). */
+  readonly #refused = new Set<string>()
+  readonly #id: string
   readonly #startedAt: number
   #ready = false
   #timer?: TimerHandle
@@ -79,11 +96,24 @@ class StaticMembership implements Membership {
     if (this.#opts.suspectTimeoutMs <= this.#opts.heartbeatIntervalMs) {
       throw new InvalidParametersError('suspectTimeoutMs must be longer than heartbeatIntervalMs')
     }
+    this.#id = init.id ?? newIncarnationId()
     this.#clock = init.clock ?? systemClock
     this.#log = init.logger ?? silentLogger
     this.#metrics = init.metrics ?? new Metrics()
     this.#events = new TypedEmitter((error, event) => this.#log.error('membership listener threw', { event, error }))
     this.#startedAt = this.#clock.now()
+    this.#detector = new FailureDetector({
+      clock: this.#clock,
+      suspectTimeoutMs: this.#opts.suspectTimeoutMs,
+      verifyTimeoutMs: this.#opts.verifyTimeoutMs,
+      verify: (id, timeoutMs) => this.#verify(id, timeoutMs),
+      onSuspect: (id, reason) => this.#setState(id, 'suspect', reason),
+      onCleared: (id) => this.#setState(id, 'alive', 'answered a direct check'),
+      onFailed: (id, verdict, reason) => {
+        const entry = this.#byId.get(id)
+        if (entry) this.#remove(entry, verdict === 'replaced' ? 'replaced' : 'failed', `${reason}, then no answer to a direct check`)
+      },
+    })
     this.#channel.handle('hb', (m, { from }) => this.#onHeartbeat(parseHeartbeat(m), from))
     this.#channel.handle('bye', (m, { from }) => this.#onBye(parseMemberId(m), from))
     this.#channel.handleRequest('ping', () => ({ t: 'pong', id: this.#id }))
@@ -97,11 +127,10 @@ class StaticMembership implements Membership {
     if (this.#started) return
     await this.#channel.start()
     this.#started = true
+    const transport = this.#channel.transport
     this.#unsubscribe.push(
-      this.#channel.transport.on('peerDown', (peer) => {
-        const entry = this.#byAddress.get(addressKey(peer))
-        if (entry) this.#suspect(entry, 'connection lost')
-      }),
+      transport.on('peerDown', (peer, error) => this.#onPeerDown(peer, error)),
+      transport.on('peerUp', (peer) => void this.#refused.delete(addressKey(peer))),
     )
     this.#timer = this.#clock.setInterval(() => this.#tick(), this.#opts.heartbeatIntervalMs)
     this.#heartbeat()
@@ -115,7 +144,7 @@ class StaticMembership implements Membership {
     const targets = this.#targets()
     if (targets.length > 0) await this.#channel.send(targets, { t: 'bye', id: this.#id })
     // Not forgotten by the transport: the goodbye just queued must still leave (the transport drains on stop).
-    for (const entry of [...this.#byAddress.values()]) this.#remove(entry, 'left', { log: false, forget: false })
+    for (const entry of [...this.#byAddress.values()]) this.#remove(entry, 'left', undefined, { log: false, forget: false })
     this.#rumoured.clear()
   }
 
@@ -123,14 +152,21 @@ class StaticMembership implements Membership {
     return [...this.#byAddress.values()].map((e) => e.info)
   }
 
+  member(id: string): MemberInfo | undefined {
+    return this.#byId.get(id)?.info
+  }
+
   pendingSeeds(): number {
     const self = this.#channel.address
-    return this.#seeds.filter((a) => !sameAddress(a, self) && !this.#byAddress.has(addressKey(a))).length
+    return this.#seeds.filter((a) => {
+      const key = addressKey(a)
+      return !sameAddress(a, self) && !this.#byAddress.has(key) && !this.#refused.has(key)
+    }).length
   }
 
   hasRoute(route: string): boolean {
     if (route === this.#route) return true
-    for (const e of this.#byAddress.values()) if (e.info.route === route) return true
+    for (const e of this.#byAddress.values()) if (e.info.route === route && e.info.state === 'alive') return true
     return false
   }
 
@@ -141,7 +177,7 @@ class StaticMembership implements Membership {
   }
 
   suspect(memberId: string, reason: string): void {
-    for (const entry of this.#byAddress.values()) if (entry.info.id === memberId) this.#suspect(entry, reason)
+    if (this.#started) this.#detector.suspect(memberId, reason)
   }
 
   on<K extends keyof MembershipEvents>(event: K, listener: MembershipEvents[K]): () => void {
@@ -149,15 +185,13 @@ class StaticMembership implements Membership {
   }
 
   #tick(): void {
-    const now = this.#clock.now()
+    const now = this.#clock.monotonic()
     for (const [key, r] of this.#rumoured) {
       // A gossiped address that stays silent was a member that left: stop calling it.
       if (now - r.since > 2 * this.#opts.suspectTimeoutMs) this.#rumoured.delete(key)
     }
     this.#heartbeat()
-    for (const entry of this.#byAddress.values()) {
-      if (now - entry.info.lastSeenAt > this.#opts.suspectTimeoutMs) this.#suspect(entry, 'no heartbeat')
-    }
+    this.#detector.tick()
   }
 
   #heartbeat(): void {
@@ -180,37 +214,74 @@ class StaticMembership implements Membership {
     return [...out.values()]
   }
 
-  #onHeartbeat(hb: Heartbeat, from: Address): void {
-    if (!this.#started) return
-    if (hb.id === this.#id) return
-    const key = addressKey(from)
-    const existing = this.#byAddress.get(key)
-    const now = this.#clock.now()
-    this.#rumoured.delete(key)
-    if (hb.peers) this.#learn(hb.peers, now)
-    if (existing && existing.info.id !== hb.id) this.#remove(existing, 'replaced')
-    const current = this.#byAddress.get(key)
-    if (!current) {
-      if (hb.route === this.#route) this.#log.error('another member uses this node\'s route: sticky routing will be wrong', { route: hb.route, peer: key })
-      const info: MemberInfo = { id: hb.id, route: hb.route, address: from, state: 'alive', startedAt: hb.startedAt, ready: hb.ready, lastSeenAt: now }
-      this.#byAddress.set(key, { info, verifying: false })
-      this.#metrics.increment('membership.joins')
-      this.#log.info('member joined', { route: hb.route, address: key, id: hb.id })
-      this.#events.emit('join', info)
-      // Answer at once so the newcomer learns about us without waiting a full interval.
-      this.#heartbeat()
+  #onPeerDown(peer: Address, error: Error | undefined): void {
+    const key = addressKey(peer)
+    const entry = this.#byAddress.get(key)
+    if (isConnectionRefused(error)) {
+      this.#refused.add(key)
+      // Nothing listens on its cluster port: the process is gone (a live node never closes its listener
+      // before saying goodbye). Remove it now, so nobody waits for it and its sessions rebind at once.
+      if (entry) this.#remove(entry, 'gone', 'its cluster port refuses connections')
       return
     }
-    const wasSuspect = current.info.state === 'suspect'
-    const readyChanged = current.info.ready !== hb.ready
-    current.info = { ...current.info, state: 'alive', ready: hb.ready, lastSeenAt: now }
-    if (wasSuspect && !current.verifying) this.#cleared(current)
-    if (readyChanged) this.#events.emit('update', current.info)
+    if (entry) this.#detector.suspect(entry.info.id, 'connection lost')
+  }
+
+  #onHeartbeat(hb: Heartbeat, from: Address): void {
+    if (!this.#started || hb.id === this.#id) return
+    const key = addressKey(from)
+    this.#rumoured.delete(key)
+    this.#refused.delete(key)
+    if (hb.peers) this.#learn(hb.peers)
+    const existing = this.#byAddress.get(key)
+    if (existing && existing.info.id !== hb.id) this.#remove(existing, 'replaced', 'a new incarnation answers at its address')
+    const current = this.#byAddress.get(key)
+    if (current) {
+      this.#detector.heard(hb.id)
+      const readyChanged = current.info.ready !== hb.ready
+      current.info = { ...current.info, ready: hb.ready, lastSeenAt: this.#clock.monotonic() }
+      if (readyChanged) this.#events.emit('update', current.info)
+      return
+    }
+    if (this.#detector.hasFailed(hb.id)) {
+      // It failed a direct check, yet its heartbeats reach us: a one-way link, or it was paused. Admit it
+      // again only once it answers a check over our own path.
+      this.#rememberFailedAddress(hb.id, from)
+      void this.#detector.recheck(hb.id).then((answered) => {
+        if (answered && this.#started && !this.#byAddress.has(key)) this.#admit(hb, from)
+      })
+      return
+    }
+    this.#admit(hb, from)
+  }
+
+  #admit(hb: Heartbeat, from: Address): void {
+    const key = addressKey(from)
+    if (hb.route === this.#route) this.#log.error("another member uses this node's route: sticky routing will be wrong", { route: hb.route, peer: key })
+    const info: MemberInfo = {
+      id: hb.id,
+      route: hb.route,
+      address: from,
+      state: 'alive',
+      startedAt: hb.startedAt,
+      ready: hb.ready,
+      lastSeenAt: this.#clock.monotonic(),
+    }
+    const entry = { info }
+    this.#byAddress.set(key, entry)
+    this.#byId.set(hb.id, entry)
+    this.#detector.watch(hb.id)
+    this.#metrics.increment('membership.joins')
+    this.#log.info('member joined', { route: hb.route, address: key, id: hb.id })
+    this.#events.emit('join', info)
+    // Answer at once so the newcomer learns about us without waiting a full interval.
+    this.#heartbeat()
   }
 
   /** Heartbeat addresses a member gossiped, until they answer (or for a while, if they never do). */
-  #learn(peers: string[], now: number): void {
+  #learn(peers: string[]): void {
     const self = this.#channel.address
+    const now = this.#clock.monotonic()
     for (const peer of peers) {
       if (this.#byAddress.has(peer) || this.#rumoured.has(peer)) continue
       let address: Address
@@ -227,49 +298,50 @@ class StaticMembership implements Membership {
 
   #onBye(id: string, from: Address): void {
     const entry = this.#byAddress.get(addressKey(from))
-    if (entry && entry.info.id === id) this.#remove(entry, 'left')
+    if (entry && entry.info.id === id) this.#remove(entry, 'left', 'it said goodbye')
   }
 
-  #suspect(entry: Entry, reason: string): void {
-    if (!this.#started || entry.verifying) return
-    if (entry.info.state !== 'suspect') {
-      entry.info = { ...entry.info, state: 'suspect' }
+  async #verify(id: string, timeoutMs: number): Promise<Verdict> {
+    const address = this.#byId.get(id)?.info.address ?? this.#failedAddresses.get(id)
+    if (!address) return 'dead'
+    try {
+      const reply = await this.#channel.request(address, { t: 'ping' }, { timeoutMs })
+      return reply.t === 'pong' && parseMemberId(reply) === id ? 'alive' : 'replaced'
+    } catch {
+      return 'dead'
+    }
+  }
+
+  #setState(id: string, state: MemberInfo['state'], reason: string): void {
+    const entry = this.#byId.get(id)
+    if (!entry || entry.info.state === state) return
+    entry.info = { ...entry.info, state, ...(state === 'alive' ? { lastSeenAt: this.#clock.monotonic() } : {}) }
+    if (state === 'suspect') {
       this.#metrics.increment('membership.suspicions')
       this.#log.warn('member suspected', { route: entry.info.route, address: addressKey(entry.info.address), reason })
       this.#events.emit('suspect', entry.info)
+    } else {
+      this.#log.info('suspect member is alive', { route: entry.info.route, reason })
+      this.#events.emit('alive', entry.info)
     }
-    entry.verifying = true
-    const { id, address } = entry.info
-    const verifyingSince = this.#clock.now()
-    this.#channel
-      .request(address, { t: 'ping' }, { timeoutMs: this.#opts.verifyTimeoutMs })
-      .then((reply) => (reply.t === 'pong' && parseMemberId(reply) === id ? 'alive' : 'replaced'))
-      .catch(() => 'dead' as const)
-      .then((verdict) => {
-        entry.verifying = false
-        if (this.#byAddress.get(addressKey(address)) !== entry || !this.#started) return
-        // A heartbeat that arrived during the check proves it alive even if the ping got lost (one-way loss).
-        if (verdict === 'alive' || entry.info.lastSeenAt > verifyingSince) {
-          entry.info = { ...entry.info, lastSeenAt: this.#clock.now() }
-          this.#cleared(entry)
-        } else this.#remove(entry, verdict === 'replaced' ? 'replaced' : 'failed')
-      })
   }
 
-  #cleared(entry: Entry): void {
-    entry.info = { ...entry.info, state: 'alive' }
-    this.#log.info('suspect member is alive', { route: entry.info.route })
-    this.#events.emit('alive', entry.info)
+  #rememberFailedAddress(id: string, address: Address): void {
+    this.#failedAddresses.set(id, address)
+    if (this.#failedAddresses.size > MAX_FAILED_ADDRESSES) this.#failedAddresses.delete(this.#failedAddresses.keys().next().value!)
   }
 
-  #remove(entry: Entry, reason: LeaveReason, { log = true, forget = true } = {}): void {
+  #remove(entry: Entry, reason: LeaveReason, why?: string, { log = true, forget = true } = {}): void {
     const key = addressKey(entry.info.address)
     if (this.#byAddress.get(key) !== entry) return
     this.#byAddress.delete(key)
-    // What was queued for it (replication while it was suspect) would otherwise wait, and be redialled, forever.
+    this.#byId.delete(entry.info.id)
+    this.#detector.forget(entry.info.id, reason === 'failed')
+    if (reason === 'failed') this.#rememberFailedAddress(entry.info.id, entry.info.address)
+    // What was queued for it would otherwise wait, and be redialled, forever.
     if (forget && reason !== 'replaced') this.#channel.transport.forget(entry.info.address)
     this.#metrics.increment(`membership.leaves.${reason}`)
-    if (log) this.#log.info('member left', { route: entry.info.route, address: key, reason })
+    if (log) this.#log.info('member left', { route: entry.info.route, address: key, reason, why })
     this.#events.emit('leave', entry.info, reason)
   }
 }

@@ -28,6 +28,8 @@ export interface MemoryNetworkInit {
 export interface MemoryEndpoint {
   readonly address: Address
   receive(from: Address, frame: Uint8Array): void
+  /** Our connection to `peer` was reset: frames in flight on it are lost. */
+  connectionReset(peer: Address): void
 }
 
 /**
@@ -43,6 +45,14 @@ export class MemoryNetwork {
   readonly #linkDueAt = new Map<string, number>()
   /** Partition group per address key; frames only pass between equal groups. */
   readonly #groups = new Map<string, number>()
+  /** Links (`from>to`) that lose every frame: one-way loss. */
+  readonly #cut = new Set<string>()
+  /** Per link, bumped by a reset: a frame scheduled under an older generation is lost in flight. */
+  readonly #generation = new Map<string, number>()
+  /** Paused nodes (a SIGSTOPped process): frames to and from them wait, in order, until resumed. */
+  readonly #paused = new Map<string, Array<() => void>>()
+  /** Nodes killed by `detachAddress` until a new endpoint attaches at their address. */
+  readonly #killed = new Set<string>()
   #delivered = 0
   #dropped = 0
 
@@ -64,8 +74,51 @@ export class MemoryNetwork {
     })
   }
 
+  /** Remove every partition, one-way cut and pause (held frames are delivered). */
   heal(): void {
     this.#groups.clear()
+    this.#cut.clear()
+    for (const key of [...this.#paused.keys()]) this.#resumeKey(key)
+  }
+
+  /** Lose every frame from `from` to `to` (one-way loss) until `heal()` or `restore(from, to)`. */
+  cut(from: Address, to: Address): void {
+    this.#cut.add(`${addressKey(from)}>${addressKey(to)}`)
+  }
+
+  restore(from: Address, to: Address): void {
+    this.#cut.delete(`${addressKey(from)}>${addressKey(to)}`)
+  }
+
+  /**
+   * Reset the connections between `a` and `b` (a TCP RST with data in flight): frames in flight both ways are
+   * lost, and both ends see their connection drop.
+   */
+  reset(a: Address, b: Address): void {
+    const ab = `${addressKey(a)}>${addressKey(b)}`
+    const ba = `${addressKey(b)}>${addressKey(a)}`
+    for (const link of [ab, ba]) {
+      this.#generation.set(link, (this.#generation.get(link) ?? 0) + 1)
+      this.#linkDueAt.delete(link)
+    }
+    this.#endpoints.get(addressKey(a))?.connectionReset(b)
+    this.#endpoints.get(addressKey(b))?.connectionReset(a)
+  }
+
+  /** Freeze a node as SIGSTOP does: nothing it sends leaves and nothing sent to it arrives until `resume`. */
+  pause(node: Address): void {
+    const key = addressKey(node)
+    if (!this.#paused.has(key)) this.#paused.set(key, [])
+  }
+
+  resume(node: Address): void {
+    this.#resumeKey(addressKey(node))
+  }
+
+  #resumeKey(key: string): void {
+    const held = this.#paused.get(key)
+    this.#paused.delete(key)
+    for (const deliver of held ?? []) deliver()
   }
 
   get stats(): { delivered: number; dropped: number } {
@@ -74,6 +127,7 @@ export class MemoryNetwork {
 
   /** @internal used by memory transports */
   attach(endpoint: MemoryEndpoint): void {
+    this.#killed.delete(addressKey(endpoint.address))
     this.#endpoints.set(addressKey(endpoint.address), endpoint)
   }
 
@@ -81,6 +135,12 @@ export class MemoryNetwork {
   detach(endpoint: MemoryEndpoint): void {
     const key = addressKey(endpoint.address)
     if (this.#endpoints.get(key) === endpoint) this.#endpoints.delete(key)
+  }
+
+  /** Take a node off the network at once (a killed process): frames to it are refused, its own go nowhere. */
+  detachAddress(address: Address): void {
+    this.#endpoints.delete(addressKey(address))
+    this.#killed.add(addressKey(address))
   }
 
   /** @internal */
@@ -92,9 +152,10 @@ export class MemoryNetwork {
   transmit(from: Address, to: Address, frame: Uint8Array): boolean {
     const fromKey = addressKey(from)
     const toKey = addressKey(to)
-    if ((this.#groups.get(fromKey) ?? 0) !== (this.#groups.get(toKey) ?? 0)) {
+    if (this.#killed.has(fromKey)) return true
+    if ((this.#groups.get(fromKey) ?? 0) !== (this.#groups.get(toKey) ?? 0) || this.#cut.has(`${fromKey}>${toKey}`)) {
       this.#dropped++
-      return false
+      return true // a black hole: the sender cannot tell
     }
     if (!this.#endpoints.has(toKey)) return false
     const f = this.#faults
@@ -111,15 +172,23 @@ export class MemoryNetwork {
     const [min, max] = this.#faults.delayMs
     const delay = max > 0 ? min + this.#random() * (max - min) : 0
     const link = `${fromKey}>${toKey}`
-    const now = this.clock.now()
+    const generation = this.#generation.get(link) ?? 0
+    const now = this.clock.monotonic()
     const overtakes = this.#faults.reorderRate > 0 && this.#random() < this.#faults.reorderRate
     const dueAt = overtakes ? now + delay : Math.max(now + delay, this.#linkDueAt.get(link) ?? 0)
     if (!overtakes) this.#linkDueAt.set(link, dueAt)
-    const deliver = () => {
+    const arrive = () => {
       const endpoint = this.#endpoints.get(toKey)
-      if (!endpoint) return // the receiver went away while the frame was in flight
+      // The receiver went away, or the connection was reset, while the frame was in flight.
+      if (!endpoint || (this.#generation.get(link) ?? 0) !== generation) return
       this.#delivered++
       endpoint.receive(from, frame)
+    }
+    const deliver = () => {
+      // A paused sender's frames sit in its socket buffer; a paused receiver's wait in its kernel.
+      const held = this.#paused.get(fromKey) ?? this.#paused.get(toKey)
+      if (held) held.push(deliver)
+      else arrive()
     }
     if (dueAt <= now) setImmediate(deliver)
     else {

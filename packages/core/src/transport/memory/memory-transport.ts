@@ -19,6 +19,11 @@ export interface MemoryTransportInit {
 const DEFAULT_MAX_QUEUED = 10_000
 let nextPort = 40_000
 
+/** What TCP reports when nothing listens at an address. */
+function refused(to: Address): Error {
+  return Object.assign(new Error(`connect ECONNREFUSED ${addressKey(to)}`), { code: 'ECONNREFUSED' })
+}
+
 /** An in-process transport over a shared MemoryNetwork: the same contract as TCP, for unit tests. */
 export function memoryTransport(init: MemoryTransportInit): Transport {
   return new MemoryTransport(init)
@@ -30,6 +35,8 @@ class MemoryTransport implements Transport {
   readonly #log: Logger
   readonly #events: TypedEmitter<TransportEvents>
   readonly #pending = new Map<string, { to: Address; frames: Uint8Array[] }>()
+  /** Peers whose connection was reset: the next send reconnects (peerUp), as TCP does. */
+  readonly #reset = new Set<string>()
   #address: Address
   #handler: FrameHandler = () => {}
   #started = false
@@ -72,10 +79,11 @@ class MemoryTransport implements Transport {
     const held = this.#pending.get(key)
     if (held) return this.#hold(key, to, frame, held.frames)
     if (this.#network.isAttached(to)) {
+      if (this.#reset.delete(key)) this.#events.emit('peerUp', to)
       this.#network.transmit(this.#address, to, frame)
       return true
     }
-    this.#events.emit('peerDown', to)
+    this.#events.emit('peerDown', to, refused(to))
     return this.#hold(key, to, frame, [])
   }
 
@@ -89,6 +97,14 @@ class MemoryTransport implements Transport {
 
   on<K extends keyof TransportEvents>(event: K, listener: TransportEvents[K]): () => void {
     return this.#events.on(event, listener)
+  }
+
+  /** @internal called by the network */
+  connectionReset(peer: Address): void {
+    if (!this.#started) return
+    this.#reset.add(addressKey(peer))
+    const error = Object.assign(new Error(`connection to ${addressKey(peer)} reset`), { code: 'ECONNRESET' })
+    this.#events.emit('peerDown', peer, error)
   }
 
   /** @internal called by the network */

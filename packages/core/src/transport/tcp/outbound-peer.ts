@@ -2,6 +2,7 @@ import { connect, type Socket } from 'node:net'
 import type { TimerHandle } from '../../clock/clock.js'
 import type { FrameSealer } from '../../crypto/frame-protector.js'
 import { type Address, addressKey } from '../../member.js'
+import { isConnectionRefused } from '../transport.js'
 import { Backoff } from './backoff.js'
 import type { TcpContext } from './context.js'
 import { encodeFrames, LENGTH_PREFIX_BYTES } from './frame-reader.js'
@@ -39,8 +40,9 @@ export class OutboundPeer {
   #connectTimer: TimerHandle | undefined
   #retryTimer: TimerHandle | undefined
   #lastError: Error | undefined
-  /** peerDown is reported once per outage, not once per failed retry. */
+  /** peerDown is reported once per outage, not once per failed retry (and once more when the peer refuses). */
   #reportedDown = false
+  #reportedRefused = false
 
   constructor(ctx: TcpContext, peer: Address) {
     this.#ctx = ctx
@@ -126,6 +128,7 @@ export class OutboundPeer {
     this.#helloPending = true
     this.#backoff.reset()
     this.#reportedDown = false
+    this.#reportedRefused = false
     this.#lastError = undefined
     this.#ctx.options.metrics.increment('transport.connections.opened')
     this.#ctx.options.logger.debug('connected to peer', { peer: this.#key })
@@ -143,14 +146,18 @@ export class OutboundPeer {
     const wasUp = this.#state === 'up'
     const { logger, metrics } = this.#ctx.options
     metrics.increment(wasUp ? 'transport.connections.dropped' : 'transport.connections.failed')
-    if (!this.#reportedDown) {
+    // A refusal is reported even within an outage: it proves no node listens there any more.
+    const refused = isConnectionRefused(this.#lastError)
+    if (!this.#reportedDown || (refused && !this.#reportedRefused)) {
       this.#reportedDown = true
+      this.#reportedRefused = refused
       logger.warn(wasUp ? 'connection to peer dropped' : 'cannot connect to peer', { peer: this.#key, error: this.#lastError })
       this.#ctx.events.emit('peerDown', this.#peer, this.#lastError)
     }
     this.#state = 'idle'
-    // With nothing to send, reconnect lazily on the next send instead of dialling a departed peer forever.
-    if (this.#queue.length > 0) this.#scheduleRetry()
+    // A connection that was up is redialled at once: a restarted peer is back sooner, a dead one refuses (and is
+    // removed) at once. Otherwise, with nothing to send, reconnect lazily instead of dialling a departed peer forever.
+    if (wasUp || this.#queue.length > 0) this.#scheduleRetry()
   }
 
   /**

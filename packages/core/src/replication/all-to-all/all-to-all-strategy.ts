@@ -1,0 +1,244 @@
+import type { Channel } from '../../channel/channel.js'
+import type { Clock, TimerHandle } from '../../clock/clock.js'
+import type { ReplicationMode } from '../../cluster/session-cluster.js'
+import type { Codec } from '../../codec/codec.js'
+import { MalformedMessageError, StaleReplicaError } from '../../errors.js'
+import type { Logger } from '../../logger.js'
+import type { LeaveReason, MemberInfo, Membership } from '../../membership/membership.js'
+import type { Metrics } from '../../metrics.js'
+import { type Delta, recordFromWire, recordToWire, type SessionTable, type WireRecord, WireStrings, WireStringTable } from '../../session/index.js'
+import { AntiEntropy } from '../anti-entropy/anti-entropy.js'
+import { parseIds } from '../messages.js'
+import { pullState, StateTransferServer, type StateTransferOutcome } from '../state-transfer.js'
+import type { ReplicationStrategy } from '../strategy.js'
+import { ReplicationStreams } from '../stream/replication-streams.js'
+
+export interface AllToAllInit {
+  channel: Channel
+  membership: Membership
+  table: SessionTable
+  codec: Codec
+  clock: Clock
+  metrics: Metrics
+  logger: Logger
+  mode: ReplicationMode
+  ackTimeoutMs: number
+  leaseMs: number
+  maxUnackedBytes: number
+  maxBatchBytes: number
+  stateTransferTimeoutMs: number
+  stateTransferChunkBytes: number
+  antiEntropyIntervalMs: number
+  tombstoneRetentionMs: number
+  maxClockSkewMs: number
+  heartbeatIntervalMs: number
+  /** How long reads keep checking with a member that failure detection gave up on (see #ghosts). */
+  ghostMs: number
+  /** Merge peers' deltas into the table (and emit events). */
+  apply(deltas: Delta[], why: 'expired' | undefined): void
+  /** Destroy sessions here as a local change (stamped, applied, replicated). */
+  destroy(ids: string[]): Promise<void>
+  isReady(): boolean
+}
+
+/**
+ * All-to-all replication (Tomcat's DeltaManager, without its gaps): every member holds every session and
+ * every commit goes to every member over its replication stream. In `sync` mode a commit waits for every
+ * member in step; a member that stops acknowledging is excluded once its read lease has run out, and a node
+ * whose lease on some member's writes has run out fetches a session from that member before serving it
+ * (or answers 503), so no read misses an acknowledged write. Anti-entropy repairs what streams could not.
+ */
+export class AllToAllStrategy implements ReplicationStrategy {
+  readonly name = 'delta' as const
+  readonly #init: AllToAllInit
+  readonly #streams: ReplicationStreams
+  readonly #antiEntropy: AntiEntropy
+  /**
+   * Members to complete an anti-entropy round with before local reads are trusted again: a member left while
+   * our copy of its writes was out of step, and these were in step with it.
+   */
+  readonly #catchUp = new Set<string>()
+  /**
+   * Members failure detection gave up on (unproven: they may be running behind a broken link, and may have
+   * stopped waiting for us) → until when reads fetch from them first. A link that broke for a moment heals
+   * within this time and the member rejoins; a member that stays unreachable turns reads into 503s until then,
+   * after which this node serves without it (a long partition: both sides serve, and merge when it heals).
+   */
+  readonly #ghosts = new Map<string, { member: MemberInfo; until: number }>()
+  #timer: TimerHandle | undefined
+  #unsubscribe: Array<() => void> = []
+
+  constructor(init: AllToAllInit) {
+    this.#init = init
+    const { channel, membership, codec, clock, metrics, logger, table } = init
+    this.#streams = new ReplicationStreams({
+      channel,
+      membership,
+      codec,
+      clock,
+      metrics,
+      logger,
+      ackTimeoutMs: init.ackTimeoutMs,
+      leaseMs: init.leaseMs,
+      maxUnackedBytes: init.maxUnackedBytes,
+      maxBatchBytes: init.maxBatchBytes,
+      apply: init.apply,
+      onMemberGone: (member, inSync, reason) => this.#memberGone(member, inSync, reason),
+    })
+    this.#antiEntropy = new AntiEntropy({
+      channel,
+      membership,
+      table,
+      clock,
+      metrics,
+      logger,
+      intervalMs: init.antiEntropyIntervalMs,
+      requestTimeoutMs: Math.max(init.ackTimeoutMs, 5_000),
+      chunkBytes: init.stateTransferChunkBytes,
+      tombstoneRetentionMs: init.tombstoneRetentionMs,
+      maxClockSkewMs: init.maxClockSkewMs,
+      apply: (deltas) => init.apply(deltas, undefined),
+      destroy: init.destroy,
+      onSynced: (member, from) => this.#streams.markSynced(member.id, from),
+    })
+    new StateTransferServer(table, clock, metrics, init.stateTransferChunkBytes).attach(channel)
+    channel.handleRequest('fetch', (m) => {
+      const strings = new WireStringTable()
+      const r: WireRecord[] = []
+      for (const id of parseIds((m as { ids?: unknown }).ids)) {
+        const record = table.get(id)
+        if (record) r.push(recordToWire(record, strings))
+      }
+      return { t: 'fetched', s: strings.list, r }
+    })
+  }
+
+  async start(signal: AbortSignal): Promise<StateTransferOutcome> {
+    const { membership, clock, leaseMs, table, metrics, logger, channel } = this.#init
+    this.#streams.start()
+    this.#antiEntropy.start()
+    this.#unsubscribe.push(
+      membership.on('join', (m) => {
+        this.#ghosts.delete(m.id)
+        void this.#antiEntropy.sync(m)
+      }),
+    )
+    this.#timer = clock.setInterval(() => this.#maintain(), Math.max(1, Math.floor(leaseMs / 2)))
+    const outcome = await pullState(
+      {
+        channel,
+        membership,
+        table,
+        clock,
+        metrics,
+        logger,
+        apply: (deltas) => this.#init.apply(deltas, undefined),
+        timeoutMs: this.#init.stateTransferTimeoutMs,
+        requestTimeoutMs: Math.max(this.#init.ackTimeoutMs, 5_000),
+        pollMs: Math.min(100, this.#init.heartbeatIntervalMs),
+      },
+      signal,
+    )
+    // Whatever the transfer missed (it timed out, or raced a member's commits before that member knew us) is
+    // repaired by anti-entropy with every member, in the background: until a round with a member completes, reads
+    // fetch that member's copy first (no lease), so readiness need not wait for it.
+    for (const member of membership.members()) void this.#antiEntropy.sync(member)
+    return outcome
+  }
+
+  async stop(): Promise<void> {
+    this.#timer?.cancel()
+    for (const off of this.#unsubscribe.splice(0)) off()
+    this.#antiEntropy.stop()
+    this.#streams.stop()
+  }
+
+  async commit(deltas: Delta[], why?: 'expired'): Promise<void> {
+    const outcomes = this.#streams.publish(deltas, why)
+    if (this.#init.mode !== 'sync') {
+      outcomes.catch(() => {})
+      return
+    }
+    const result = await outcomes
+    for (const outcome of result.values()) {
+      if (outcome !== 'applied') this.#init.metrics.increment(`replication.commit.${outcome}`)
+    }
+  }
+
+  async beforeRead(base: string): Promise<void> {
+    if (this.#init.mode !== 'sync') return
+    const members = this.#init.membership.members()
+    const behind = this.#catchUp.size > 0 ? members : members.filter((m) => !this.#streams.inSyncWith(m.id))
+    const now = this.#init.clock.monotonic()
+    for (const [id, ghost] of this.#ghosts) {
+      if (ghost.until <= now) this.#ghosts.delete(id)
+      else behind.push(ghost.member)
+    }
+    if (behind.length === 0) return
+    this.#init.metrics.increment('replication.read-fetches')
+    await Promise.all(behind.map((member) => this.#fetch(member, base)))
+  }
+
+  expiresHere(route: string): boolean {
+    const { membership } = this.#init
+    if (route === membership.local.route) return true
+    if (route && membership.hasRoute(route)) return false
+    // The owner is gone: the alive member with the smallest id expires it.
+    const self = membership.local.id
+    return membership.members().every((m) => m.state !== 'alive' || m.id > self)
+  }
+
+  status(): Record<string, unknown> {
+    return { streams: this.#streams.describe(), catchingUp: this.#catchUp.size > 0 }
+  }
+
+  async #fetch(member: MemberInfo, base: string): Promise<void> {
+    const { channel, leaseMs } = this.#init
+    let reply: unknown
+    try {
+      reply = await channel.request(member.address, { t: 'fetch', ids: [base] }, { timeoutMs: leaseMs })
+    } catch (error) {
+      this.#init.metrics.increment('replication.read-fetch-failures')
+      throw new StaleReplicaError(`cannot confirm session state with member ${member.route}: ${(error as Error).message}`, { cause: error })
+    }
+    const { s, r } = reply as { t?: unknown; s?: unknown; r?: unknown }
+    if ((reply as { t?: unknown }).t !== 'fetched' || !Array.isArray(r) || r.length > 1) throw new MalformedMessageError('bad fetch reply')
+    const strings = new WireStrings(s)
+    if (r.length === 1) this.#init.apply([recordFromWire(r[0], strings)], undefined)
+  }
+
+  #memberGone(member: MemberInfo, inSync: boolean, reason: LeaveReason): void {
+    if (this.#init.mode !== 'sync') return
+    if (reason === 'failed') this.#ghosts.set(member.id, { member, until: this.#init.clock.monotonic() + this.#init.ghostMs })
+    if (inSync || !this.#init.isReady()) return
+    // It may have committed without us before it went: every remaining member that was in step with it holds
+    // those commits. Read through them until anti-entropy with each has completed.
+    this.#init.logger.info('catching up after a member left while out of step with it', { route: member.route })
+    this.#init.metrics.increment('replication.catch-ups')
+    for (const m of this.#init.membership.members()) this.#catchUp.add(m.id)
+    this.#continueCatchUp()
+  }
+
+  #continueCatchUp(): void {
+    for (const id of this.#catchUp) {
+      const member = this.#init.membership.member(id)
+      if (!member) {
+        this.#catchUp.delete(id)
+        continue
+      }
+      void this.#antiEntropy.sync(member).then((done) => done && this.#catchUp.delete(id))
+    }
+  }
+
+  /** Periodic: repair streams that need it, and remember which members hold every write of ours. */
+  #maintain(): void {
+    for (const s of this.#streams.describe()) {
+      if (s.acked === s.sent) this.#antiEntropy.noteInStep(s.id)
+      if (!this.#streams.isSynced(s.id)) {
+        const member = this.#init.membership.member(s.id)
+        if (member) void this.#antiEntropy.sync(member)
+      }
+    }
+    this.#continueCatchUp()
+  }
+}

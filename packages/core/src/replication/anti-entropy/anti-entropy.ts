@@ -1,0 +1,221 @@
+import type { Channel } from '../../channel/channel.js'
+import type { Clock, TimerHandle } from '../../clock/clock.js'
+import type { Logger } from '../../logger.js'
+import { type Address, addressKey } from '../../member.js'
+import type { MemberInfo, Membership } from '../../membership/membership.js'
+import type { Metrics } from '../../metrics.js'
+import {
+  type Delta,
+  recordFromWire,
+  recordToWire,
+  type SessionRecord,
+  type SessionTable,
+  type WireRecord,
+  WireStrings,
+  WireStringTable,
+} from '../../session/index.js'
+import { estimateRecordBytes } from '../state-transfer.js'
+import { MAX_AE_ITEMS, parseDigestRequest, parseGone, parseKeys, parseRepair, parseRepaired } from './messages.js'
+
+export interface AntiEntropyInit {
+  channel: Channel
+  membership: Membership
+  table: SessionTable
+  clock: Clock
+  metrics: Metrics
+  logger: Logger
+  /** How often a round runs with the next member (round-robin). */
+  intervalMs: number
+  requestTimeoutMs: number
+  /** Records per repair message, in bytes (like a state-transfer chunk). */
+  chunkBytes: number
+  /** Tombstones are purged after this: a member out of touch for longer may hold sessions we destroyed and forgot. */
+  tombstoneRetentionMs: number
+  /** Clocks of members may differ this much (record creation times are compared across nodes). */
+  maxClockSkewMs: number
+  /** Merge a member's records (full records as deltas) with the normal merge. */
+  apply(deltas: Delta[]): void
+  /** Destroy these sessions here (stamped and replicated like a logout). */
+  destroy(ids: string[]): Promise<void>
+  /** A round completed while the member replicated to us: our copy of its writes may be trusted again. */
+  onSynced(member: MemberInfo, from: Address): void
+}
+
+/** Wanted ids per repair request: their records come back in one reply. */
+const WANTED_PER_REQUEST = 256
+/** Members whose last time in step with us is remembered (they may come back after a partition). */
+const MAX_REMEMBERED = 1_024
+
+/**
+ * Anti-entropy (DESIGN: "a lost frame never leaves a replica behind for good"): members compare per-bucket
+ * digests of their session tables and exchange the records that differ, both ways, through the normal merge.
+ * Runs with one member every `intervalMs`, with every member when it joins or rejoins, and whenever a
+ * replication stream broke or refused data. A round with identical tables costs one 8 KiB request.
+ *
+ * Destruction stays final after any partition: tombstones are purged after `tombstoneRetentionMs`, so a
+ * member that has not been in step with us for longer may hold sessions that were destroyed here and
+ * forgotten since. From such a member, a record we lack that was created before we were last in step is not
+ * adopted: it existed then, so it was destroyed here, and the member is told to destroy it too.
+ */
+export class AntiEntropy {
+  readonly #init: AntiEntropyInit
+  readonly #rounds = new Map<string, Promise<boolean>>()
+  /** Member incarnation → wall time it was last known to hold every write of ours. */
+  readonly #inStepAt = new Map<string, number>()
+  #timer: TimerHandle | undefined
+  #next = 0
+
+  constructor(init: AntiEntropyInit) {
+    this.#init = init
+    const { channel } = init
+    channel.handleRequest('ae', (m, { from }) => this.#onDigest(parseDigestRequest(m), from))
+    channel.handleRequest('ae-repair', (m, { from }) => this.#onRepair(parseRepair(m), (m as { m?: unknown }).m === true, from))
+    channel.handle('ae-gone', (m) => this.#init.destroy(parseGone(m)))
+  }
+
+  start(): void {
+    this.#timer ??= this.#init.clock.setInterval(() => this.#periodic(), this.#init.intervalMs)
+  }
+
+  stop(): void {
+    this.#timer?.cancel()
+    this.#timer = undefined
+  }
+
+  /** The member held every write of ours at this moment (its stream is fully acknowledged). */
+  noteInStep(memberId: string): void {
+    this.#inStepAt.delete(memberId)
+    this.#inStepAt.set(memberId, this.#init.clock.now())
+    if (this.#inStepAt.size > MAX_REMEMBERED) this.#inStepAt.delete(this.#inStepAt.keys().next().value!)
+  }
+
+  /** One round with `member` (joined to a round already running with it). Resolves whether it completed. */
+  sync(member: MemberInfo): Promise<boolean> {
+    let round = this.#rounds.get(member.id)
+    if (!round) {
+      round = this.#round(member)
+        .catch((error) => {
+          this.#init.metrics.increment('anti-entropy.failures')
+          this.#init.logger.debug('anti-entropy round failed', { route: member.route, error: (error as Error).message })
+          return false
+        })
+        .finally(() => this.#rounds.delete(member.id))
+      this.#rounds.set(member.id, round)
+    }
+    return round
+  }
+
+  #periodic(): void {
+    const members = this.#init.membership.members().filter((m) => m.state === 'alive')
+    if (members.length === 0) return
+    void this.sync(members[this.#next++ % members.length]!)
+  }
+
+  async #round(member: MemberInfo): Promise<boolean> {
+    const { channel, table, requestTimeoutMs, metrics } = this.#init
+    metrics.increment('anti-entropy.rounds')
+    const ask = (message: Parameters<Channel['request']>[1]) => channel.request(member.address, message, { timeoutMs: requestTimeoutMs })
+    const knowsPeer = this.#init.membership.member(member.id) !== undefined
+    const keys = parseKeys(await ask({ t: 'ae', h: table.digests.encode(), m: knowsPeer }))
+    const theirs = new Map(keys.k.map(([id, a, b]) => [id, [a, b] as const]))
+    const push: SessionRecord[] = []
+    for (const record of table.recordsIn(new Set(keys.b))) {
+      const their = theirs.get(record.id)
+      const mine = table.digestOf(record.id)
+      if (!their || !mine || their[0] !== mine[0] || their[1] !== mine[1]) push.push(record)
+    }
+    const want = [...theirs].filter(([id, their]) => {
+      const mine = table.digestOf(id)
+      return !mine || mine[0] !== their[0] || mine[1] !== their[1]
+    })
+    const wanted = want.map(([id]) => id)
+    if (push.length > 0 || wanted.length > 0) metrics.increment('anti-entropy.repairs', push.length + wanted.length)
+    const guard = this.#guardFor(member.id)
+    const goneThere: string[] = []
+    let p = 0
+    let w = 0
+    do {
+      const strings = new WireStringTable()
+      const records: WireRecord[] = []
+      let bytes = 0
+      while (p < push.length && records.length < MAX_AE_ITEMS && (records.length === 0 || bytes < this.#init.chunkBytes)) {
+        const record = push[p++]!
+        bytes += estimateRecordBytes(record)
+        records.push(recordToWire(record, strings))
+      }
+      const ids = wanted.slice(w, (w += WANTED_PER_REQUEST))
+      const last = p >= push.length && w >= wanted.length
+      const reply = parseRepaired(await ask({ t: 'ae-repair', s: strings.list, r: records, w: ids, last, m: knowsPeer }))
+      goneThere.push(...this.#merge(reply.r, reply.s, guard))
+      if (reply.gone.length > 0) await this.#init.destroy(reply.gone)
+    } while (p < push.length || w < wanted.length)
+    if (goneThere.length > 0) await channel.send(member.address, { t: 'ae-gone', ids: goneThere.slice(0, MAX_AE_ITEMS) })
+    metrics.increment('anti-entropy.completed')
+    if (keys.m) this.#init.onSynced(member, member.address)
+    return true
+  }
+
+  #onDigest(request: { h: Uint8Array; m: boolean }, from: Address) {
+    const { table, metrics } = this.#init
+    const differing = table.digests.differing(request.h)
+    if (!differing) throw new Error('anti-entropy digest of the wrong size')
+    metrics.increment('anti-entropy.served')
+    const member = this.#memberAt(from)
+    const k: Array<[string, number, number]> = []
+    for (const record of table.recordsIn(new Set(differing))) {
+      if (k.length >= MAX_AE_ITEMS) break
+      const digest = table.digestOf(record.id)
+      if (digest) k.push([record.id, digest[0], digest[1]])
+    }
+    // Nothing differs: we hold everything the requester held when it described its table.
+    if (differing.length === 0 && request.m && member) this.#init.onSynced(member, from)
+    return { t: 'ae-keys', m: member !== undefined, b: differing, k }
+  }
+
+  #onRepair(request: { s: unknown; r: unknown[]; w: string[]; last: boolean }, peerKnowsUs: boolean, from: Address) {
+    const { table } = this.#init
+    const member = this.#memberAt(from)
+    const gone = this.#merge(request.r, request.s, member ? this.#guardFor(member.id) : undefined)
+    const strings = new WireStringTable()
+    const r: WireRecord[] = []
+    for (const id of request.w) {
+      const record = table.get(id)
+      if (record) r.push(recordToWire(record, strings))
+    }
+    if (request.last && peerKnowsUs && member) this.#init.onSynced(member, from)
+    return { t: 'ae-repaired', s: strings.list, r, gone }
+  }
+
+  /** Merge a member's records; returns the ids it should destroy (see the class comment). */
+  #merge(records: unknown[], strings: unknown, guardBefore: number | undefined): string[] {
+    if (records.length === 0) return []
+    const table = new WireStrings(strings)
+    const gone: string[] = []
+    const deltas: Delta[] = []
+    for (const wire of records) {
+      const delta = recordFromWire(wire, table)
+      if (guardBefore !== undefined && !delta.destroyed && !this.#init.table.get(delta.id) && (delta.createdAt ?? 0) < guardBefore) {
+        this.#init.metrics.increment('anti-entropy.resurrections-refused')
+        gone.push(delta.id)
+        continue
+      }
+      deltas.push(delta)
+    }
+    if (deltas.length > 0) this.#init.apply(deltas)
+    return gone
+  }
+
+  /** For a member out of step with us for longer than tombstones live: records created before then are not adopted. */
+  #guardFor(memberId: string): number | undefined {
+    const inStep = this.#inStepAt.get(memberId)
+    if (inStep === undefined) return undefined
+    const { clock, tombstoneRetentionMs, maxClockSkewMs } = this.#init
+    if (clock.now() - inStep < tombstoneRetentionMs - maxClockSkewMs) return undefined
+    return inStep - maxClockSkewMs
+  }
+
+  #memberAt(from: Address): MemberInfo | undefined {
+    const key = addressKey(from)
+    return this.#init.membership.members().find((m) => addressKey(m.address) === key)
+  }
+}

@@ -1,0 +1,28 @@
+import type { Delta } from '../session/index.js'
+import type { StateTransferOutcome } from './state-transfer.js'
+
+/**
+ * Where sessions live and how a change reaches them: the seam between the cluster node (sessions, stamps,
+ * events, the public API) and a replication strategy. All-to-all (Tomcat's DeltaManager) is `all-to-all/`;
+ * a primary/backup strategy is another folder behind the same contract.
+ */
+export interface ReplicationStrategy {
+  readonly name: 'delta' | 'backup'
+  /** Join: take part in replication and pull the state this node should hold. Resolves how that went. */
+  start(signal: AbortSignal): Promise<StateTransferOutcome>
+  stop(): Promise<void>
+  /**
+   * Send a local commit (already applied here) to where it must go. In `sync` mode resolves once every
+   * member that must hold it and is in step applied it; in `async` mode at once.
+   */
+  commit(deltas: Delta[], why?: 'expired'): Promise<void>
+  /**
+   * Before a read serves session `base` from local state: make sure that state holds every acknowledged
+   * change (fetch it first where it may not), or throw StaleReplicaError.
+   */
+  beforeRead(base: string): Promise<void>
+  /** Whether this node expires the session (exactly one live node should). */
+  expiresHere(route: string): boolean
+  /** Strategy-specific status (per-member streams, anti-entropy...). */
+  status(): Record<string, unknown>
+}

@@ -1,0 +1,294 @@
+import type { Channel } from '../../channel/channel.js'
+import type { Clock, TimerHandle } from '../../clock/clock.js'
+import type { Codec } from '../../codec/codec.js'
+import { MalformedMessageError } from '../../errors.js'
+import type { Logger } from '../../logger.js'
+import { type Address, addressKey } from '../../member.js'
+import type { LeaveReason, MemberInfo, Membership } from '../../membership/membership.js'
+import type { Metrics } from '../../metrics.js'
+import { type Delta, fromWire, toWire, type WireDelta } from '../../session/index.js'
+import { MAX_DELTAS_PER_MESSAGE } from '../messages.js'
+import { InboundStream } from './inbound-stream.js'
+import { parseAck, parseBatch, parseGrant, parseReset, type StreamMessage } from './messages.js'
+import { type ExclusionReason, type MemberOutcome, OutboundStream } from './outbound-stream.js'
+
+export interface ReplicationStreamsInit {
+  channel: Channel
+  membership: Membership
+  codec: Codec
+  clock: Clock
+  metrics: Metrics
+  logger: Logger
+  ackTimeoutMs: number
+  /** Read lease length; leases are renewed four times per lease. */
+  leaseMs: number
+  /** Unacknowledged bytes kept per member for resending. */
+  maxUnackedBytes: number
+  /** A batch is cut here (bytes of encoded deltas) so frames stay far below maxFrameBytes. */
+  maxBatchBytes: number
+  /** Apply a member's deltas; throw MalformedMessageError to refuse them. */
+  apply(deltas: Delta[], why: 'expired' | undefined): void
+  /** A member left; `inSync` says whether we still held a read lease on its writes at that moment. */
+  onMemberGone(member: MemberInfo, inSync: boolean, reason: LeaveReason): void
+}
+
+/** What one commit's replication came to, per member incarnation. */
+export type CommitOutcomes = Map<string, MemberOutcome>
+
+interface PendingBatch {
+  deltas: WireDelta[]
+  why: 'expired' | undefined
+  waiters: Array<(outcomes: Promise<CommitOutcomes>) => void>
+}
+
+/**
+ * The per-member replication streams of this node (DESIGN: "a resumable stream per peer"). Commits made in
+ * one event-loop turn leave as one numbered batch per member, encoded once; members acknowledge cumulatively
+ * once per turn. What a member has not acknowledged is kept (bounded) and resent after a reconnect or when
+ * acks stop, so a reset connection loses nothing; a gap that cannot be resent is repaired by anti-entropy.
+ * Read leases travel on the same messages: a member asks for one with its ack, and we grant it while it keeps
+ * up with our commits (see OutboundStream / InboundStream).
+ */
+export class ReplicationStreams {
+  readonly #init: ReplicationStreamsInit
+  readonly #out = new Map<string, OutboundStream>()
+  readonly #in = new Map<string, InboundStream>()
+  readonly #pending = new Map<string, PendingBatch>()
+  #flushScheduled = false
+  /**
+   * Monotonic end of leases granted to members removed without proof that they stopped (failure detection gave
+   * up on them): they may still serve reads until then, so no commit completes before it.
+   */
+  #leaseFence = Number.NEGATIVE_INFINITY
+  #timer: TimerHandle | undefined
+  #unsubscribe: Array<() => void> = []
+  #running = false
+
+  constructor(init: ReplicationStreamsInit) {
+    this.#init = init
+    const { channel } = init
+    channel.handle('rd', (m, { from }) => this.#onBatch(parseBatch(m), from))
+    channel.handle('ra', (m) => this.#onAck(parseAck(m)))
+    channel.handle('rg', (m) => {
+      const g = parseGrant(m)
+      if (this.#addressedToUs(g)) this.#in.get(g.f)?.onGrant(g.q)
+    })
+    channel.handle('rr', (m, { from }) => {
+      const r = parseReset(m)
+      if (this.#addressedToUs(r)) this.#inbound(r.f, from).onReset(r.s)
+    })
+  }
+
+  start(): void {
+    if (this.#running) return
+    this.#running = true
+    const { membership, channel, clock, leaseMs } = this.#init
+    for (const member of membership.members()) this.#open(member)
+    this.#unsubscribe.push(
+      membership.on('join', (m) => this.#open(m)),
+      membership.on('leave', (m, reason) => this.#close(m, reason)),
+      channel.transport.on('peerDown', (peer) => this.#outboundAt(peer)?.linkDown()),
+      channel.transport.on('peerUp', (peer) => this.#outboundAt(peer)?.linkUp()),
+    )
+    this.#timer = clock.setInterval(() => this.#renewLeases(), Math.max(1, Math.floor(leaseMs / 4)))
+  }
+
+  stop(): void {
+    this.#running = false
+    this.#timer?.cancel()
+    for (const off of this.#unsubscribe.splice(0)) off()
+    for (const stream of this.#out.values()) stream.close()
+    for (const stream of this.#in.values()) stream.close()
+    this.#out.clear()
+    this.#in.clear()
+  }
+
+  /**
+   * Send deltas to every member. The promise resolves with each member's outcome once every member applied
+   * them or stopped being waited for (`sync`); callers in `async` mode need not await it.
+   */
+  publish(deltas: Delta[], why?: 'expired'): Promise<CommitOutcomes> {
+    const key = why ?? ''
+    let batch = this.#pending.get(key)
+    if (!batch) this.#pending.set(key, (batch = { deltas: [], why, waiters: [] }))
+    for (const delta of deltas) batch.deltas.push(toWire(delta))
+    const result = new Promise<Promise<CommitOutcomes>>((resolve) => batch.waiters.push(resolve))
+    this.#scheduleFlush()
+    return result.then((outcomes) => outcomes)
+  }
+
+  /** Whether we hold a read lease on this member's writes now. */
+  inSyncWith(memberId: string): boolean {
+    return this.#in.get(memberId)?.inSync ?? false
+  }
+
+  /** Whether an anti-entropy round with this member completed since its stream began or broke. */
+  isSynced(memberId: string): boolean {
+    return this.#in.get(memberId)?.synced ?? false
+  }
+
+  /** An anti-entropy round with this member completed while it knew us: its stream may grant leases now. */
+  markSynced(memberId: string, from: Address): void {
+    const stream = this.#inbound(memberId, from)
+    stream.markSynced()
+    // Ask at once rather than at the next renewal: a node that just joined serves from local state sooner.
+    stream.requestLease()
+  }
+
+  /** Per member: batches sent and acknowledged, bytes waiting, whether commits wait for it, whether we hold its lease. */
+  describe(): Array<{ id: string; sent: number; acked: number; unackedBytes: number; included: boolean; synced: boolean; leased: boolean }> {
+    return [...this.#out.values()].map((s) => ({
+      id: s.peerId,
+      sent: s.sent,
+      acked: s.acked,
+      unackedBytes: s.unackedBytes,
+      included: s.included,
+      synced: this.isSynced(s.peerId),
+      leased: this.inSyncWith(s.peerId),
+    }))
+  }
+
+  #addressedToUs(m: { r: string }): boolean {
+    if (m.r === this.#init.membership.local.id) return true
+    // Meant for an earlier incarnation at our address: its sequence numbers are not ours.
+    this.#init.metrics.increment('replication.stream.stale-incarnation')
+    return false
+  }
+
+  #open(member: MemberInfo): OutboundStream {
+    let stream = this.#out.get(member.id)
+    if (stream) return stream
+    const { clock, ackTimeoutMs, leaseMs, maxUnackedBytes, membership } = this.#init
+    stream = new OutboundStream({
+      peerId: member.id,
+      localId: membership.local.id,
+      clock,
+      ackTimeoutMs,
+      leaseMs,
+      maxUnackedBytes,
+      retransmitMs: Math.max(50, Math.floor(ackTimeoutMs / 4)),
+      send: (message) => this.#send(member.address, message),
+      onExcluded: (reason) => this.#excluded(member, reason),
+    })
+    this.#out.set(member.id, stream)
+    this.#inbound(member.id, member.address)
+    return stream
+  }
+
+  #close(member: MemberInfo, reason: LeaveReason): void {
+    const inbound = this.#in.get(member.id)
+    const inSync = inbound?.inSync ?? false
+    const outbound = this.#out.get(member.id)
+    if (outbound && reason === 'failed') this.#leaseFence = Math.max(this.#leaseFence, outbound.promisedUntil)
+    outbound?.close(reason === 'failed')
+    this.#out.delete(member.id)
+    inbound?.close()
+    this.#in.delete(member.id)
+    this.#init.onMemberGone(member, inSync, reason)
+  }
+
+  #excluded(member: MemberInfo, reason: ExclusionReason): void {
+    const { metrics, logger, membership } = this.#init
+    metrics.increment(`replication.exclusions.${reason}`)
+    if (reason === 'ack-timeout') metrics.increment('replication.ack-misses')
+    logger.warn('member excluded from sync replication until it catches up', {
+      route: member.route,
+      address: addressKey(member.address),
+      reason,
+    })
+    if (reason === 'ack-timeout' || reason === 'refused') membership.suspect(member.id, `replication ${reason}`)
+  }
+
+  #inbound(senderId: string, from: Address): InboundStream {
+    let stream = this.#in.get(senderId)
+    if (stream) return stream
+    const { clock, leaseMs, membership } = this.#init
+    stream = new InboundStream({
+      senderId,
+      localId: membership.local.id,
+      clock,
+      leaseMs,
+      send: (message) => this.#send(from, message),
+      apply: (d, why) => this.#applyBatch(d, why),
+    })
+    this.#in.set(senderId, stream)
+    return stream
+  }
+
+  #outboundAt(peer: Address): OutboundStream | undefined {
+    const key = addressKey(peer)
+    const member = this.#init.membership.members().find((m) => addressKey(m.address) === key)
+    return member ? this.#out.get(member.id) : undefined
+  }
+
+  #onBatch(batch: Extract<StreamMessage, { t: 'rd' }>, from: Address): void {
+    if (!this.#addressedToUs(batch)) return
+    this.#inbound(batch.f, from).onBatch(batch.s, batch.d, batch.why)
+  }
+
+  #onAck(ack: Extract<StreamMessage, { t: 'ra' }>): void {
+    if (!this.#addressedToUs(ack)) return
+    const stream = this.#out.get(ack.f)
+    if (!stream) return
+    if (ack.n) {
+      this.#init.metrics.increment('replication.refused', ack.n.length)
+      this.#init.logger.error('a member refused replicated changes (failed its checks)', { member: ack.f, batches: ack.n.length })
+    }
+    stream.onAck(ack.a, ack.q, ack.n)
+  }
+
+  #applyBatch(d: Uint8Array, why: 'expired' | undefined): void {
+    const decoded = this.#init.codec.decode(d)
+    if (!Array.isArray(decoded) || decoded.length > MAX_DELTAS_PER_MESSAGE) throw new MalformedMessageError('batch without deltas')
+    this.#init.apply(decoded.map(fromWire), why)
+  }
+
+  #renewLeases(): void {
+    for (const member of this.#init.membership.members()) this.#inbound(member.id, member.address).requestLease()
+  }
+
+  #send(to: Address, message: StreamMessage): void {
+    void this.#init.channel.send(to, message)
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return
+    this.#flushScheduled = true
+    // Every commit of this turn (several requests finishing together) leaves in one batch per member.
+    setImmediate(() => {
+      this.#flushScheduled = false
+      for (const [key, batch] of this.#pending) {
+        this.#pending.delete(key)
+        this.#flush(batch)
+      }
+    })
+  }
+
+  #flush(batch: PendingBatch): void {
+    const streams = [...this.#out.values()]
+    const sent: Array<[OutboundStream, number]> = []
+    for (const d of this.#encode(batch.deltas)) {
+      for (const stream of streams) sent.push([stream, stream.push(d, batch.why)])
+    }
+    this.#init.metrics.increment('replication.batches')
+    // Each member waits for the last of its batches (acks are cumulative).
+    const last = new Map<OutboundStream, number>()
+    for (const [stream, seq] of sent) last.set(stream, seq)
+    const fenceWait = this.#leaseFence - this.#init.clock.monotonic()
+    const outcomes = (async () => {
+      const result: CommitOutcomes = new Map()
+      await Promise.all([...last].map(async ([stream, seq]) => result.set(stream.peerId, await stream.wait(seq))))
+      if (fenceWait > 0) await new Promise<void>((resolve) => this.#init.clock.setTimeout(resolve, fenceWait))
+      return result
+    })()
+    for (const resolve of batch.waiters) resolve(outcomes)
+  }
+
+  /** The batch's deltas as CBOR, cut in parts of at most maxBatchBytes (one delta may exceed it alone). */
+  #encode(deltas: WireDelta[]): Uint8Array[] {
+    const encoded = this.#init.codec.encode(deltas)
+    if (encoded.length <= this.#init.maxBatchBytes || deltas.length === 1) return [encoded]
+    const half = Math.ceil(deltas.length / 2)
+    return [...this.#encode(deltas.slice(0, half)), ...this.#encode(deltas.slice(half))]
+  }
+}
