@@ -76,7 +76,7 @@ describe('clusterSession: three nodes, sync replication', () => {
     const sizes = nodes.map((n) => n.cluster.size)
     // Background traffic (coalesced access flushes, expiry checks) runs on timers: count what a request
     // would send (deltas) and what it would record locally (a touch moves lastAccessedAt).
-    const deltas = () => nodes.map((n) => n.cluster.status().counters['channel.sent.delta'] ?? 0)
+    const deltas = () => nodes.map((n) => n.cluster.status().counters['channel.sent.rd'] ?? 0)
     const before = deltas()
     const accessedOnB = b.cluster.meta(id)?.lastAccessedAt
     for (const path of ['/static/app.js', '/static/logo.PNG', '/static/style.css?v=3', '/static/font.woff2']) {
@@ -169,9 +169,9 @@ describe('clusterSession: three nodes, sync replication', () => {
 
   it('an unmodified session is touched, not replicated: no delta per request', async () => {
     const cookie = await newSession(a)
-    const before = a.cluster.status().counters['channel.sent.delta'] ?? 0
+    const before = a.cluster.status().counters['channel.sent.rd'] ?? 0
     for (let i = 0; i < 10; i++) await request(a.server).get('/cart').set('Cookie', cookie).expect(200)
-    expect(a.cluster.status().counters['channel.sent.delta'] ?? 0).toBe(before)
+    expect(a.cluster.status().counters['channel.sent.rd'] ?? 0).toBe(before)
   })
 })
 

@@ -18,7 +18,7 @@ describe('mixed cluster: an Express node and a Fastify node share sessions', () 
     expect(res.status).toBe(200)
     return { body: (await res.json()) as { sessionId: string; items: string[]; attrs: Record<string, unknown> }, cookie: sessionCookie(res) }
   }
-  const deltasSent = () => fastifyNode.cluster.status().counters['channel.sent.delta'] ?? 0
+  const deltasSent = () => fastifyNode.cluster.status().counters['channel.sent.rd'] ?? 0
 
   beforeAll(async () => {
     ;[fastifyNode] = (await startNodes({ routes: ['fast'] })) as [TestNode]

@@ -8,7 +8,7 @@ async function newSession(node: TestNode, item = 'apple'): Promise<string> {
   return r.cookie!
 }
 
-const deltasSent = (n: TestNode) => n.cluster.status().counters['channel.sent.delta'] ?? 0
+const deltasSent = (n: TestNode) => n.cluster.status().counters['channel.sent.rd'] ?? 0
 
 describe('clusterSession (Fastify): three nodes, sync replication', () => {
   let nodes: TestNode[]
@@ -234,7 +234,7 @@ describe('clusterSession (Fastify): failover rebinding', () => {
     await a.app.close()
     await waitFor(() => !b.cluster.isRouteLive('nodeA') && !c.cluster.isRouteLive('nodeA'))
 
-    const destroyedBefore = b.cluster.status().counters['channel.sent.delta'] ?? 0
+    const destroyedBefore = b.cluster.status().counters['channel.sent.rd'] ?? 0
     const r = await get(b, '/cart', cookie)
     expect(r.status).toBe(200)
     expect(r.cookie).toBeDefined()
@@ -243,7 +243,7 @@ describe('clusterSession (Fastify): failover rebinding', () => {
     expect(newId).toBe(`${base}.nodeB`)
     expect(rebound).toBe(signedCookie(newId))
     expect(r.body).toMatchObject({ sessionId: newId, originalId: id, items: ['cart-item'], attrs: { user: 'ada' } })
-    expect(b.cluster.status().counters['channel.sent.delta'] ?? 0).toBeGreaterThan(destroyedBefore)
+    expect(b.cluster.status().counters['channel.sent.rd'] ?? 0).toBeGreaterThan(destroyedBefore)
 
     // The data survived the regenerate on every live node, under the new id (the old id's destroy was skipped).
     for (const node of [b, c]) {
