@@ -52,12 +52,12 @@ const FAULTS: Record<Fault['kind'], fc.Arbitrary<Fault>> = {
   none: fc.record({ kind: fc.constant('none' as const), ms: fc.integer({ min: 0, max: 500 }) }),
 }
 /**
- * The fault kinds a run draws from: FAULT_KINDS (comma-separated) or, by default, those the guarantee is known to
- * hold under today (resets with frames in flight, pauses, clock steps). Kills with quick restarts, partitions,
- * one-way loss and message loss still find stale reads around membership changes; `pnpm test:faults` runs every
- * kind (and is expected to fail until that is fixed).
+ * The fault kinds a run draws from: FAULT_KINDS (comma-separated) or, by default, every kind but partitions.
+ * With partitions (`pnpm test:faults` runs every kind) the checker still finds the limit of an available
+ * cluster: a node cut off from all others longer than failure detection acknowledges writes on its own, and
+ * when it is killed before the partition heals those writes are gone.
  */
-const KINDS = (process.env.FAULT_KINDS ?? 'reset,pause,clock-step,none').split(',') as Array<Fault['kind']>
+const KINDS = (process.env.FAULT_KINDS ?? 'reset,pause,clock-step,kill,drop,one-way,none').split(',') as Array<Fault['kind']>
 const faultArb: fc.Arbitrary<Fault> = fc.oneof(...KINDS.map((k) => FAULTS[k]))
 
 interface World {
@@ -234,7 +234,7 @@ describe('fault injection with a history checker (in-memory network, manual cloc
                 }),
               ),
             )
-            const violations = checkHistory(w.ops, final, { detectionMs: DETECTION_MS, cuts: w.cuts })
+            const violations = checkHistory(w.ops, final, { detectionMs: DETECTION_MS, healMs: 2 * SETTINGS.heartbeatIntervalMs, cuts: w.cuts })
             if (violations.length > 0 && process.env.FAULT_DEBUG) {
               console.log(logs.join('\n'))
               console.log(w.ops.map((o) => JSON.stringify({ ...o, invokeAt: o.invokeAt - t0, completeAt: o.completeAt && o.completeAt - t0 })).join('\n'))

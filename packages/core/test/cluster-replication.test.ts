@@ -69,19 +69,32 @@ describe('delta replication (in-memory network, manual clock)', () => {
     for (const node of [a, b, c]) expect((await dataOf(node, id))?.v).toBe('from B')
   })
 
-  it('sync: a member that does not acknowledge within ackTimeoutMs is suspected and counted, and the save resolves', async () => {
+  it('sync: a member that does not acknowledge within ackTimeoutMs is excluded once; with no copy elsewhere the save fails (503) instead of being acknowledged on one node', async () => {
     const c = await cluster(2, { ackTimeoutMs: 2_000 })
     const [a] = c.nodes as [SessionCluster]
     // Frames still leave but never arrive (a hung process behind an open connection).
     c.network.setFaults({ dropRate: 1 })
-    let saved = false
+    let outcome: unknown
     const started = c.clock.now()
-    void a.save(a.generateId(), { n: 1 }).then(() => (saved = true))
-    await c.clock.advanceUntil(() => saved, { stepMs: 100 })
+    void a.save(a.generateId(), { n: 1 }).then(
+      () => (outcome = 'saved'),
+      (error: Error) => (outcome = error),
+    )
+    await c.clock.advanceUntil(() => outcome !== undefined, { stepMs: 100 })
+    // Waited once, for exactly the ack timeout (its read lease had run out by then)...
     expect(c.clock.now() - started).toBeGreaterThanOrEqual(2_000)
     expect(c.clock.now() - started).toBeLessThanOrEqual(2_100)
+    // ...and the member holds no copy: refused rather than acknowledged on this node alone.
+    expect(outcome).toMatchObject({ name: 'StaleReplicaError', statusCode: 503 })
     expect(a.status().counters['replication.ack-misses']).toBe(1)
+    expect(a.status().counters['replication.commit.unreplicated']).toBe(1)
     expect(a.status().members.map((m) => m.state)).toEqual(['suspect'])
+    // Once failure detection removed it (and the grace period passed), the node serves on its own.
+    await c.clock.advanceUntil(() => a.status().members.length === 0, { stepMs: 100 })
+    await c.clock.advance(10_000)
+    let saved = false
+    void a.save(a.generateId(), { n: 2 }).then(() => (saved = true))
+    expect(await c.clock.advanceUntil(() => saved, { stepMs: 100 })).toBe(true)
   })
 
   it('destroy replicates and is final', async () => {

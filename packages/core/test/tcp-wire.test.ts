@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { plaintextProtector } from '../src/crypto/plaintext-protector.js'
 import { FrameTooLargeError, MalformedMessageError } from '../src/errors.js'
 import { encodeFrames, FrameReader, splitRecord } from '../src/transport/tcp/frame-reader.js'
-import { decodeHello, encodeHello } from '../src/transport/tcp/hello.js'
+import { agreedVersion, decodeHello, encodeHello } from '../src/transport/tcp/hello.js'
 import { tcpTransport } from '../src/transport/tcp/index.js'
 
 describe('FrameReader', () => {
@@ -48,7 +48,7 @@ describe('records and hello', () => {
   })
 
   it('round-trips a hello and refuses malformed ones', () => {
-    expect(decodeHello(encodeHello({ host: '::1', port: 4000 }))).toEqual({ host: '::1', port: 4000 })
+    expect(decodeHello(encodeHello({ host: '::1', port: 4000 }))).toEqual({ address: { host: '::1', port: 4000 }, lowest: 2, highest: 2 })
     expect(() => decodeHello(Buffer.from('hello'))).toThrow(MalformedMessageError)
     expect(() => decodeHello(encodeHello({ host: 'bad host!', port: 4000 }))).toThrow(MalformedMessageError)
     expect(() => decodeHello(encodeHello({ host: '127.0.0.1', port: 0 }))).toThrow(MalformedMessageError)
@@ -62,6 +62,47 @@ describe('records and hello', () => {
     await rawExchange(server.address.port, encodeFrames([encodeFrames([Buffer.from('not a hello')])]))
     await rawExchange(server.address.port, Buffer.alloc(0))
     expect(reasons).toEqual(['bad-hello', 'bad-hello'])
+    await server.stop()
+  })
+})
+
+describe('wire protocol versions (hello)', () => {
+  /** A peer's first record: its hello only, as a plaintext transport sends it. */
+  const helloRecord = (lowest: number, highest: number) => encodeFrames([encodeFrames([encodeHello({ host: '127.0.0.1', port: 4999 }, { lowest, highest })])])
+
+  it('agrees on the highest version both speak; none in common is undefined', () => {
+    expect(agreedVersion({ lowest: 2, highest: 3 }, { lowest: 1, highest: 2 })).toBe(2)
+    expect(agreedVersion({ lowest: 1, highest: 2 }, { lowest: 2, highest: 3 })).toBe(2)
+    expect(agreedVersion({ lowest: 3, highest: 4 }, { lowest: 1, highest: 2 })).toBeUndefined()
+  })
+
+  it('refuses a peer that speaks no version in common, names it and the versions, and counts it', async () => {
+    const server = tcpTransport({ port: 0, protector: plaintextProtector() })
+    await server.start()
+    const rejected: Array<{ reason: string; message: string | undefined }> = []
+    server.on('rejected', ({ reason, error }) => rejected.push({ reason, message: error?.message }))
+    await rawExchange(server.address.port, helloRecord(3, 4)) // a future node that no longer speaks 2
+    // The previous release's hello (layout 1, protocol 1 only).
+    const v1 = Buffer.concat([Buffer.from('SCH\x01', 'latin1'), Buffer.from([0x13, 0x87, 9]), Buffer.from('127.0.0.1')])
+    await rawExchange(server.address.port, encodeFrames([encodeFrames([v1])]))
+    expect(rejected).toEqual([
+      { reason: 'incompatible-version', message: 'peer 127.0.0.1:4999 speaks wire protocol 3-4, this node 2: upgrade one release at a time' },
+      { reason: 'incompatible-version', message: 'peer 127.0.0.1:4999 speaks wire protocol 1, this node 2: upgrade one release at a time' },
+    ])
+    await server.stop()
+  })
+
+  it('accepts a newer peer that still speaks this version, and delivers its frames', async () => {
+    const server = tcpTransport({ port: 0, protector: plaintextProtector() })
+    await server.start()
+    const frames: string[] = []
+    server.onFrame((from, frame) => frames.push(`${from.port} ${Buffer.from(frame).toString()}`))
+    const socket = connect({ host: '127.0.0.1', port: server.address.port })
+    socket.write(Buffer.concat([helloRecord(2, 3), encodeFrames([encodeFrames([Buffer.from('from v3')])])]))
+    const deadline = Date.now() + 5_000
+    while (frames.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
+    socket.destroy()
+    expect(frames).toEqual(['4999 from v3'])
     await server.stop()
   })
 })

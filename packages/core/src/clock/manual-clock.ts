@@ -24,8 +24,9 @@ export class ManualClock implements Clock {
     this.#now = startMs
   }
 
+  /** Whole milliseconds, like Date.now() (timers may fall due between them). */
   now(): number {
-    return this.#now + this.#wallOffset
+    return Math.floor(this.#now + this.#wallOffset)
   }
 
   monotonic(): number {
@@ -59,7 +60,7 @@ export class ManualClock implements Clock {
       else fn()
     }
     return {
-      now: () => this.now() + offset,
+      now: () => Math.floor(this.now() + offset),
       monotonic: () => this.monotonic(),
       setTimeout: (fn, ms) => this.setTimeout(gate(fn), ms),
       setInterval: (fn, ms) => this.setInterval(gate(fn), ms),

@@ -85,6 +85,8 @@ export class ReplicatedSessionCluster implements SessionCluster {
   #startPromise?: Promise<void>
   #abort = new AbortController()
   #offMembership: Array<() => void> = []
+  /** Refusals an operator must act on, by detail (bounded: see status().refusedPeers). */
+  readonly #refusedPeers = new Map<string, string>()
 
   constructor(parts: ClusterParts) {
     this.#p = parts
@@ -120,6 +122,12 @@ export class ReplicatedSessionCluster implements SessionCluster {
       apply: (deltas, why) => this.#applyRemote(deltas, why === 'expired'),
       destroy: (ids) => this.#destroy(ids, false),
       isReady: () => this.#ready,
+    })
+    parts.channel.transport.on('rejected', ({ reason, error }) => {
+      if (reason !== 'incompatible-version' || !error) return
+      this.#refusedPeers.delete(error.message)
+      this.#refusedPeers.set(error.message, reason)
+      if (this.#refusedPeers.size > 16) this.#refusedPeers.delete(this.#refusedPeers.keys().next().value!)
     })
     this.#housekeeping = new Housekeeping({
       ...parts,
@@ -348,6 +356,7 @@ export class ReplicatedSessionCluster implements SessionCluster {
       })),
       sessions: this.#table.size,
       tombstones: this.#table.tombstoneCount,
+      refusedPeers: [...this.#refusedPeers].reverse().map(([detail, reason]) => ({ reason, detail })),
       strategy: this.#strategy.status(),
       counters: metrics.snapshot(),
     }

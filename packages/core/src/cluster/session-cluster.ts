@@ -66,6 +66,11 @@ export interface ClusterStatus {
   members: Array<{ route: string; id: string; address: string; state: 'alive' | 'suspect'; ready: boolean }>
   sessions: number
   tombstones: number
+  /**
+   * Peers this node refused recently for a reason an operator must fix (a wire protocol version it does not
+   * speak), newest first: the reason and what the peer said of itself.
+   */
+  refusedPeers: Array<{ reason: string; detail: string }>
   /** What the replication strategy reports: per member, batches sent and acknowledged, whether commits wait for it, whether this node holds its read lease. */
   strategy: Record<string, unknown>
   /** Counters: messages sent/applied by type, ack timeouts, rejected frames, expiries... */

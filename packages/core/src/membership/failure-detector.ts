@@ -127,8 +127,8 @@ export class FailureDetector {
         })
       }
       ping()
-      clock.setTimeout(ping, verifyTimeoutMs / 3)
-      clock.setTimeout(ping, (2 * verifyTimeoutMs) / 3)
+      clock.setTimeout(ping, Math.round(verifyTimeoutMs / 3))
+      clock.setTimeout(ping, Math.round((2 * verifyTimeoutMs) / 3))
     })
     w.verifying = false
     if (this.#watched.get(id) !== w) return // left or removed meanwhile

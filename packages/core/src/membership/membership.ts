@@ -30,6 +30,11 @@ export interface MembershipEvents {
   leave: (member: MemberInfo, reason: LeaveReason) => void
   /** A member's readiness changed. */
   update: (member: MemberInfo) => void
+  /**
+   * An incarnation that failure detection removed is heard from again (it was cut off, not dead); it is
+   * readmitted once it answers a direct check. Meanwhile it may hold changes this node lacks.
+   */
+  stray: (member: MemberInfo) => void
 }
 
 /** Who is in the cluster. Implementations: static list (this package), multicast and DNS later. */

@@ -6,6 +6,8 @@ export type FrameRejection =
   | 'decryption-failed'
   | 'replay'
   | 'bad-hello'
+  /** The peer's hello names no wire protocol version this node speaks. */
+  | 'incompatible-version'
   | 'malformed'
   | 'queue-full'
   | 'too-many-connections'

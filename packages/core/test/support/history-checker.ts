@@ -32,6 +32,11 @@ export interface CheckOptions {
    * of the other side made while it lasted.
    */
   detectionMs: number
+  /**
+   * How long after a long cut ends its sides may still act on their own: until a heartbeat crosses and each
+   * side learns the other is back.
+   */
+  healMs: number
   cuts: readonly Cut[]
 }
 
@@ -61,7 +66,9 @@ function mergedCuts(a: number, b: number, cuts: readonly Cut[]): Array<{ start: 
 /** Whether the reader may have been cut off from the writer's node long enough to declare it failed. */
 function excused(reader: number, writer: number, from: number, to: number, options: CheckOptions): boolean {
   if (reader === writer) return false
-  return mergedCuts(reader, writer, options.cuts).some((c) => c.end - c.start >= options.detectionMs && c.start < to && c.end > from)
+  return mergedCuts(reader, writer, options.cuts).some(
+    (c) => c.end - c.start >= options.detectionMs && c.start < to && c.end + options.healMs > from,
+  )
 }
 
 /**

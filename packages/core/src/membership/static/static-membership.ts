@@ -247,6 +247,8 @@ class StaticMembership implements Membership {
       // It failed a direct check, yet its heartbeats reach us: a one-way link, or it was paused. Admit it
       // again only once it answers a check over our own path.
       this.#rememberFailedAddress(hb.id, from)
+      const { id, route, startedAt, ready } = hb
+      this.#events.emit('stray', { id, route, address: from, state: 'suspect', startedAt, ready, lastSeenAt: this.#clock.monotonic() })
       void this.#detector.recheck(hb.id).then((answered) => {
         if (answered && this.#started && !this.#byAddress.has(key)) this.#admit(hb, from)
       })

@@ -122,6 +122,10 @@ export class AllToAllStrategy implements ReplicationStrategy {
         this.#ghosts.delete(m.id)
         void this.#antiEntropy.sync(m)
       }),
+      // Removed, but back on the wire: it may have committed without us. Check with it before serving reads.
+      membership.on('stray', (m) => {
+        if (this.#init.mode === 'sync') this.#ghosts.set(m.id, { member: m, until: clock.monotonic() + this.#init.ghostMs })
+      }),
     )
     this.#timer = clock.setInterval(() => this.#maintain(), Math.max(1, Math.floor(leaseMs / 2)))
     const outcome = await pullState(
@@ -160,8 +164,19 @@ export class AllToAllStrategy implements ReplicationStrategy {
       return
     }
     const result = await outcomes
+    let applied = 0
+    let excluded = 0
     for (const outcome of result.values()) {
-      if (outcome !== 'applied') this.#init.metrics.increment(`replication.commit.${outcome}`)
+      if (outcome === 'applied') applied++
+      else this.#init.metrics.increment(`replication.commit.${outcome}`)
+      if (outcome === 'excluded' || outcome === 'refused') excluded++
+    }
+    if (applied === 0 && (excluded > 0 || this.#liveGhosts() > 0)) {
+      // Members are alive as far as we know (excluded, or removed without proof), yet none holds the change:
+      // acknowledging it would leave it on this node alone, to be lost if this node dies. The change stays here
+      // (and spreads when members are back); the request fails with 503 so the balancer retries elsewhere.
+      this.#init.metrics.increment('replication.commit.unreplicated')
+      throw new StaleReplicaError('no member in step applied the change: it is on this node only')
     }
   }
 
@@ -177,6 +192,16 @@ export class AllToAllStrategy implements ReplicationStrategy {
     if (behind.length === 0) return
     this.#init.metrics.increment('replication.read-fetches')
     await Promise.all(behind.map((member) => this.#fetch(member, base)))
+  }
+
+  #liveGhosts(): number {
+    const now = this.#init.clock.monotonic()
+    let live = 0
+    for (const [id, ghost] of this.#ghosts) {
+      if (ghost.until <= now) this.#ghosts.delete(id)
+      else live++
+    }
+    return live
   }
 
   expiresHere(route: string): boolean {
@@ -230,10 +255,9 @@ export class AllToAllStrategy implements ReplicationStrategy {
     }
   }
 
-  /** Periodic: repair streams that need it, and remember which members hold every write of ours. */
+  /** Periodic: repair streams that need it. */
   #maintain(): void {
     for (const s of this.#streams.describe()) {
-      if (s.acked === s.sent) this.#antiEntropy.noteInStep(s.id)
       if (!this.#streams.isSynced(s.id)) {
         const member = this.#init.membership.member(s.id)
         if (member) void this.#antiEntropy.sync(member)

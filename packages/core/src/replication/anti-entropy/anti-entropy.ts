@@ -82,8 +82,8 @@ export class AntiEntropy {
     this.#timer = undefined
   }
 
-  /** The member held every write of ours at this moment (its stream is fully acknowledged). */
-  noteInStep(memberId: string): void {
+  /** A round with the member completed: it held every record of ours at this moment. */
+  #noteInStep(memberId: string): void {
     this.#inStepAt.delete(memberId)
     this.#inStepAt.set(memberId, this.#init.clock.now())
     if (this.#inStepAt.size > MAX_REMEMBERED) this.#inStepAt.delete(this.#inStepAt.keys().next().value!)
@@ -151,6 +151,7 @@ export class AntiEntropy {
     } while (p < push.length || w < wanted.length)
     if (goneThere.length > 0) await channel.send(member.address, { t: 'ae-gone', ids: goneThere.slice(0, MAX_AE_ITEMS) })
     metrics.increment('anti-entropy.completed')
+    this.#noteInStep(member.id)
     if (keys.m) this.#init.onSynced(member, member.address)
     return true
   }
@@ -168,6 +169,7 @@ export class AntiEntropy {
       if (digest) k.push([record.id, digest[0], digest[1]])
     }
     // Nothing differs: we hold everything the requester held when it described its table.
+    if (differing.length === 0 && member) this.#noteInStep(member.id)
     if (differing.length === 0 && request.m && member) this.#init.onSynced(member, from)
     return { t: 'ae-keys', m: member !== undefined, b: differing, k }
   }
@@ -182,6 +184,7 @@ export class AntiEntropy {
       const record = table.get(id)
       if (record) r.push(recordToWire(record, strings))
     }
+    if (request.last && member) this.#noteInStep(member.id)
     if (request.last && peerKnowsUs && member) this.#init.onSynced(member, from)
     return { t: 'ae-repaired', s: strings.list, r, gone }
   }

@@ -25,6 +25,8 @@ const MAX_OPEN_REQUESTS = 64
  */
 export class InboundStream {
   readonly #init: InboundStreamInit
+  /** The sender's stream we follow (0: none seen yet). */
+  #epoch = 0
   /** Every batch up to here is applied. */
   #prefix = 0
   /** Batches applied beyond the prefix (arrived out of order). */
@@ -65,8 +67,9 @@ export class InboundStream {
     return this.#leaseUntil
   }
 
-  onBatch(seq: number, d: Uint8Array, why: 'expired' | undefined): void {
+  onBatch(epoch: number, seq: number, d: Uint8Array, why: 'expired' | undefined): void {
     if (this.#closed) return
+    this.#follow(epoch, 1)
     if (seq > this.#prefix && !this.#above.has(seq)) {
       try {
         this.#init.apply(d, why)
@@ -83,8 +86,9 @@ export class InboundStream {
   }
 
   /** The sender dropped batches before `next`: skip to it, and repair by anti-entropy before trusting it again. */
-  onReset(next: number): void {
+  onReset(epoch: number, next: number): void {
     if (this.#closed) return
+    this.#follow(epoch, next)
     if (next - 1 > this.#prefix) this.#prefix = next - 1
     for (const seq of this.#above) if (seq <= this.#prefix) this.#above.delete(seq)
     while (this.#above.delete(this.#prefix + 1)) this.#prefix++
@@ -92,9 +96,9 @@ export class InboundStream {
     this.#scheduleAck()
   }
 
-  onGrant(request: number): void {
+  onGrant(epoch: number, request: number): void {
     const sentAt = this.#requests.get(request)
-    if (sentAt === undefined || this.#closed) return
+    if (sentAt === undefined || this.#closed || epoch !== this.#epoch) return
     for (const r of this.#requests.keys()) if (r <= request) this.#requests.delete(r)
     // Measured from our request, which the grant followed: the sender's promise lasts at least as long.
     if (this.#synced) this.#leaseUntil = Math.max(this.#leaseUntil, sentAt + this.#init.leaseMs)
@@ -117,6 +121,22 @@ export class InboundStream {
   close(): void {
     this.#closed = true
     this.#requests.clear()
+  }
+
+  /**
+   * A batch or reset of another epoch: the sender started a new stream (it removed us for a while and took us
+   * back): its numbering starts over, and what it committed in between reached us only if anti-entropy brings it.
+   */
+  #follow(epoch: number, first: number): void {
+    if (epoch === this.#epoch) return
+    const fresh = this.#epoch === 0 && first === 1
+    this.#epoch = epoch
+    this.#prefix = first - 1
+    this.#above.clear()
+    this.#refused = []
+    // The very first stream of a sender that knew us from the start needs no repair beyond the initial
+    // anti-entropy round; a later one does.
+    if (!fresh) this.#unsync()
   }
 
   #unsync(): void {
@@ -143,6 +163,7 @@ export class InboundStream {
       t: 'ra',
       f: localId,
       r: senderId,
+      e: this.#epoch,
       a: this.#prefix,
       ...(q === undefined ? {} : { q }),
       ...(refused.length > 0 ? { n: refused } : {}),

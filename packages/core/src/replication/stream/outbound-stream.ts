@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto'
 import type { Clock, TimerHandle } from '../../clock/clock.js'
 import type { StreamMessage } from './messages.js'
 
@@ -53,6 +54,8 @@ interface Waiter {
  */
 export class OutboundStream {
   readonly #init: OutboundStreamInit
+  /** This stream's epoch: a later stream to the same member (after a removal) has another. */
+  readonly #epoch = randomInt(1, 2 ** 47)
   #seq = 0
   #acked = 0
   #unacked: Batch[] = []
@@ -125,8 +128,13 @@ export class OutboundStream {
     })
   }
 
-  onAck(acked: number, leaseRequest: number | undefined, refused: readonly number[] | undefined): void {
+  onAck(epoch: number, acked: number, leaseRequest: number | undefined, refused: readonly number[] | undefined): void {
     if (this.#closed) return
+    if (epoch !== this.#epoch) {
+      // It speaks of another stream (before we removed it, or none yet): tell it where this one stands.
+      this.#init.send({ t: 'rr', f: this.#init.localId, r: this.#init.peerId, e: this.#epoch, s: this.#seq + 1 - this.#unacked.length })
+      return
+    }
     const now = this.#init.clock.monotonic()
     if (refused && refused.length > 0) this.#startExcluding('refused')
     if (acked > this.#acked && acked <= this.#seq) {
@@ -144,7 +152,7 @@ export class OutboundStream {
     }
     if (leaseRequest !== undefined && this.#mayGrant(now)) {
       this.#promisedUntil = now + this.#init.leaseMs
-      this.#init.send({ t: 'rg', f: this.#init.localId, r: this.#init.peerId, q: leaseRequest })
+      this.#init.send({ t: 'rg', f: this.#init.localId, r: this.#init.peerId, e: this.#epoch, q: leaseRequest })
     }
     this.#arm()
   }
@@ -198,15 +206,16 @@ export class OutboundStream {
     // continues (it repairs the gap by anti-entropy) and stop counting on it.
     this.#unacked = []
     this.#unackedBytes = 0
-    this.#init.send({ t: 'rr', f: this.#init.localId, r: this.#init.peerId, s: this.#seq + 1 })
+    this.#init.send({ t: 'rr', f: this.#init.localId, r: this.#init.peerId, e: this.#epoch, s: this.#seq + 1 })
     this.#startExcluding('overflow')
   }
 
   #transmit(batch: Batch): void {
     const { localId, peerId } = this.#init
+    const e = this.#epoch
     const message: StreamMessage = batch.why
-      ? { t: 'rd', f: localId, r: peerId, s: batch.seq, d: batch.d, why: batch.why }
-      : { t: 'rd', f: localId, r: peerId, s: batch.seq, d: batch.d }
+      ? { t: 'rd', f: localId, r: peerId, e, s: batch.seq, d: batch.d, why: batch.why }
+      : { t: 'rd', f: localId, r: peerId, e, s: batch.seq, d: batch.d }
     this.#init.send(message)
   }
 

@@ -71,11 +71,11 @@ export class ReplicationStreams {
     channel.handle('ra', (m) => this.#onAck(parseAck(m)))
     channel.handle('rg', (m) => {
       const g = parseGrant(m)
-      if (this.#addressedToUs(g)) this.#in.get(g.f)?.onGrant(g.q)
+      if (this.#addressedToUs(g)) this.#in.get(g.f)?.onGrant(g.e, g.q)
     })
     channel.handle('rr', (m, { from }) => {
       const r = parseReset(m)
-      if (this.#addressedToUs(r)) this.#inbound(r.f, from).onReset(r.s)
+      if (this.#addressedToUs(r)) this.#inbound(r.f, from).onReset(r.e, r.s)
     })
   }
 
@@ -223,7 +223,7 @@ export class ReplicationStreams {
 
   #onBatch(batch: Extract<StreamMessage, { t: 'rd' }>, from: Address): void {
     if (!this.#addressedToUs(batch)) return
-    this.#inbound(batch.f, from).onBatch(batch.s, batch.d, batch.why)
+    this.#inbound(batch.f, from).onBatch(batch.e, batch.s, batch.d, batch.why)
   }
 
   #onAck(ack: Extract<StreamMessage, { t: 'ra' }>): void {
@@ -234,7 +234,7 @@ export class ReplicationStreams {
       this.#init.metrics.increment('replication.refused', ack.n.length)
       this.#init.logger.error('a member refused replicated changes (failed its checks)', { member: ack.f, batches: ack.n.length })
     }
-    stream.onAck(ack.a, ack.q, ack.n)
+    stream.onAck(ack.e, ack.a, ack.q, ack.n)
   }
 
   #applyBatch(d: Uint8Array, why: 'expired' | undefined): void {

@@ -6,7 +6,7 @@ import type { Address } from '../../member.js'
 import type { FrameRejection } from '../transport.js'
 import type { TcpContext } from './context.js'
 import { FrameReader, splitRecord } from './frame-reader.js'
-import { decodeHello } from './hello.js'
+import { agreedVersion, decodeHello, SUPPORTED_PROTOCOLS } from './hello.js'
 
 /**
  * One accepted (receive-only) connection: length-prefixed sealed records → opener → the frames inside;
@@ -81,12 +81,25 @@ export class InboundConnection {
       }
       for (const payload of record) {
         if (!this.#from) {
+          let hello: ReturnType<typeof decodeHello>
           try {
-            this.#from = decodeHello(payload)
+            hello = decodeHello(payload)
           } catch (error) {
             this.#reject('bad-hello', asError(error))
             return
           }
+          if (agreedVersion(hello) === undefined) {
+            const { lowest, highest } = SUPPORTED_PROTOCOLS
+            const range = (a: number, b: number) => (a === b ? `${a}` : `${a}-${b}`)
+            this.#reject(
+              'incompatible-version',
+              new MalformedMessageError(
+                `peer ${hello.address.host}:${hello.address.port} speaks wire protocol ${range(hello.lowest, hello.highest)}, this node ${range(lowest, highest)}: upgrade one release at a time`,
+              ),
+            )
+            return
+          }
+          this.#from = hello.address
           this.#helloTimer.cancel()
           this.#ctx.peerIntroduced(this.#from)
           continue
