@@ -73,9 +73,12 @@ function assertLoopback(host: string): void {
 export async function startFaultProxy({
   target,
   listenHost = '127.0.0.1',
+  listenPort = 0,
 }: {
   target: { host: string; port: number }
   listenHost?: string
+  /** 0 picks a free port; a fixed one lets the proxy stand at the address a node advertises. */
+  listenPort?: number
 }): Promise<FaultProxy> {
   assertLoopback(target.host)
   assertLoopback(listenHost)
@@ -185,7 +188,7 @@ export async function startFaultProxy({
     pairs.add(pair)
   })
 
-  server.listen(0, listenHost)
+  server.listen(listenPort, listenHost)
   await once(server, 'listening') // rejects on a listen error
   server.on('error', ignore) // e.g. EMFILE on accept: the proxy must never crash the test process
   const address = server.address()

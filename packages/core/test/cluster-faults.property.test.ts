@@ -64,6 +64,7 @@ interface World {
   c: ReturnType<typeof memorySessionClusters>
   ops: Operation[]
   cuts: Cut[]
+  kills: Array<{ node: number; at: number }>
   /** Nodes that serve no client now (paused or down). */
   away: Set<number>
   nextValue: number
@@ -189,6 +190,7 @@ async function inject(w: World, fault: Fault, sessions: string[], choices: numbe
     case 'kill': {
       if (w.away.size > 0) return
       w.away.add(fault.node)
+      w.kills.push({ node: fault.node, at: now(w) })
       await c.kill(fault.node)
       await during(fault.downMs)
       await drive(w, c.restart(fault.node), 120_000)
@@ -214,7 +216,7 @@ describe('fault injection with a history checker (in-memory network, manual cloc
           const logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }
           const c = memorySessionClusters({ seed, ...SETTINGS, logger })
           const t0 = c.clock.monotonic()
-          const w: World = { c, ops: [], cuts: [], away: new Set(), nextValue: 0, destroyedOne: false }
+          const w: World = { c, ops: [], cuts: [], kills: [], away: new Set(), nextValue: 0, destroyedOne: false }
           try {
             await c.add(NODES)
             const sessions = Array.from({ length: SESSIONS }, () => c.nodes[0]!.generateId())
@@ -234,7 +236,7 @@ describe('fault injection with a history checker (in-memory network, manual cloc
                 }),
               ),
             )
-            const violations = checkHistory(w.ops, final, { detectionMs: DETECTION_MS, healMs: 2 * SETTINGS.heartbeatIntervalMs, cuts: w.cuts })
+            const violations = checkHistory(w.ops, final, { detectionMs: DETECTION_MS, healMs: 2 * SETTINGS.heartbeatIntervalMs, cuts: w.cuts, kills: w.kills })
             if (violations.length > 0 && process.env.FAULT_DEBUG) {
               console.log(logs.join('\n'))
               console.log(w.ops.map((o) => JSON.stringify({ ...o, invokeAt: o.invokeAt - t0, completeAt: o.completeAt && o.completeAt - t0 })).join('\n'))

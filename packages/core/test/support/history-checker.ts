@@ -38,6 +38,8 @@ export interface CheckOptions {
    */
   healMs: number
   cuts: readonly Cut[]
+  /** Nodes killed (SIGKILL), and when. */
+  kills?: ReadonlyArray<{ node: number; at: number }>
 }
 
 export interface Violation {
@@ -46,6 +48,26 @@ export interface Violation {
 }
 
 type Write = Extract<Operation, { kind: 'write' }>
+
+/**
+ * Whether an acknowledged change may be lost by design: its node was cut off from every other node for longer
+ * than failure detection (so it acknowledged on its own) and was killed before that cut ended or soon after
+ * (before it was readmitted and anti-entropy copied its changes: as long again), taking the only copy with it.
+ */
+function fragile(op: { node: number; invokeAt: number; completeAt?: number }, nodes: number, options: CheckOptions): boolean {
+  const done = op.completeAt ?? op.invokeAt
+  return (options.kills ?? []).some((kill) => {
+    if (kill.node !== op.node || kill.at < done) return false
+    for (let other = 0; other < nodes; other++) {
+      if (other === op.node) continue
+      const isolated = mergedCuts(op.node, other, options.cuts).some(
+        (c) => c.end - c.start >= options.detectionMs && c.start <= op.invokeAt && c.end + options.detectionMs >= kill.at,
+      )
+      if (!isolated) return false
+    }
+    return true
+  })
+}
 
 /** Cuts between two nodes (either direction) back to back merged into one: a node sees one long silence. */
 function mergedCuts(a: number, b: number, cuts: readonly Cut[]): Array<{ start: number; end: number }> {
@@ -79,6 +101,7 @@ function excused(reader: number, writer: number, from: number, to: number, optio
  */
 export function checkHistory(ops: readonly Operation[], final: ReadonlyArray<Record<string, Record<string, unknown> | null>>, options: CheckOptions): Violation[] {
   const violations: Violation[] = []
+  const nodes = 1 + Math.max(0, ...ops.map((o) => o.node), ...options.cuts.flatMap((c) => [c.from, c.to]))
   const writesBy = new Map<string, Write[]>()
   const byValue = new Map<string, Write>()
   const destroys = ops.filter((o): o is Extract<Operation, { kind: 'destroy' }> => o.kind === 'destroy')
@@ -90,7 +113,8 @@ export function checkHistory(ops: readonly Operation[], final: ReadonlyArray<Rec
     list.push(op)
     byValue.set(op.value, op)
   }
-  const ackedDestroyBefore = (session: string, t: number) => destroys.find((d) => d.session === session && d.ok && d.completeAt !== undefined && d.completeAt < t)
+  const ackedDestroyBefore = (session: string, t: number) =>
+    destroys.find((d) => d.session === session && d.ok && d.completeAt !== undefined && d.completeAt < t && !fragile(d, nodes, options))
   const anyDestroyOf = (session: string) => destroys.some((d) => d.session === session)
 
   for (const read of ops) {
@@ -111,7 +135,7 @@ export function checkHistory(ops: readonly Operation[], final: ReadonlyArray<Rec
         continue
       }
       for (const w of writes) {
-        if (!w.ok || w.completeAt === undefined || w.completeAt >= read.invokeAt) continue
+        if (!w.ok || w.completeAt === undefined || w.completeAt >= read.invokeAt || fragile(w, nodes, options)) continue
         if (excused(read.node, w.node, w.invokeAt, read.invokeAt, options)) continue
         // The value read must not come from a write that finished before `w` began (unless the two were made on
         // two sides of a long cut: concurrent, so either may win).
@@ -137,7 +161,7 @@ export function checkHistory(ops: readonly Operation[], final: ReadonlyArray<Rec
   for (const [n, data] of final.entries()) {
     for (const session of sessions) {
       const attrs = data[session]
-      if (destroys.some((d) => d.session === session && d.ok)) {
+      if (destroys.some((d) => d.session === session && d.ok && !fragile(d, nodes, options))) {
         if (attrs) violations.push({ kind: 'resurrected', detail: `node ${n} holds destroyed session ${session} at the end` })
         continue
       }
@@ -145,7 +169,7 @@ export function checkHistory(ops: readonly Operation[], final: ReadonlyArray<Rec
       for (const [key, writes] of writesBy) {
         const [s, attr] = key.split('/') as [string, string]
         if (s !== session) continue
-        const acked = writes.filter((w) => w.ok && w.completeAt !== undefined)
+        const acked = writes.filter((w) => w.ok && w.completeAt !== undefined && !fragile(w, nodes, options))
         if (acked.length === 0) continue
         const value = attrs?.[attr]
         const source = typeof value === 'string' ? byValue.get(value) : undefined

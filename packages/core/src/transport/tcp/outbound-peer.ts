@@ -1,4 +1,4 @@
-import { connect, type Socket } from 'node:net'
+import { connect, isIP, type Socket } from 'node:net'
 import type { TimerHandle } from '../../clock/clock.js'
 import type { FrameSealer } from '../../crypto/frame-protector.js'
 import { type Address, addressKey } from '../../member.js'
@@ -97,6 +97,7 @@ export class OutboundPeer {
     const socket = connect({
       host: this.#peer.host,
       port: this.#peer.port,
+      ...localAddressFor(options.host, this.#peer.host),
       noDelay: true,
       keepAlive: true,
       keepAliveInitialDelay: options.keepAliveInitialDelayMs,
@@ -234,4 +235,14 @@ export class OutboundPeer {
     if (socket.writableNeedDrain) this.#awaitingDrain = true
     else if (this.#queue.length > 0) this.#scheduleFlush()
   }
+}
+
+/**
+ * Outbound connections leave from the address the cluster listens on, when that is one specific address of the
+ * peer's family: on a host with several addresses, peers (and firewalls) then see the node where they expect it.
+ */
+function localAddressFor(host: string, peerHost: string): { localAddress?: string } {
+  const family = isIP(host)
+  if (family === 0 || family !== isIP(peerHost) || host === '0.0.0.0' || host === '::') return {}
+  return { localAddress: host }
 }
