@@ -2,7 +2,10 @@ import type { Member } from '../member.js'
 import type { MemberInfo } from '../membership/membership.js'
 import type { RebindMode } from '../valve/route-binding.js'
 
-/** `sync`: a save resolves once every live member applied it. `async`: at once, sent in order per peer. */
+/**
+ * `sync`: a save resolves once every member in step applied it (see the core README: read leases), and a node
+ * that may have missed a change checks with its writer before serving a read. `async`: at once.
+ */
 export type ReplicationMode = 'sync' | 'async'
 
 /** Session data as the web framework sees it: top-level attributes with JSON values. */
@@ -95,9 +98,16 @@ export interface SessionCluster {
   whenReady(): Promise<void>
   /** A fresh id `<192 random bits base64url>.<local route>`. */
   generateId(): string
-  /** Undefined for unknown, destroyed, expired or malformed ids, and for ids whose route this session never had. */
+  /**
+   * Undefined for unknown, destroyed, expired or malformed ids. In sync mode, when this node may have missed a
+   * change (no read lease from some member), the session is fetched from that member first, or the load rejects
+   * with StaleReplicaError (503).
+   */
   load(id: string): Promise<LoadedSession | undefined>
-  /** Create or update; replicates only what changed since `loaded`. In sync mode resolves once live members applied it. */
+  /**
+   * Create or update; replicates only what changed since `loaded`. In sync mode resolves once the members in step
+   * applied it; rejects with StaleReplicaError (503) when members may be alive but none holds the change.
+   */
   save(id: string, data: SessionData, options?: SaveOptions): Promise<void>
   /** Record an access (cheap: local, replicated coalesced). */
   touch(id: string, options?: { maxInactiveMs?: number }): void
