@@ -9,6 +9,9 @@ import { fileURLToPath } from 'node:url'
 import { renderNginxConfig } from '../../../examples/nginx/render.js'
 import { fatal, freePorts, makeTempDir, removeTempDir, startProcess, waitFor } from './procs.mjs'
 
+/** Extra node flags for every app process, e.g. `BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'` to profile them. */
+const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)
+
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 const APPS = fileURLToPath(new URL('../apps/', import.meta.url))
 
@@ -111,11 +114,11 @@ async function startInto(stack, { framework, store, tools, connections, clusterS
     let proc
     if (spec.cluster) {
       env.REPLICATION = spec.cluster
-      proc = startProcess(route, process.execPath, [`examples/${fw.example}/server.js`], { cwd: REPO_ROOT, env })
+      proc = startProcess(route, process.execPath, [...NODE_ARGS, `examples/${fw.example}/server.js`], { cwd: REPO_ROOT, env })
     } else {
       env.STORE = spec.redis ? 'redis' : 'memory'
       if (spec.redis) env.REDIS_URL = `redis://127.0.0.1:${redisPort}`
-      proc = startProcess(route, process.execPath, [join(APPS, fw.app)], { cwd: REPO_ROOT, env })
+      proc = startProcess(route, process.execPath, [...NODE_ARGS, join(APPS, fw.app)], { cwd: REPO_ROOT, env })
     }
     stack.nodes.push({ route, proc, url: `http://127.0.0.1:${httpPorts[i]}`, address: `127.0.0.1:${httpPorts[i]}` })
   }
