@@ -111,16 +111,25 @@ async function startInto(stack, { framework, store, tools, connections, clusterS
       CLUSTER_MEMBERS: members.join(','),
       ...(clusterSecret ? { CLUSTER_SECRET: clusterSecret } : {}),
     }
-    let proc
+    let args
     if (spec.cluster) {
       env.REPLICATION = spec.cluster
-      proc = startProcess(route, process.execPath, [...NODE_ARGS, `examples/${fw.example}/server.js`], { cwd: REPO_ROOT, env })
+      args = [...NODE_ARGS, `examples/${fw.example}/server.js`]
     } else {
       env.STORE = spec.redis ? 'redis' : 'memory'
       if (spec.redis) env.REDIS_URL = `redis://127.0.0.1:${redisPort}`
-      proc = startProcess(route, process.execPath, [...NODE_ARGS, join(APPS, fw.app)], { cwd: REPO_ROOT, env })
+      args = [...NODE_ARGS, join(APPS, fw.app)]
     }
-    stack.nodes.push({ route, proc, url: `http://127.0.0.1:${httpPorts[i]}`, address: `127.0.0.1:${httpPorts[i]}` })
+    const node = { route, proc: startProcess(route, process.execPath, args, { cwd: REPO_ROOT, env }), url: `http://127.0.0.1:${httpPorts[i]}`, address: `127.0.0.1:${httpPorts[i]}` }
+    // The same process again, on the same ports (a restart after a SIGKILL: bench/failover).
+    node.restart = () => {
+      node.proc = startProcess(route, process.execPath, args, { cwd: REPO_ROOT, env })
+      return waitFor(`${route} to report ready again`, async () => {
+        const res = await getJson(`${node.url}/cluster/status`).catch(() => undefined)
+        return res?.status === 200 ? true : undefined
+      }, { timeoutMs: 60_000, describe: () => node.proc.output() })
+    }
+    stack.nodes.push(node)
   }
   // Ready: /cluster/status 200 (for the examples: state transfer done) ...
   await Promise.all(
