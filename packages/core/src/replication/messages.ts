@@ -1,13 +1,11 @@
 import { MalformedMessageError } from '../errors.js'
-import { type Delta, fromWire, toWire, type WireDelta, type WireRecord } from '../session/index.js'
+import type { WireRecord } from '../session/index.js'
 
 /**
- * Replication messages (DeltaManager's EVT_* set, reduced: CREATED, DELTA, CHANGE_SESSION_ID and EXPIRED
- * are all one stamped delta, so their order no longer matters).
+ * Replication messages besides the streams' batches (`stream/messages.ts`: DeltaManager's EVT_* set reduced to
+ * one stamped delta, sent in numbered batches) and anti-entropy's (`anti-entropy/messages.ts`).
  */
 export type ReplicationMessage =
-  /** Session changes; `why: 'expired'` marks destructions by expiry (for listeners). */
-  | { t: 'delta'; d: WireDelta[]; why?: 'expired' }
   /** Coalesced access times: [id, lastAccessedAt] pairs. */
   | { t: 'access'; a: Array<[string, number]> }
   /** Before expiring, ask peers for the latest access they saw of these sessions. */
@@ -21,18 +19,8 @@ export type ReplicationMessage =
   /** A chunk of whole records and their strings `s`; `c` is where the next chunk starts, or -1 after the last one. */
   | { t: 'state'; x: string; c: number; b?: number[]; s: string[]; r: WireRecord[] }
 
+/** Items (deltas, access pairs, ids) one message may carry, at most. */
 export const MAX_DELTAS_PER_MESSAGE = 10_000
-
-export function deltaMessage(deltas: Delta[], why?: 'expired'): ReplicationMessage {
-  return why ? { t: 'delta', d: deltas.map(toWire), why } : { t: 'delta', d: deltas.map(toWire) }
-}
-
-export function parseDeltas(m: unknown): { deltas: Delta[]; expired: boolean } {
-  const msg = m as { d?: unknown; why?: unknown }
-  if (!Array.isArray(msg.d) || msg.d.length > MAX_DELTAS_PER_MESSAGE) throw new MalformedMessageError('delta message without deltas')
-  if (msg.why !== undefined && msg.why !== 'expired') throw new MalformedMessageError('unknown delta reason')
-  return { deltas: msg.d.map(fromWire), expired: msg.why === 'expired' }
-}
 
 export function parseAccessPairs(value: unknown): Array<[string, number]> {
   if (!Array.isArray(value) || value.length > MAX_DELTAS_PER_MESSAGE) throw new MalformedMessageError('bad access list')

@@ -86,12 +86,7 @@ export class AllToAllStrategy implements ReplicationStrategy {
       onMemberGone: (member, inSync, reason) => this.#memberGone(member, inSync, reason),
     })
     this.#antiEntropy = new AntiEntropy({
-      channel,
-      membership,
-      table,
-      clock,
-      metrics,
-      logger,
+      ...this.#parts(),
       intervalMs: init.antiEntropyIntervalMs,
       requestTimeoutMs: Math.max(init.ackTimeoutMs, 5_000),
       chunkBytes: init.stateTransferChunkBytes,
@@ -114,7 +109,7 @@ export class AllToAllStrategy implements ReplicationStrategy {
   }
 
   async start(signal: AbortSignal): Promise<StateTransferOutcome> {
-    const { membership, clock, leaseMs, table, metrics, logger, channel } = this.#init
+    const { membership, clock, leaseMs } = this.#init
     this.#streams.start()
     this.#antiEntropy.start()
     this.#unsubscribe.push(
@@ -130,12 +125,7 @@ export class AllToAllStrategy implements ReplicationStrategy {
     this.#timer = clock.setInterval(() => this.#maintain(), Math.max(1, Math.floor(leaseMs / 2)))
     const outcome = await pullState(
       {
-        channel,
-        membership,
-        table,
-        clock,
-        metrics,
-        logger,
+        ...this.#parts(),
         apply: (deltas) => this.#init.apply(deltas, undefined),
         timeoutMs: this.#init.stateTransferTimeoutMs,
         requestTimeoutMs: Math.max(this.#init.ackTimeoutMs, 5_000),
@@ -148,6 +138,12 @@ export class AllToAllStrategy implements ReplicationStrategy {
     // fetch that member's copy first (no lease), so readiness need not wait for it.
     for (const member of membership.members()) void this.#antiEntropy.sync(member)
     return outcome
+  }
+
+  /** The node's components that the shared replication pieces take. */
+  #parts() {
+    const { channel, membership, table, clock, metrics, logger } = this.#init
+    return { channel, membership, table, clock, metrics, logger }
   }
 
   async stop(): Promise<void> {
