@@ -1,5 +1,5 @@
 // One Express node of the cart example. Configuration and HTTP endpoints follow the example contract
-// (DESIGN.md section 5): PORT, ROUTE, CLUSTER_HOST, CLUSTER_PORT, CLUSTER_MEMBERS, CLUSTER_SECRET,
+// (root README, "Running a cluster by hand"): PORT, ROUTE, CLUSTER_HOST, CLUSTER_PORT, CLUSTER_MEMBERS, CLUSTER_SECRET,
 // REPLICATION, MANAGER. Start three of them with different ports and routes and put nginx in front
 // (examples/nginx): a user keeps the cart whichever node answers, and when a node dies.
 import { createServer } from 'node:http'

@@ -1,4 +1,4 @@
-// One Fastify node of the cart example: the same contract as examples/express-cart (DESIGN.md section 5),
+// One Fastify node of the cart example: the same contract as examples/express-cart (root README, "Running a cluster by hand"),
 // on Fastify and the @session-cluster/fastify plugin.
 import { readFile } from 'node:fs/promises'
 import { clusterSession } from '@session-cluster/fastify'

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 
-// The example contract (DESIGN.md section 5): configuration from the environment, shared by the
+// The example contract (root README, "Running a cluster by hand"): configuration from the environment, shared by the
 // Express and Fastify cart apps so both read exactly the same variables with the same defaults.
 
 const MANAGERS = ['delta', 'backup']

@@ -1,5 +1,5 @@
 // The demo's example nodes: child processes of examples/express-cart/server.js (the example contract,
-// DESIGN.md section 5), started, killed, restarted and added at runtime.
+// the example contract of the root README), started, killed, restarted and added at runtime.
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 

@@ -109,7 +109,7 @@ export function clusterSession(options: ClusterSessionOptions): ClusterSessionMi
     if (loaded && req.session && rebind !== false) {
       const target = cluster.routeFor(req.sessionID, rebind)
       if (target !== req.sessionID) {
-        // express-session notices a new id only through a new Session object (node-ecosystem.md section 1):
+        // express-session notices a new id only through a new Session object:
         // the cookie is re-set and the session saved under the new id; stored sessions are keyed without route.
         const data = JSON.parse(JSON.stringify(req.session))
         req.sessionOriginalId = req.sessionID

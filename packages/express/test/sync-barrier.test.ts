@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startNodes, stopNodes, type TestNode } from './support/nodes.js'
 
 /**
- * express-session writes the headers before its store's `set` finishes (node-ecosystem.md fact 1), so only a
+ * express-session writes the headers before its store's `set` finishes, so only a
  * step that saves before `res.end` can hold a response until the change replicated. The end of the body is held
  * either way (express-session withholds its last byte), so this watches the headers: with saves slowed down,
  * sync mode must not send them before the save resolved; async mode sends them at once.

@@ -204,8 +204,8 @@ async function sessionClusterPlugin(fastify: FastifyInstance, options: ClusterSe
 
   /**
    * Route rebinding (JvmRouteBinderValve): the cookie must carry `to`. A Session's id cannot be changed, so
-   * `regenerate` with every key but the cookie and an id hint for the idGenerator (node-ecosystem.md
-   * section 2); the store turns its destroy-then-save into a change of route of the same stored session.
+   * `regenerate` with every key but the cookie and an id hint for the idGenerator
+   * (@fastify/session's `regenerate` asks it for the new id); the store turns its destroy-then-save into a change of route of the same stored session.
    */
   async function rebindSession(request: MarkedRequest, session: FastifySessionObject, from: string, to: string): Promise<void> {
     request[kMark] = { rebindTo: to }

@@ -66,7 +66,7 @@ const baselines = new WeakMap<LoadedSession, ReadonlyMap<string, string>>()
 /**
  * DeltaManager without its gaps: every node holds every session; each save sends only the attributes the
  * request changed, stamped by a hybrid logical clock, and every node merges them the same way whatever the
- * order, duplication or timing. See DESIGN.md section 3.
+ * order, duplication or timing. See "How it stays correct" in the core README.
  */
 export class ReplicatedSessionCluster implements SessionCluster {
   readonly #p: ClusterParts

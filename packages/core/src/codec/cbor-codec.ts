@@ -3,7 +3,7 @@ import { MalformedMessageError } from '../errors.js'
 import type { Codec } from './codec.js'
 
 /**
- * cbor-x in the configuration that is safe for peer data (node-ecosystem.md, "cbor-x options"):
+ * cbor-x in the configuration that is safe for peer data (no records, no structured clones, tags 27/28/29 refused: its defaults trust the data):
  * - standard CBOR maps, no records (`useRecords: false`);
  * - tags 27 (RegExp/Error: ReDoS, odd prototypes) and 28/29 (value sharing: cycles) refuse to decode;
  * - every decoded value is checked to be plain data (objects, arrays, strings, numbers, booleans, null,

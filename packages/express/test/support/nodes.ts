@@ -43,7 +43,7 @@ import { FAST_CLUSTER } from '../../../core/test/support/fast-cluster.js'
 export { FAST_CLUSTER }
 export { idOf, SECRET, sessionMessagesSent, waitFor } from '../../../core/test/support/adapter-tests.js'
 
-/** A cart app with the example contract's routes (DESIGN.md section 5) plus regenerate/destroy/reload. */
+/** A cart app with the example contract's routes (root README) plus regenerate/destroy/reload. */
 export function cartApp(route: string, sessions: ClusterSessionMiddleware): Express {
   const app = express()
   app.use(sessions)

@@ -22,7 +22,7 @@ export interface TestNode {
   cluster: SessionCluster
 }
 
-/** A Fastify cart app with the example contract's routes (DESIGN.md section 5) plus regenerate/destroy/reload. */
+/** A Fastify cart app with the example contract's routes (root README) plus regenerate/destroy/reload. */
 export async function cartApp(route: string, options: ClusterSessionOptions): Promise<FastifyInstance> {
   const app = Fastify({ logger: false })
   await app.register(clusterSession, options)

@@ -47,7 +47,7 @@ const WANTED_PER_REQUEST = 256
 const MAX_REMEMBERED = 1_024
 
 /**
- * Anti-entropy (DESIGN: "a lost frame never leaves a replica behind for good"): members compare per-bucket
+ * Anti-entropy (a lost frame never leaves a replica behind for good): members compare per-bucket
  * digests of their session tables and exchange the records that differ, both ways, through the normal merge.
  * Runs with one member every `intervalMs`, with every member when it joins or rejoins, and whenever a
  * replication stream broke or refused data. A round with identical tables costs one 8 KiB request.

@@ -42,7 +42,7 @@ interface PendingBatch {
 }
 
 /**
- * The per-member replication streams of this node (DESIGN: "a resumable stream per peer"). Commits made in
+ * The per-member replication streams of this node. Commits made in
  * one event-loop turn leave as one numbered batch per member, encoded once; members acknowledge cumulatively
  * once per turn. What a member has not acknowledged is kept (bounded) and resent after a reconnect or when
  * acks stop, so a reset connection loses nothing; a gap that cannot be resent is repaired by anti-entropy.
