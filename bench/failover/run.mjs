@@ -3,7 +3,11 @@
 // request's latency (p50, p99, max), failed requests and items missing from the carts at the end, next to the
 // same run without the kill, for session-cluster sync and for connect-redis.
 //
-//   pnpm build && node bench/failover/run.mjs [--stores sync,redis] [--clients 20] [--adds 50]
+// With `--nginx sticky` (the examples' sticky config) it also counts, of the clients whose session was bound to
+// the killed node, how many got a cookie naming a live node on their first response after the kill
+// (route rebinding, Tomcat's JvmRouteBinderValve).
+//
+//   pnpm build && node bench/failover/run.mjs [--stores sync,redis] [--nginx round-robin|sticky] [--clients 20] [--adds 50]
 import { request } from 'node:http'
 import { Agent } from 'node:http'
 import { cleanup, findTool } from '../side-by-side/lib/procs.mjs'
@@ -16,6 +20,10 @@ const STORES = (args.stores ?? 'sync,redis').split(',')
 const CLIENTS = Number(args.clients ?? 20)
 const ADDS = Number(args.adds ?? 50)
 const KILL_AFTER = 200
+const NGINX = args.nginx ?? 'round-robin'
+
+/** The route in a session cookie `sid=s%3A<id>.<route>.<signature>` (express-session's form). */
+const routeOf = (cookie) => /^sid=s%3A[^.]+\.([A-Za-z0-9_-]+)\./.exec(cookie ?? '')?.[1]
 
 const tools = { nginx: findTool('nginx', ['/usr/sbin/nginx']), redis: findTool('redis-server', ['/usr/bin/redis-server']) }
 if (!tools.nginx || !tools.redis) {
@@ -43,21 +51,27 @@ function get(agent, url, jar) {
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]
 
 async function scenario(store, kill) {
-  const stack = await startStack({ framework: 'express', store, tools, connections: CLIENTS })
+  const stack = await startStack({ framework: 'express', store, tools, connections: CLIENTS, nginxMode: NGINX })
   try {
     const latencies = []
     let answered = 0
     let failed = 0
     let killed
     const victim = stack.nodes[1]
+    /** Clients bound to the victim when it was killed → whether their first answer after it carried a live route. */
+    const bound = new Map()
+    const pending = new Set()
     const clients = Array.from({ length: CLIENTS }, (_, c) => ({ c, jar: {}, agent: new Agent({ keepAlive: true, maxSockets: 1 }) }))
     await Promise.all(
       clients.map(async ({ c, jar, agent }) => {
         for (let i = 0; i < ADDS; i++) {
           const res = await get(agent, `${stack.url}/cart?add=c${c}-${i}`, jar)
+          // The first answer this client received after the kill (one in flight when it struck counts too).
+          if (pending.delete(c)) bound.set(c, routeOf(jar.cookie) !== victim.route)
           latencies.push(res.ms)
           if (res.status !== 200) failed++
           if (++answered === KILL_AFTER && kill) {
+            for (const other of clients) if (routeOf(other.jar.cookie) === victim.route) pending.add(other.c)
             victim.proc.child.kill('SIGKILL')
             killed = victim.proc.exited.then(() => victim.restart())
           }
@@ -83,6 +97,8 @@ async function scenario(store, kill) {
       p99: percentile(latencies, 99),
       max: latencies.at(-1),
       over1s: latencies.filter((ms) => ms > 1_000).length,
+      boundToVictim: bound.size,
+      reboundAtOnce: [...bound.values()].filter(Boolean).length,
     }
   } finally {
     await stack.stop()
@@ -101,7 +117,8 @@ for (const store of STORES) {
     rows.push(row)
     console.log(
       `${store.padEnd(6)} ${kill ? 'SIGKILL + restart' : 'no kill         '}  ${row.requests} requests, ${row.failed} failed, ${row.lost} items lost, ` +
-        `p50 ${row.p50.toFixed(1)} ms, p99 ${row.p99.toFixed(1)} ms, max ${row.max.toFixed(1)} ms, ${row.over1s} over 1 s`,
+        `p50 ${row.p50.toFixed(1)} ms, p99 ${row.p99.toFixed(1)} ms, max ${row.max.toFixed(1)} ms, ${row.over1s} over 1 s` +
+        (kill && store !== 'redis' ? `; ${row.reboundAtOnce} of ${row.boundToVictim} clients on the killed node rebound on their first answer after the kill` : ''),
     )
   }
 }

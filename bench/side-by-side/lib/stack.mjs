@@ -42,11 +42,11 @@ async function stopAll(stack) {
  * Start `framework` x `store` behind nginx. On failure everything already started is stopped, and a start
  * that lost a port race (EADDRINUSE) is retried with new ports.
  */
-export async function startStack({ framework, store, tools, connections, clusterSecret }) {
+export async function startStack({ framework, store, tools, connections, clusterSecret, nginxMode = 'round-robin' }) {
   for (let attempt = 1; ; attempt++) {
     const stack = { framework, store, nodes: [], dirs: [], nginx: undefined, redis: undefined }
     try {
-      await startInto(stack, { framework, store, tools, connections, clusterSecret })
+      await startInto(stack, { framework, store, tools, connections, clusterSecret, nginxMode })
       return {
         url: stack.nginx.url,
         nodes: stack.nodes,
@@ -71,7 +71,7 @@ export async function startStack({ framework, store, tools, connections, cluster
   }
 }
 
-async function startInto(stack, { framework, store, tools, connections, clusterSecret }) {
+async function startInto(stack, { framework, store, tools, connections, clusterSecret, nginxMode }) {
   const spec = STORES[store]
   const fw = FRAMEWORKS[framework]
   const n = spec.nodes
@@ -153,7 +153,7 @@ async function startInto(stack, { framework, store, tools, connections, clusterS
     }, { timeoutMs: 15_000, describe: () => stack.nodes.map((x) => `== ${x.route}\n${x.proc.output(10)}`).join('\n') })
   }
 
-  stack.nginx = await startNginx(stack, { tools, port: nginxPort, nodes: stack.nodes, connections })
+  stack.nginx = await startNginx(stack, { tools, port: nginxPort, nodes: stack.nodes, connections, mode: nginxMode })
 }
 
 /**
@@ -163,11 +163,11 @@ async function startInto(stack, { framework, store, tools, connections, clusterS
  * nodes instead of reopening them (the template's 16 would make the 1-process configuration, which takes
  * all 50 connections' requests, churn more than the 3-node ones). One node: one upstream server line.
  */
-export function nginxConfig({ listen, nodes, connections }) {
+export function nginxConfig({ listen, nodes, connections, mode = 'round-robin' }) {
   const addresses = nodes.length === 1 ? [nodes[0], nodes[0], nodes[0]] : nodes
-  let config = renderNginxConfig('round-robin', { listen, nodes: addresses, routes: ['node1', 'node2', 'node3'] })
+  let config = renderNginxConfig(mode, { listen, nodes: addresses, routes: ['node1', 'node2', 'node3'] })
   const replace = (from, to) => {
-    if (!config.includes(from)) throw new Error(`examples/nginx/round-robin.conf.template changed: "${from}" not found; update bench/side-by-side/lib/stack.mjs`)
+    if (!config.includes(from)) throw new Error(`examples/nginx/${mode}.conf.template changed: "${from}" not found; update bench/side-by-side/lib/stack.mjs`)
     config = config.replace(from, to)
   }
   replace('access_log access.log;', 'access_log off;')
@@ -189,14 +189,14 @@ export function nginxConfig({ listen, nodes, connections }) {
   return config
 }
 
-async function startNginx(stack, { tools, port, nodes, connections }) {
+async function startNginx(stack, { tools, port, nodes, connections, mode }) {
   const prefix = makeTempDir('sc-bench-nginx-')
   stack.dirs.push(prefix)
   // nginx started as root runs its workers as `nobody`: they must be able to reach the prefix.
   chmodSync(prefix, 0o755)
   const confPath = join(prefix, 'nginx.conf')
   const errorLog = join(prefix, 'error.log')
-  writeFileSync(confPath, nginxConfig({ listen: `127.0.0.1:${port}`, nodes: nodes.map((n) => n.address), connections }))
+  writeFileSync(confPath, nginxConfig({ listen: `127.0.0.1:${port}`, nodes: nodes.map((n) => n.address), connections, mode }))
   const proc = startProcess('nginx', tools.nginx, ['-p', `${prefix}/`, '-c', confPath, '-e', errorLog, '-g', 'daemon off;'])
   const url = `http://127.0.0.1:${port}`
   stack.nginx = { proc, url }
