@@ -6,9 +6,9 @@ import { createServer } from 'node:http'
 import { fileURLToPath } from 'node:url'
 import { clusterSession } from '@session-cluster/express'
 import express from 'express'
-import { cartItems, isValidAttributeKey, renderCartPage, sessionAttributes } from '../shared/cart-page.js'
-import { configOrExit } from '../shared/config.js'
-import { closeHttpServer, exitOnSignals } from '../shared/shutdown.js'
+import { cartItems, isValidAttributeKey, renderCartPage, sessionAttributes } from '../common/cart-page.js'
+import { configOrExit } from '../common/config.js'
+import { closeHttpServer, exitOnSignals } from '../common/shutdown.js'
 
 const config = configOrExit()
 const { route } = config
@@ -18,7 +18,7 @@ app.disable('x-powered-by')
 
 // Static files are mounted BEFORE the session middleware: they never load, touch or replicate a session
 // (the middleware's static filter would skip .css/.svg anyway; this also covers any other /static/ path).
-app.use('/static', express.static(fileURLToPath(new URL('../shared/static/', import.meta.url)), { fallthrough: false }))
+app.use('/static', express.static(fileURLToPath(new URL('../common/static/', import.meta.url)), { fallthrough: false }))
 
 const sessions = clusterSession({
   secret: config.cookieSecret,

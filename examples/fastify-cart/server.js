@@ -3,16 +3,16 @@
 import { readFile } from 'node:fs/promises'
 import { clusterSession } from '@session-cluster/fastify'
 import Fastify from 'fastify'
-import { cartItems, isValidAttributeKey, renderCartPage, sessionAttributes } from '../shared/cart-page.js'
-import { configOrExit } from '../shared/config.js'
-import { exitOnSignals } from '../shared/shutdown.js'
+import { cartItems, isValidAttributeKey, renderCartPage, sessionAttributes } from '../common/cart-page.js'
+import { configOrExit } from '../common/config.js'
+import { exitOnSignals } from '../common/shutdown.js'
 
 const config = configOrExit()
 const { route } = config
 
 const STATIC_FILES = {
-  'style.css': { path: new URL('../shared/static/style.css', import.meta.url), type: 'text/css; charset=utf-8' },
-  'logo.svg': { path: new URL('../shared/static/logo.svg', import.meta.url), type: 'image/svg+xml' },
+  'style.css': { path: new URL('../common/static/style.css', import.meta.url), type: 'text/css; charset=utf-8' },
+  'logo.svg': { path: new URL('../common/static/logo.svg', import.meta.url), type: 'image/svg+xml' },
 }
 
 const app = Fastify({ logger: false })

@@ -3,15 +3,15 @@
 // side-by-side workloads use of the example contract, exactly as examples/express-cart does it:
 //   GET /cart?add=NAME  pushes NAME onto req.session.items in place; GET /cart reads;
 //   both answer {"node","sessionId","items"}; GET /cluster/status answers 200 once the store is connected.
-// Same cookie name (sid), cookie options, secret derivation (examples/shared/config.js) and express-session
+// Same cookie name (sid), cookie options, secret derivation (examples/common/config.js) and express-session
 // options as @session-cluster/express's clusterSession() defaults (resave, saveUninitialized and rolling off),
 // so the only difference from the example is the store.
 import { createServer } from 'node:http'
 import express from 'express'
 import session from 'express-session'
-import { cartItems } from '../../../examples/shared/cart-page.js'
-import { configOrExit } from '../../../examples/shared/config.js'
-import { closeHttpServer, exitOnSignals } from '../../../examples/shared/shutdown.js'
+import { cartItems } from '../../../examples/common/cart-page.js'
+import { configOrExit } from '../../../examples/common/config.js'
+import { closeHttpServer, exitOnSignals } from '../../../examples/common/shutdown.js'
 
 const config = configOrExit()
 const { route } = config

@@ -3,16 +3,16 @@
 // the side-by-side workloads use of the example contract, as examples/fastify-cart does it:
 //   GET /cart?add=NAME pushes NAME onto request.session.items in place; GET /cart reads;
 //   both answer {"node","sessionId","items"}; GET /cluster/status answers 200 once the store is connected.
-// Same cookie name (sid), cookie options, secret derivation (examples/shared/config.js) and @fastify/session
+// Same cookie name (sid), cookie options, secret derivation (examples/common/config.js) and @fastify/session
 // options as @session-cluster/fastify's plugin defaults (saveUninitialized off, rolling on: @fastify/session
 // then saves the session on every request, which for connect-redis is a SET per read; the cluster store
 // replicates nothing for an unchanged session).
 import fastifyCookie from '@fastify/cookie'
 import fastifySession from '@fastify/session'
 import Fastify from 'fastify'
-import { cartItems } from '../../../examples/shared/cart-page.js'
-import { configOrExit } from '../../../examples/shared/config.js'
-import { exitOnSignals } from '../../../examples/shared/shutdown.js'
+import { cartItems } from '../../../examples/common/cart-page.js'
+import { configOrExit } from '../../../examples/common/config.js'
+import { exitOnSignals } from '../../../examples/common/shutdown.js'
 
 const config = configOrExit()
 const { route } = config
