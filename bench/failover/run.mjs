@@ -4,10 +4,10 @@
 // same run without the kill, for session-cluster sync and for connect-redis.
 //
 // With `--nginx sticky` (the examples' sticky config) it also counts, of the clients whose session was bound to
-// the killed node, how many got a cookie naming a live node on their first response after the kill
-// (route rebinding, Tomcat's JvmRouteBinderValve).
+// the killed node, how many got a cookie naming a live node on their first response from a survivor after the
+// kill (route rebinding, Tomcat's JvmRouteBinderValve); the victim is restarted once they all had one.
 //
-//   pnpm build && node bench/failover/run.mjs [--stores sync,redis] [--nginx round-robin|sticky] [--clients 20] [--adds 50]
+//   pnpm build && node bench/failover/run.mjs [--stores sync,redis] [--nginx round-robin|sticky] [--rebind failover|always] [--clients 20] [--adds 50]
 import { request } from 'node:http'
 import { Agent } from 'node:http'
 import { cleanup, findTool } from '../side-by-side/lib/procs.mjs'
@@ -21,6 +21,8 @@ const CLIENTS = Number(args.clients ?? 20)
 const ADDS = Number(args.adds ?? 50)
 const KILL_AFTER = 200
 const NGINX = args.nginx ?? 'round-robin'
+// The example apps' REBIND (failover, always or off): the nodes inherit this process's environment.
+if (args.rebind) process.env.REBIND = args.rebind
 
 /** The route in a session cookie `sid=s%3A<id>.<route>.<signature>` (express-session's form). */
 const routeOf = (cookie) => /^sid=s%3A[^.]+\.([A-Za-z0-9_-]+)\./.exec(cookie ?? '')?.[1]
@@ -61,19 +63,30 @@ async function scenario(store, kill) {
     /** Clients bound to the victim when it was killed → whether their first answer after it carried a live route. */
     const bound = new Map()
     const pending = new Set()
+    let restartVictim
     const clients = Array.from({ length: CLIENTS }, (_, c) => ({ c, jar: {}, agent: new Agent({ keepAlive: true, maxSockets: 1 }) }))
     await Promise.all(
       clients.map(async ({ c, jar, agent }) => {
         for (let i = 0; i < ADDS; i++) {
           const res = await get(agent, `${stack.url}/cart?add=c${c}-${i}`, jar)
-          // The first answer this client received after the kill (one in flight when it struck counts too).
-          if (pending.delete(c)) bound.set(c, routeOf(jar.cookie) !== victim.route)
+          // The first answer this client received from a survivor after the kill (an answer the victim itself
+          // sent before it died is not one: that client's next request meets the dead node).
+          const servedBy = JSON.parse(res.body || '{}').node
+          if (pending.has(c) && servedBy !== victim.route) {
+            pending.delete(c)
+            bound.set(c, routeOf(jar.cookie) !== victim.route)
+            if (pending.size === 0) restartVictim?.()
+          }
           latencies.push(res.ms)
           if (res.status !== 200) failed++
           if (++answered === KILL_AFTER && kill) {
             for (const other of clients) if (routeOf(other.jar.cookie) === victim.route) pending.add(other.c)
             victim.proc.child.kill('SIGKILL')
-            killed = victim.proc.exited.then(() => victim.restart())
+            // Behind sticky nginx the victim comes back only once its clients were answered by a survivor: a
+            // restarted, ready victim rightly keeps its route, which would hide whether the survivors rebound.
+            const restarted = new Promise((resolve) => (restartVictim = resolve))
+            if (NGINX !== 'sticky' || pending.size === 0) restartVictim()
+            killed = Promise.all([victim.proc.exited, restarted]).then(() => victim.restart())
           }
         }
       }),
@@ -118,7 +131,7 @@ for (const store of STORES) {
     console.log(
       `${store.padEnd(6)} ${kill ? 'SIGKILL + restart' : 'no kill         '}  ${row.requests} requests, ${row.failed} failed, ${row.lost} items lost, ` +
         `p50 ${row.p50.toFixed(1)} ms, p99 ${row.p99.toFixed(1)} ms, max ${row.max.toFixed(1)} ms, ${row.over1s} over 1 s` +
-        (kill && store !== 'redis' ? `; ${row.reboundAtOnce} of ${row.boundToVictim} clients on the killed node rebound on their first answer after the kill` : ''),
+        (kill && store !== 'redis' ? `; ${row.reboundAtOnce} of ${row.boundToVictim} clients on the killed node rebound on their first answer from a survivor (rebind ${process.env.REBIND ?? 'failover'})` : ''),
     )
   }
 }

@@ -5,6 +5,8 @@ import { createHash } from 'node:crypto'
 
 const MANAGERS = ['delta', 'backup']
 const REPLICATION_MODES = ['sync', 'async']
+/** REBIND (an extra outside the contract): when a node takes over a session whose route names another node. */
+const REBIND_MODES = { failover: 'failover', always: 'always', off: false }
 
 /** Read and validate the example's environment. Throws an Error with a readable message on bad input. */
 export function readConfig(env = process.env) {
@@ -21,6 +23,10 @@ export function readConfig(env = process.env) {
   const replication = env.REPLICATION || 'sync'
   if (!REPLICATION_MODES.includes(replication)) {
     throw new Error(`REPLICATION must be one of ${REPLICATION_MODES.join(', ')}, got "${replication}"`)
+  }
+  const rebindName = env.REBIND || 'failover'
+  if (!Object.hasOwn(REBIND_MODES, rebindName)) {
+    throw new Error(`REBIND must be one of ${Object.keys(REBIND_MODES).join(', ')}, got "${rebindName}"`)
   }
   const manager = env.MANAGER || 'delta'
   if (!MANAGERS.includes(manager)) throw new Error(`MANAGER must be one of ${MANAGERS.join(', ')}, got "${manager}"`)
@@ -40,6 +46,10 @@ export function readConfig(env = process.env) {
       replication,
     },
     manager,
+    // 'failover' suits any balancer; behind a sticky one 'always' rebinds on the very first answer after the owner
+    // died, even before this node has seen the owner's connection drop (the balancer only sends a session's
+    // request elsewhere when its owner failed).
+    rebind: REBIND_MODES[rebindName],
     // Cookie signing secret: every node must share it, or a node cannot read another node's cookie.
     // Derived from CLUSTER_SECRET when given (hashed: a separate key, and long enough for the Fastify
     // plugin's 32-character minimum); a fixed string is fine for a loopback example.

@@ -25,6 +25,7 @@ const sessions = clusterSession({
   name: 'sid', // no dot: nginx can read it as $cookie_sid
   cookie: { secure: false, httpOnly: true, sameSite: 'lax' }, // the example runs over plain HTTP
   cluster: config.cluster,
+  rebind: config.rebind,
 })
 const cluster = sessions.cluster
 

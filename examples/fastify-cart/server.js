@@ -45,6 +45,7 @@ await app.register(clusterSession, {
   cookieName: 'sid', // no dot: nginx can read it as $cookie_sid
   cookie: { secure: false, httpOnly: true, sameSite: 'lax', path: '/' }, // the example runs over plain HTTP
   cluster: config.cluster,
+  rebind: config.rebind,
 })
 
 // The page's add form posts application/x-www-form-urlencoded (no @fastify/formbody needed for one field).

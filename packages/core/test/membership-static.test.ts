@@ -38,6 +38,8 @@ describe('static membership on the in-memory network (manual clock, no sleeping)
     nodes[0]!.membership.on('leave', (m, reason) => events.push(`leave ${m.route} ${reason}`))
     const oldId = nodes[2]!.membership.local.id
 
+    for (const n of nodes) n.membership.setReady(true)
+    expect(await clock.advanceUntil(() => nodes[0]!.membership.hasRoute('node3'))).toBe(true)
     // Crash node3: its transport vanishes from the network, no goodbye is sent.
     await nodes[2]!.transport.stop()
     // Nothing listens at its address any more (connection refused): that proves the process is gone, so it is
@@ -55,6 +57,10 @@ describe('static membership on the in-memory network (manual clock, no sleeping)
     expect(back).toBe(true)
     const node3 = nodes[0]!.membership.members().find((m) => m.route === 'node3')!
     expect(node3.id).not.toBe(oldId)
+    // Back, but still pulling state: its sessions' users must stay on the node that took them over.
+    expect(nodes[0]!.membership.hasRoute('node3')).toBe(false)
+    membership.setReady(true)
+    expect(await clock.advanceUntil(() => nodes[0]!.membership.hasRoute('node3'))).toBe(true)
     await membership.stop()
     await channel.stop()
   })

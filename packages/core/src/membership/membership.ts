@@ -53,7 +53,10 @@ export interface Membership {
    * behind it, so no sessions to wait for.
    */
   pendingSeeds(): number
-  /** Whether a member with this route is alive (a suspect one is not: its sessions should move). */
+  /**
+   * Whether a member with this route is alive and serving: a suspect one is not (its sessions should move), nor a
+   * restarted one still pulling state (the balancer sends its users elsewhere meanwhile, and they must stay there).
+   */
   hasRoute(route: string): boolean
   /** Announce this node's readiness in heartbeats. */
   setReady(ready: boolean): void

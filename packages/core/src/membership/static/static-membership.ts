@@ -166,7 +166,7 @@ class StaticMembership implements Membership {
 
   hasRoute(route: string): boolean {
     if (route === this.#route) return true
-    for (const e of this.#byAddress.values()) if (e.info.route === route && e.info.state === 'alive') return true
+    for (const e of this.#byAddress.values()) if (e.info.route === route && e.info.state === 'alive' && e.info.ready) return true
     return false
   }
 

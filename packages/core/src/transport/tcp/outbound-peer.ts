@@ -118,6 +118,10 @@ export class OutboundPeer {
     socket.on('error', (error) => {
       this.#lastError = error
     })
+    // The peer closed (FIN: its process exited or was killed). Drop now rather than wait for our own half-close to
+    // finish a loop turn later: a request that arrives meanwhile must already see the peer as down, so a session
+    // bound to it rebinds on that very answer.
+    socket.on('end', () => socket.destroy())
     socket.on('close', () => this.#onClosed(socket))
   }
 

@@ -1,0 +1,14 @@
+/** The example apps' configuration, read from the environment (see config.js). */
+export interface ExampleConfig {
+  host: string
+  port: number
+  route: string
+  cluster: { route: string; host: string; port: number; members: string[]; secret?: string; replication: 'sync' | 'async' }
+  manager: 'delta' | 'backup'
+  rebind: 'failover' | 'always' | false
+  cookieSecret: string
+}
+/** Read and validate the example's environment; throws an Error naming the bad variable. */
+export declare function readConfig(env?: Record<string, string | undefined>): ExampleConfig
+export declare function effectiveManager(config: ExampleConfig, log?: (message: string) => void): 'delta'
+export declare function configOrExit(env?: Record<string, string | undefined>): ExampleConfig

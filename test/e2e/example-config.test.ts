@@ -1,0 +1,23 @@
+// The example apps' environment (examples/common/config.js): defaults, the optional extras, and a named error for
+// a bad value (the apps print it and exit 1 at start-up instead of failing at the first request).
+import { describe, expect, it } from 'vitest'
+import { readConfig } from '../../examples/common/config.js'
+
+describe('example configuration', () => {
+  it('defaults to failover rebinding', () => {
+    expect(readConfig({}).rebind).toBe('failover')
+  })
+
+  it('REBIND chooses always, failover or off', () => {
+    expect(readConfig({ REBIND: 'always' }).rebind).toBe('always')
+    expect(readConfig({ REBIND: 'failover' }).rebind).toBe('failover')
+    expect(readConfig({ REBIND: 'off' }).rebind).toBe(false)
+  })
+
+  it('refuses an unknown REBIND, REPLICATION or port by name', () => {
+    expect(() => readConfig({ REBIND: 'sometimes' })).toThrow(/REBIND must be one of failover, always, off, got "sometimes"/)
+    expect(() => readConfig({ REBIND: 'toString' })).toThrow(/REBIND must be one of/)
+    expect(() => readConfig({ REPLICATION: 'eventual' })).toThrow(/REPLICATION must be one of sync, async/)
+    expect(() => readConfig({ PORT: '70000' })).toThrow(/PORT must be a port number/)
+  })
+})
