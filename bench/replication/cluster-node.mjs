@@ -1,6 +1,6 @@
 // A cluster node in its own process for the replication benchmarks: the commands of the multi-process tests
 // (packages/core/test/fixtures/node-commands.mjs) plus benchmark commands (fill, gc, sampler-start/stop,
-// counters, put, update, latency). Runs the BUILT package: packages/core/dist/index.js by default, or the
+// counters, cpu, put, update, latency). Runs the BUILT package: packages/core/dist/index.js by default, or the
 // build named by SC_CORE_DIST.
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
@@ -47,6 +47,11 @@ let sampler
 const commands = {
   ...nodeCommands(cluster),
   counters: () => cluster.status().counters,
+  /** CPU time of this process so far, in ms (user + system). */
+  cpu: () => {
+    const { user, system } = process.cpuUsage()
+    return (user + system) / 1000
+  },
 
   // ---- benchmark commands ----
 

@@ -36,6 +36,19 @@ describe('SessionTable', () => {
     expect(table.size).toBe(0)
   })
 
+  it('keeps an old tombstone until every member is known to hold it (its arrival position is confirmed)', () => {
+    const table = tableWith('a', 'b')
+    table.apply({ id: 'a', destroyed: s(100) })
+    const afterA = table.changeSeq
+    table.apply({ id: 'b', destroyed: s(200) })
+    expect(table.changeSeq).toBe(afterA + 1)
+    expect(table.purgeTombstones(500, 1000, afterA - 1)).toBe(0) // nobody confirmed either
+    expect(table.purgeTombstones(500, 1000, afterA)).toBe(1) // 'a' arrived at afterA: confirmed
+    expect(table.get('a')).toBeUndefined()
+    expect(table.get('b')?.destroyed).toEqual(s(200))
+    expect(table.purgeTombstones(500, 1000)).toBe(1) // no member to wait for
+  })
+
   it('expires idle sessions after maxInactiveMs plus grace; <= 0 never expires', () => {
     const table = tableWith('a', 'b', 'forever')
     table.apply({ id: 'forever', maxInactiveMs: { stamp: s(2), value: 0 } })

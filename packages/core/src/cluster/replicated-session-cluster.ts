@@ -137,6 +137,7 @@ export class ReplicatedSessionCluster implements SessionCluster {
       accessFlushIntervalMs: this.#s.accessFlushIntervalMs,
       expiryIntervalMs: this.#s.expiryIntervalMs,
       tombstoneRetentionMs: this.#s.tombstoneRetentionMs,
+      tombstonesConfirmedThrough: () => this.#strategy.tombstonesConfirmedThrough(),
       requestTimeoutMs: this.#s.ackTimeoutMs,
       expire: (ids) => this.#expire(ids),
     })
@@ -229,7 +230,8 @@ export class ReplicatedSessionCluster implements SessionCluster {
   async load(id: string): Promise<LoadedSession | undefined> {
     const parsed = parseSessionId(id)
     if (!parsed) return undefined
-    if (this.#state === 'running') await this.#strategy.beforeRead(parsed.base)
+    const fencing = this.#state === 'running' ? this.#strategy.beforeRead(parsed.base) : undefined
+    if (fencing) await fencing
     const record = this.#table.getLive(parsed.base)
     // Any route of a known random part resolves: the random part is the credential (and cookie signatures cover
     // the route), and a route that lost a concurrent rebind, or whose node died long ago, must still find the

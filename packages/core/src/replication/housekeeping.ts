@@ -19,6 +19,8 @@ export interface HousekeepingInit {
   accessFlushIntervalMs: number
   expiryIntervalMs: number
   tombstoneRetentionMs: number
+  /** Tombstones that arrived up to this table position are held by every member (see the strategy). */
+  tombstonesConfirmedThrough(): number
   requestTimeoutMs: number
   /** Destroy these sessions as expired (stamped, applied here, replicated). */
   expire: (ids: string[]) => Promise<void>
@@ -86,7 +88,7 @@ export class Housekeeping {
   async #sweep(): Promise<void> {
     const { table, clock, tombstoneRetentionMs, accessFlushIntervalMs } = this.#init
     const now = clock.now()
-    const purged = table.purgeTombstones(tombstoneRetentionMs, now)
+    const purged = table.purgeTombstones(tombstoneRetentionMs, now, this.#init.tombstonesConfirmedThrough())
     if (purged > 0) this.#init.metrics.increment('expiry.tombstones-purged', purged)
     // Leave room for an access flush that is still on its way.
     const graceMs = 2 * accessFlushIntervalMs

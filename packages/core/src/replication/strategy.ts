@@ -18,11 +18,17 @@ export interface ReplicationStrategy {
   commit(deltas: Delta[], why?: 'expired'): Promise<void>
   /**
    * Before a read serves session `base` from local state: make sure that state holds every acknowledged
-   * change (fetch it first where it may not), or throw StaleReplicaError.
+   * change (fetch it first where it may not), or reject with StaleReplicaError. Returns undefined when local
+   * state can be served at once, the common case: every read passes here, so that answer costs no promise.
    */
-  beforeRead(base: string): Promise<void>
+  beforeRead(base: string): Promise<void> | undefined
   /** Whether this node expires the session (exactly one live node should). */
   expiresHere(route: string): boolean
+  /**
+   * Tombstones that arrived here at or before this table position (`SessionTable.changeSeq`) are held wherever
+   * the session may still live, so purging them cannot bring the session back.
+   */
+  tombstonesConfirmedThrough(): number
   /** Strategy-specific status (per-member streams, anti-entropy...). */
   status(): Record<string, unknown>
 }

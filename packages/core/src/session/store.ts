@@ -22,6 +22,10 @@ export class SessionTable {
   readonly #dirtyAccesses = new Set<string>()
   readonly #defaultMaxInactiveMs: number
   #tombstones = 0
+  /** Counts every merge: a position in this table's history (see `changeSeq`). */
+  #changeSeq = 0
+  /** Tombstone → the `changeSeq` at which it arrived here. */
+  readonly #tombstonedAt = new Map<string, number>()
 
   constructor(options: SessionTableOptions = {}) {
     this.#defaultMaxInactiveMs = options.defaultMaxInactiveMs ?? 1_800_000
@@ -40,6 +44,7 @@ export class SessionTable {
 
   /** Merge `delta`; returns what became visible, unless `report` is false (nobody listens). */
   apply(delta: Delta, report = true): SessionChange[] {
+    this.#changeSeq++
     const existing = this.#records.get(delta.id)
     const wasDestroyed = existing?.destroyed !== undefined
     const { record, changes } = applyDelta(existing, delta, report)
@@ -48,6 +53,7 @@ export class SessionTable {
     if (!existing || delta.attrs || delta.destroyed || delta.route || delta.maxInactiveMs) this.#refreshDigest(record)
     if (record.destroyed && !wasDestroyed) {
       this.#tombstones++
+      this.#tombstonedAt.set(record.id, this.#changeSeq)
       this.#dirtyAccesses.delete(record.id)
     }
     return changes
@@ -73,14 +79,25 @@ export class SessionTable {
   }
 
   /**
-   * Forget tombstones destroyed at least `olderThanMs` before `now` (by the destroy stamp's wall time).
-   * Keep them longer than any delta can be in flight, or a late delta would bring the session back.
+   * A position in this table's history: it grows with every merge. Whoever compared the whole table with a member
+   * at position P knows that member holds every tombstone that arrived at or before P.
    */
-  purgeTombstones(olderThanMs: number, now: number): number {
+  get changeSeq(): number {
+    return this.#changeSeq
+  }
+
+  /**
+   * Forget tombstones destroyed at least `olderThanMs` before `now` (by the destroy stamp's wall time) that arrived
+   * here at or before `confirmedThrough` (a `changeSeq` every member is known to have caught up with).
+   * Keep them longer than any delta can be in flight, or a late delta would bring the session back; and until every
+   * member holds them, or a member away for longer would bring it back when it returns.
+   */
+  purgeTombstones(olderThanMs: number, now: number, confirmedThrough = Number.POSITIVE_INFINITY): number {
     let purged = 0
     for (const [id, record] of this.#records) {
-      if (record.destroyed && record.destroyed[0] + olderThanMs <= now) {
+      if (record.destroyed && record.destroyed[0] + olderThanMs <= now && (this.#tombstonedAt.get(id) ?? 0) <= confirmedThrough) {
         this.#records.delete(id)
+        this.#tombstonedAt.delete(id)
         this.#buckets.update(id, this.#digests.get(id), undefined)
         this.#digests.delete(id)
         purged++

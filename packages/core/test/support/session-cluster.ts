@@ -63,5 +63,12 @@ export function memorySessionClusters(options: Partial<SessionClusterInit> & { s
   async function stopAll(): Promise<void> {
     for (const n of nodes) await n.stop()
   }
-  return { clock, network, nodes, wallClocks, add, restart, kill, stopAll }
+  /** Run `promise` while the manual clock advances (it may wait for the network). */
+  async function run<T>(promise: Promise<T>, maxMs = 60_000): Promise<T> {
+    let done = false
+    void promise.finally(() => (done = true)).catch(() => {})
+    await clock.advanceUntil(() => done, { stepMs: 10, maxMs })
+    return promise
+  }
+  return { clock, network, nodes, wallClocks, add, restart, kill, stopAll, run }
 }

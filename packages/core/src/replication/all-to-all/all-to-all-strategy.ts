@@ -66,6 +66,12 @@ export class AllToAllStrategy implements ReplicationStrategy {
    */
   readonly #ghosts = new Map<string, { member: MemberInfo; until: number }>()
   #timer: TimerHandle | undefined
+  /**
+   * Our own state transfer is over. Before that, a round would ask every member for the records the transfer is
+   * bringing anyway (and a member still pulling state would be pushed what its transfer brings): rounds wait
+   * for both sides' transfers, then compare tables that already agree, which costs one digest exchange.
+   */
+  #transferred = false
   #unsubscribe: Array<() => void> = []
 
   constructor(init: AllToAllInit) {
@@ -111,12 +117,16 @@ export class AllToAllStrategy implements ReplicationStrategy {
   async start(signal: AbortSignal): Promise<StateTransferOutcome> {
     const { membership, clock, leaseMs } = this.#init
     this.#streams.start()
-    this.#antiEntropy.start()
     this.#unsubscribe.push(
       membership.on('join', (m) => {
         this.#ghosts.delete(m.id)
-        void this.#antiEntropy.sync(m)
+        this.#antiEntropy.memberBack(m.id)
+        this.#syncWhenBothReady(m)
       }),
+      // A member that went silent may be on the other side of a partition, holding sessions we destroy meanwhile.
+      membership.on('leave', (m, reason) => this.#antiEntropy.memberLeft(m.id, reason === 'failed')),
+      // A joiner finished its state transfer: compare tables now (its stream grants no lease until we have).
+      membership.on('update', (m) => this.#syncWhenBothReady(m)),
       // Removed, but back on the wire: it may have committed without us. Check with it before serving reads.
       membership.on('stray', (m) => {
         if (this.#init.mode === 'sync') this.#ghosts.set(m.id, { member: m, until: clock.monotonic() + this.#init.ghostMs })
@@ -136,8 +146,15 @@ export class AllToAllStrategy implements ReplicationStrategy {
     // Whatever the transfer missed (it timed out, or raced a member's commits before that member knew us) is
     // repaired by anti-entropy with every member, in the background: until a round with a member completes, reads
     // fetch that member's copy first (no lease), so readiness need not wait for it.
-    for (const member of membership.members()) void this.#antiEntropy.sync(member)
+    if (signal.aborted) return outcome // stopped meanwhile: start no timer
+    this.#transferred = true
+    this.#antiEntropy.start()
+    for (const member of membership.members()) this.#syncWhenBothReady(member)
     return outcome
+  }
+
+  #syncWhenBothReady(member: MemberInfo): void {
+    if (this.#transferred && member.ready) void this.#antiEntropy.sync(member)
   }
 
   /** The node's components that the shared replication pieces take. */
@@ -176,18 +193,23 @@ export class AllToAllStrategy implements ReplicationStrategy {
     }
   }
 
-  async beforeRead(base: string): Promise<void> {
-    if (this.#init.mode !== 'sync') return
-    const members = this.#init.membership.members()
-    const behind = this.#catchUp.size > 0 ? members : members.filter((m) => !this.#streams.inSyncWith(m.id))
-    const now = this.#init.clock.monotonic()
-    for (const [id, ghost] of this.#ghosts) {
-      if (ghost.until <= now) this.#ghosts.delete(id)
-      else behind.push(ghost.member)
+  beforeRead(base: string): Promise<void> | undefined {
+    if (this.#init.mode !== 'sync') return undefined
+    const catchingUp = this.#catchUp.size > 0
+    let behind: MemberInfo[] | undefined
+    for (const m of this.#init.membership.members()) {
+      if (catchingUp || !this.#streams.inSyncWith(m.id)) (behind ??= []).push(m)
     }
-    if (behind.length === 0) return
+    if (this.#ghosts.size > 0) {
+      const now = this.#init.clock.monotonic()
+      for (const [id, ghost] of this.#ghosts) {
+        if (ghost.until <= now) this.#ghosts.delete(id)
+        else (behind ??= []).push(ghost.member)
+      }
+    }
+    if (behind === undefined) return undefined
     this.#init.metrics.increment('replication.read-fetches')
-    await Promise.all(behind.map((member) => this.#fetch(member, base)))
+    return Promise.all(behind.map((member) => this.#fetch(member, base))).then(() => undefined)
   }
 
   #liveGhosts(): number {
@@ -207,6 +229,10 @@ export class AllToAllStrategy implements ReplicationStrategy {
     // The owner is gone: the alive member with the smallest id expires it.
     const self = membership.local.id
     return membership.members().every((m) => m.state !== 'alive' || m.id > self)
+  }
+
+  tombstonesConfirmedThrough(): number {
+    return this.#antiEntropy.confirmedThrough()
   }
 
   status(): Record<string, unknown> {
@@ -253,11 +279,10 @@ export class AllToAllStrategy implements ReplicationStrategy {
 
   /** Periodic: repair streams that need it. */
   #maintain(): void {
+    if (!this.#transferred) return
     for (const s of this.#streams.describe()) {
-      if (!this.#streams.isSynced(s.id)) {
-        const member = this.#init.membership.member(s.id)
-        if (member) void this.#antiEntropy.sync(member)
-      }
+      const member = this.#init.membership.member(s.id)
+      if (member && !this.#streams.isSynced(s.id)) this.#syncWhenBothReady(member)
     }
     this.#continueCatchUp()
   }

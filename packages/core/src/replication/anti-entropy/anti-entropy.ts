@@ -45,6 +45,12 @@ export interface AntiEntropyInit {
 const WANTED_PER_REQUEST = 256
 /** Members whose last time in step with us is remembered (they may come back after a partition). */
 const MAX_REMEMBERED = 1_024
+/**
+ * How long a member that stopped answering (it may be on the other side of a partition) keeps our tombstones from
+ * being purged: a logout stays final across any partition shorter than this. Past it, only the creation-time
+ * guard below stands between its copies and a comeback.
+ */
+export const ABSENT_MEMBER_MEMORY_MS = 24 * 60 * 60 * 1000
 
 /**
  * Anti-entropy (a lost frame never leaves a replica behind for good): members compare per-bucket
@@ -62,6 +68,12 @@ export class AntiEntropy {
   readonly #rounds = new Map<string, Promise<boolean>>()
   /** Member incarnation → wall time it was last known to hold every write of ours. */
   readonly #inStepAt = new Map<string, number>()
+  /** Member incarnation → our table's `changeSeq` when a completed round last compared it with theirs. */
+  readonly #inStepSeq = new Map<string, number>()
+  /** Our table's `changeSeq` when each member last sent us its digests (the round it completes with `last`). */
+  readonly #digestSeq = new Map<string, number>()
+  /** Members that stopped answering, and since when (monotonic): they may come back holding old copies. */
+  readonly #absent = new Map<string, number>()
   #timer: TimerHandle | undefined
   #next = 0
 
@@ -83,10 +95,47 @@ export class AntiEntropy {
   }
 
   /** A round with the member completed: it held every record of ours at this moment. */
-  #noteInStep(memberId: string): void {
+  #noteInStep(memberId: string, seq: number): void {
     this.#inStepAt.delete(memberId)
     this.#inStepAt.set(memberId, this.#init.clock.now())
     if (this.#inStepAt.size > MAX_REMEMBERED) this.#inStepAt.delete(this.#inStepAt.keys().next().value!)
+    this.#inStepSeq.set(memberId, Math.max(seq, this.#inStepSeq.get(memberId) ?? 0))
+  }
+
+  /**
+   * Our tombstones that arrived at or before this `changeSeq` are held by every member, present or absent (one
+   * that never completed a round with us holds none for sure): only those may be purged.
+   */
+  confirmedThrough(): number {
+    const now = this.#init.clock.monotonic()
+    for (const [id, since] of this.#absent) {
+      if (now - since > ABSENT_MEMBER_MEMORY_MS) this.#forget(id)
+    }
+    let through = Number.POSITIVE_INFINITY
+    for (const m of this.#init.membership.members()) through = Math.min(through, this.#inStepSeq.get(m.id) ?? 0)
+    for (const id of this.#absent.keys()) through = Math.min(through, this.#inStepSeq.get(id) ?? 0)
+    return through
+  }
+
+  /** A member left the membership: `failed` (silent; maybe partitioned away) is remembered, any other reason is final. */
+  memberLeft(memberId: string, stillAround: boolean): void {
+    if (!stillAround) {
+      this.#forget(memberId)
+      return
+    }
+    this.#absent.set(memberId, this.#init.clock.monotonic())
+    if (this.#absent.size > MAX_REMEMBERED) this.#forget(this.#absent.keys().next().value!)
+  }
+
+  /** A member is back (the same incarnation, readmitted): it counts as a member again. */
+  memberBack(memberId: string): void {
+    this.#absent.delete(memberId)
+  }
+
+  #forget(memberId: string): void {
+    this.#absent.delete(memberId)
+    this.#inStepSeq.delete(memberId)
+    this.#digestSeq.delete(memberId)
   }
 
   /** One round with `member` (joined to a round already running with it). Resolves whether it completed. */
@@ -106,7 +155,8 @@ export class AntiEntropy {
   }
 
   #periodic(): void {
-    const members = this.#init.membership.members().filter((m) => m.state === 'alive')
+    // A member still pulling state would be pushed what its transfer brings anyway.
+    const members = this.#init.membership.members().filter((m) => m.state === 'alive' && m.ready)
     if (members.length === 0) return
     void this.sync(members[this.#next++ % members.length]!)
   }
@@ -116,6 +166,7 @@ export class AntiEntropy {
     metrics.increment('anti-entropy.rounds')
     const ask = (message: Parameters<Channel['request']>[1]) => channel.request(member.address, message, { timeoutMs: requestTimeoutMs })
     const knowsPeer = this.#init.membership.member(member.id) !== undefined
+    const comparedAt = table.changeSeq
     const keys = parseKeys(await ask({ t: 'ae', h: table.digests.encode(), m: knowsPeer }))
     const theirs = new Map(keys.k.map(([id, a, b]) => [id, [a, b] as const]))
     const push: SessionRecord[] = []
@@ -151,7 +202,7 @@ export class AntiEntropy {
     } while (p < push.length || w < wanted.length)
     if (goneThere.length > 0) await channel.send(member.address, { t: 'ae-gone', ids: goneThere.slice(0, MAX_AE_ITEMS) })
     metrics.increment('anti-entropy.completed')
-    this.#noteInStep(member.id)
+    this.#noteInStep(member.id, comparedAt)
     if (keys.m) this.#init.onSynced(member, member.address)
     return true
   }
@@ -163,13 +214,20 @@ export class AntiEntropy {
     metrics.increment('anti-entropy.served')
     const member = this.#memberAt(from)
     const k: Array<[string, number, number]> = []
+    let truncated = false
     for (const record of table.recordsIn(new Set(differing))) {
-      if (k.length >= MAX_AE_ITEMS) break
+      if (k.length >= MAX_AE_ITEMS) {
+        truncated = true
+        break
+      }
       const digest = table.digestOf(record.id)
       if (digest) k.push([record.id, digest[0], digest[1]])
     }
-    // Nothing differs: we hold everything the requester held when it described its table.
-    if (differing.length === 0 && member) this.#noteInStep(member.id)
+    // Once this round completes the requester holds what we held now, unless it could not ask for all of it.
+    if (member && !truncated) this.#digestSeq.set(member.id, table.changeSeq)
+    else if (member) this.#digestSeq.delete(member.id)
+    // Nothing differs: we hold everything the requester held when it described its table, and the other way round.
+    if (differing.length === 0 && member) this.#noteInStep(member.id, table.changeSeq)
     if (differing.length === 0 && request.m && member) this.#init.onSynced(member, from)
     return { t: 'ae-keys', m: member !== undefined, b: differing, k }
   }
@@ -184,7 +242,7 @@ export class AntiEntropy {
       const record = table.get(id)
       if (record) r.push(recordToWire(record, strings))
     }
-    if (request.last && member) this.#noteInStep(member.id)
+    if (request.last && member) this.#noteInStep(member.id, this.#digestSeq.get(member.id) ?? 0)
     if (request.last && peerKnowsUs && member) this.#init.onSynced(member, from)
     return { t: 'ae-repaired', s: strings.list, r, gone }
   }
