@@ -17,6 +17,11 @@ describe('createSessionCluster options', () => {
     [{ route: 'n1', ackTimeoutMs: -1 }, InvalidParametersError],
     [{ route: 'n1', secret: 'short' }, InvalidParametersError],
     [{ route: 'n1', maxSessionBytes: 16 * 1024 * 1024 }, InvalidParametersError],
+    [{ route: 'n1', helloTimeoutMs: 0 }, InvalidParametersError],
+    [{ route: 'n1', helloTimeoutMs: 120_000 }, InvalidParametersError],
+    [{ route: 'n1', helloTimeoutMs: 1.5 }, InvalidParametersError],
+    [{ route: 'n1', maxPendingConnections: -1 }, InvalidParametersError],
+    [{ route: 'n1', maxPendingConnections: 8, maxPendingConnectionsPerSource: 16 }, InvalidParametersError],
     [{ route: 'n1', host: '10.1.2.3' }, InsecureConfigurationError],
     [{ route: 'n1', host: '127.0.0.1', advertiseHost: '192.168.1.5' }, InsecureConfigurationError],
   ])('refuses %j with a named error at construction', (options, error) => {

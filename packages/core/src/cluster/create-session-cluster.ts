@@ -47,6 +47,9 @@ export function createSessionCluster(init: SessionClusterInit): SessionCluster {
         ...(advertiseHost ? { advertiseHost } : {}),
         insecure: init.insecure ?? false,
         maxFrameBytes: settings.maxFrameBytes,
+        helloTimeoutMs: settings.helloTimeoutMs,
+        maxPendingConnections: settings.maxPendingConnections,
+        maxPendingConnectionsPerSource: settings.maxPendingConnectionsPerSource,
         protector: secret
           ? aesGcmProtector({ secret, clusterName: init.clusterName ?? CLUSTER_DEFAULTS.clusterName, clock })
           : plaintextProtector(),
@@ -91,6 +94,9 @@ const POSITIVE_MS = [
   'maxSessions',
   'maxSessionBytes',
   'maxFrameBytes',
+  'helloTimeoutMs',
+  'maxPendingConnections',
+  'maxPendingConnectionsPerSource',
   'heartbeatIntervalMs',
   'suspectTimeoutMs',
   'verifyTimeoutMs',

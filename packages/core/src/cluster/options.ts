@@ -52,6 +52,18 @@ export interface SessionClusterInit {
   maxSessionBytes?: number
   /** Largest frame accepted from a peer, checked before decoding. @default 16777216 */
   maxFrameBytes?: number
+  /**
+   * An inbound cluster connection that has not authenticated (sent its hello) within this is closed: a peer does at
+   * once, so this only bounds how long a socket that never will holds its place. At most 60000. @default 3000
+   */
+  helloTimeoutMs?: number
+  /**
+   * Inbound connections waiting for their hello, at most; beyond it the newest is let in and the oldest of the
+   * source with the most waiting is closed, so sockets held open by others cannot keep a peer out. @default 128
+   */
+  maxPendingConnections?: number
+  /** Of those, at most this many from one source (an IPv4 address, an IPv6 /64); beyond it, its oldest is closed. @default 16 */
+  maxPendingConnectionsPerSource?: number
   /** Membership heartbeat period. @default 500 */
   heartbeatIntervalMs?: number
   /** Silence after which a member is suspected and verified. @default 3000 */
@@ -83,6 +95,9 @@ export const CLUSTER_DEFAULTS = {
   maxSessions: Number.POSITIVE_INFINITY,
   maxSessionBytes: 1024 * 1024,
   maxFrameBytes: 16 * 1024 * 1024,
+  helloTimeoutMs: 3_000,
+  maxPendingConnections: 128,
+  maxPendingConnectionsPerSource: 16,
   heartbeatIntervalMs: 500,
   suspectTimeoutMs: 3_000,
   verifyTimeoutMs: 1_000,
