@@ -22,6 +22,13 @@ describe('createSessionCluster options', () => {
     [{ route: 'n1', helloTimeoutMs: 1.5 }, InvalidParametersError],
     [{ route: 'n1', maxPendingConnections: -1 }, InvalidParametersError],
     [{ route: 'n1', maxPendingConnections: 8, maxPendingConnectionsPerSource: 16 }, InvalidParametersError],
+    [{ route: 'n1', maxStateTransfers: 0 }, InvalidParametersError],
+    [{ route: 'n1', maxStateTransfers: 2.5 }, InvalidParametersError],
+    [{ route: 'n1', maxStateTransfers: 2, maxStateTransfersPerPeer: 3 }, InvalidParametersError],
+    [{ route: 'n1', maxStateTransferSnapshotBytes: -1 }, InvalidParametersError],
+    [{ route: 'n1', stateTransfersPerMinute: 0 }, InvalidParametersError],
+    [{ route: 'n1', antiEntropyRequestsPerSecond: Number.NaN }, InvalidParametersError],
+    [{ route: 'n1', peerRecordsPerSecond: '1000' }, InvalidParametersError],
     [{ route: 'n1', host: '10.1.2.3' }, InsecureConfigurationError],
     [{ route: 'n1', host: '127.0.0.1', advertiseHost: '192.168.1.5' }, InsecureConfigurationError],
   ])('refuses %j with a named error at construction', (options, error) => {
