@@ -38,6 +38,11 @@ export class ReplicationTimeoutError extends defineError('ReplicationTimeoutErro
 export class RequestTimeoutError extends defineError('RequestTimeoutError', 'ERR_REQUEST_TIMEOUT') {}
 /** The receiver failed while applying a message; the remote error text is in the message. */
 export class RemoteApplyError extends defineError('RemoteApplyError', 'ERR_REMOTE_APPLY') {}
+/**
+ * A peer refused a request because it is at one of its bounds (concurrent state transfers, snapshot memory, a
+ * request rate). Nothing is wrong with the request: ask again later, or ask another member.
+ */
+export class PeerBusyError extends defineError('PeerBusyError', 'ERR_PEER_BUSY') {}
 /** An operation on a component that is not started (or already stopped). */
 export class NotStartedError extends defineError('NotStartedError', 'ERR_NOT_STARTED') {}
 /** The operation was cancelled through its AbortSignal. */

@@ -3,6 +3,7 @@ import { Channel } from '../src/channel/channel.js'
 import type { Interceptor } from '../src/channel/interceptor.js'
 import { ManualClock } from '../src/clock/manual-clock.js'
 import { cborCodec } from '../src/codec/cbor-codec.js'
+import { PeerBusyError } from '../src/errors.js'
 import { MemoryNetwork } from '../src/transport/memory/memory-network.js'
 import { memoryTransport } from '../src/transport/memory/memory-transport.js'
 
@@ -65,6 +66,18 @@ describe('channel', () => {
     })
     const report = await a.send(b.address, { t: 'boom' }, { delivery: 'ack' })
     expect(report.failed[0]?.error.message).toMatch(/disk on fire/)
+  })
+
+  it('a refusal for now travels back as PeerBusyError, counted but not logged as a handler failure', async () => {
+    const { a, b } = await pair()
+    b.handleRequest('work', () => {
+      throw new PeerBusyError('over its records budget (10/s): retry in 100 ms')
+    })
+    const refused = a.request(b.address, { t: 'work' })
+    await expect(refused).rejects.toBeInstanceOf(PeerBusyError)
+    await expect(refused).rejects.toThrow(/is busy: over its records budget/)
+    expect(b.metrics.get('channel.refused-busy')).toBe(1)
+    expect(b.metrics.get('channel.handler-errors')).toBe(0)
   })
 
   it('request/response', async () => {

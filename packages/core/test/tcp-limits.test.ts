@@ -3,7 +3,6 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { aesGcmProtector } from '../src/crypto/index.js'
 import { ManualClock } from '../src/clock/manual-clock.js'
 import { Metrics } from '../src/metrics.js'
-import { MAX_UNINTRODUCED_CONNECTIONS } from '../src/transport/tcp/tcp-transport.js'
 import { tcpTransport } from '../src/transport/tcp/index.js'
 import type { Transport } from '../src/transport/transport.js'
 import { eventually } from './support/processes.js'
@@ -16,17 +15,17 @@ afterEach(async () => {
   for (const t of transports.splice(0)) await t.stop()
 })
 
-async function server() {
+async function server(limits: { maxPendingConnections?: number; maxPendingConnectionsPerSource?: number } = {}) {
   const metrics = new Metrics()
-  const t = tcpTransport({ port: 0, protector: protector(), metrics })
+  const t = tcpTransport({ port: 0, protector: protector(), metrics, ...limits })
   await t.start()
   transports.push(t)
   return { t, metrics }
 }
 
-function open(port: number): Promise<Socket> {
+function open(port: number, localAddress = '127.0.0.1'): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const s = connect({ host: '127.0.0.1', port }, () => resolve(s))
+    const s = connect({ host: '127.0.0.1', port, localAddress }, () => resolve(s))
     s.on('error', reject)
     sockets.push(s)
   })
@@ -60,13 +59,40 @@ describe('tcp transport limits on unauthenticated peers', () => {
     expect(await stillServes(t)).toBe(true)
   })
 
-  it('bounds how many connections may wait without a hello', async () => {
-    const { t, metrics } = await server()
-    for (let i = 0; i < MAX_UNINTRODUCED_CONNECTIONS + 5; i++) await open(t.address.port)
-    expect(await eventually(() => metrics.get('transport.rejected.too-many-connections') === 5)).toBe(true)
-    // an authenticated peer is still accepted once the idle ones go away
-    for (const s of sockets.splice(0)) s.destroy()
+  it('bounds how many connections may wait without a hello by closing the oldest, per source and in total', async () => {
+    const { t, metrics } = await server({ maxPendingConnections: 8, maxPendingConnectionsPerSource: 4 })
+    const closed = new Set<Socket>()
+    const openTracked = async (source: string) => {
+      const s = await open(t.address.port, source)
+      s.on('close', () => closed.add(s))
+      return s
+    }
+    const fromOne: Socket[] = []
+    for (let i = 0; i < 6; i++) fromOne.push(await openTracked('127.0.0.1'))
+    // The source's two oldest make room for its newest.
+    expect(await eventually(() => metrics.get('transport.admission.source-cap') === 2)).toBe(true)
+    expect(await eventually(() => closed.size === 2)).toBe(true)
+    expect([...closed]).toEqual(fromOne.slice(0, 2))
+    const others: Socket[] = []
+    for (const source of ['127.0.0.3', '127.0.0.3', '127.0.0.4', '127.0.0.4', '127.0.0.5']) others.push(await openTracked(source))
+    // Nine waiting for a cap of eight: the busiest source (127.0.0.1, four) loses its oldest.
+    expect(await eventually(() => metrics.get('transport.admission.evicted') === 1)).toBe(true)
+    expect(await eventually(() => closed.has(fromOne[2]!))).toBe(true)
+    expect(others.some((s) => closed.has(s))).toBe(false)
+    // A peer with the key gets in while the idle sockets are still open.
     expect(await stillServes(t)).toBe(true)
+    expect(others.some((s) => closed.has(s))).toBe(false)
+  })
+
+  it('closes a connection that sends no hello within helloTimeoutMs, and counts it', async () => {
+    const metrics = new Metrics()
+    const t = tcpTransport({ port: 0, protector: protector(), metrics, helloTimeoutMs: 100 })
+    transports.push(t)
+    await t.start()
+    const s = await open(t.address.port)
+    s.write(Buffer.from([0, 0, 1])) // the start of a length prefix, then nothing
+    await new Promise((resolve) => s.on('close', resolve))
+    expect(metrics.get('transport.admission.hello-deadline')).toBe(1)
   })
 })
 

@@ -8,6 +8,7 @@ import {
   ClusterError,
   MalformedMessageError,
   NotStartedError,
+  PeerBusyError,
   RemoteApplyError,
   ReplicationTimeoutError,
   RequestTimeoutError,
@@ -176,7 +177,10 @@ export class Channel {
     return report
   }
 
-  /** Ask one peer and wait for its answer. Rejects with RequestTimeoutError, RemoteApplyError or AbortError. */
+  /**
+   * Ask one peer and wait for its answer. Rejects with RequestTimeoutError, RemoteApplyError, AbortError, or
+   * PeerBusyError when the peer refused for now (ask later or elsewhere).
+   */
   async request(to: Address, message: ClusterMessage, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<ClusterMessage> {
     if (!this.#started) throw new NotStartedError('channel is not started')
     const timeoutMs = options.timeoutMs ?? this.#requestTimeoutMs
@@ -235,7 +239,7 @@ export class Channel {
         this.#settle(from, id, body)
         break
       case Kind.Failure:
-        this.#settle(from, id, body, new RemoteApplyError(`${addressKey(from)} failed: ${String(body)}`))
+        this.#settle(from, id, body, remoteError(from, body))
         break
       case Kind.Message:
       case Kind.Request:
@@ -264,7 +268,9 @@ export class Channel {
         reply = this.#codec.encode(await handler(message, { from }))
       }
     } catch (error) {
-      this.#reject(from, error)
+      // A refusal for now is the handler's decision, counted and logged (rate-limited) where it was made.
+      if (error instanceof PeerBusyError) this.metrics.increment('channel.refused-busy')
+      else this.#reject(from, error)
       if (id > 0) this.#write(from, [PROTOCOL_VERSION, Kind.Failure, id, describe(error)])
       return
     }
@@ -295,6 +301,18 @@ export class Channel {
     this.metrics.increment(name === 'MalformedMessageError' ? 'channel.malformed' : 'channel.handler-errors')
     this.#log.warn('message from peer rejected', { from: addressKey(from), error: describe(error) })
   }
+}
+
+/**
+ * The error a failure reply stands for. Its body is the remote `name: message`; a refusal for now becomes a
+ * PeerBusyError, so the requester can tell "ask later or elsewhere" from a failure (a node of an earlier release
+ * sees a RemoteApplyError, and retries as after any failure).
+ */
+function remoteError(from: Address, body: Envelope[3]): Error {
+  const text = String(body)
+  const busy = 'PeerBusyError: '
+  if (text.startsWith(busy)) return new PeerBusyError(`${addressKey(from)} is busy: ${text.slice(busy.length)}`)
+  return new RemoteApplyError(`${addressKey(from)} failed: ${text}`)
 }
 
 function describe(error: unknown): string {

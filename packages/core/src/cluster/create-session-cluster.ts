@@ -47,6 +47,9 @@ export function createSessionCluster(init: SessionClusterInit): SessionCluster {
         ...(advertiseHost ? { advertiseHost } : {}),
         insecure: init.insecure ?? false,
         maxFrameBytes: settings.maxFrameBytes,
+        helloTimeoutMs: settings.helloTimeoutMs,
+        maxPendingConnections: settings.maxPendingConnections,
+        maxPendingConnectionsPerSource: settings.maxPendingConnectionsPerSource,
         protector: secret
           ? aesGcmProtector({ secret, clusterName: init.clusterName ?? CLUSTER_DEFAULTS.clusterName, clock })
           : plaintextProtector(),
@@ -82,6 +85,12 @@ const POSITIVE_MS = [
   'ackTimeoutMs',
   'stateTransferTimeoutMs',
   'stateTransferChunkBytes',
+  'maxStateTransfers',
+  'maxStateTransfersPerPeer',
+  'maxStateTransferSnapshotBytes',
+  'stateTransfersPerMinute',
+  'antiEntropyRequestsPerSecond',
+  'peerRecordsPerSecond',
   'defaultMaxInactiveMs',
   'accessFlushIntervalMs',
   'expiryIntervalMs',
@@ -91,6 +100,9 @@ const POSITIVE_MS = [
   'maxSessions',
   'maxSessionBytes',
   'maxFrameBytes',
+  'helloTimeoutMs',
+  'maxPendingConnections',
+  'maxPendingConnectionsPerSource',
   'heartbeatIntervalMs',
   'suspectTimeoutMs',
   'verifyTimeoutMs',
@@ -123,6 +135,14 @@ function resolveSettings(init: SessionClusterInit): ClusterSettings {
     if (settings[key] > settings.maxFrameBytes / 2) {
       throw new InvalidParametersError(`${key} (${settings[key]}) must be at most half of maxFrameBytes (${settings.maxFrameBytes})`)
     }
+  }
+  for (const key of ['maxStateTransfers', 'maxStateTransfersPerPeer'] as const) {
+    if (!Number.isInteger(settings[key])) throw new InvalidParametersError(`${key} must be a whole number, got ${settings[key]}`)
+  }
+  if (settings.maxStateTransfersPerPeer > settings.maxStateTransfers) {
+    throw new InvalidParametersError(
+      `maxStateTransfersPerPeer (${settings.maxStateTransfersPerPeer}) must be at most maxStateTransfers (${settings.maxStateTransfers})`,
+    )
   }
   if (settings.tombstoneRetentionMs < 2 * settings.ackTimeoutMs) {
     throw new InvalidParametersError('tombstoneRetentionMs must be well above ackTimeoutMs, or late messages could resurrect destroyed sessions')

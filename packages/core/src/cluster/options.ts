@@ -30,6 +30,28 @@ export interface SessionClusterInit {
   stateTransferTimeoutMs?: number
   /** Size of one state-transfer chunk (memory stays bounded on both sides). @default 262144 */
   stateTransferChunkBytes?: number
+  /**
+   * State transfers this node serves at once, to all joiners together; a joiner beyond it is refused for now and asks
+   * another member (transfers a requester abandoned make room after 5 s, as do those of requesters that are not
+   * members when a member asks). @default 4
+   */
+  maxStateTransfers?: number
+  /** State transfers served at once to one peer; a newer one from it replaces its older one. @default 1 */
+  maxStateTransfersPerPeer?: number
+  /**
+   * Estimated bytes of session records the snapshots of open state transfers may hold on to (a snapshot keeps
+   * records alive after the table let them go); one transfer may always start, however large. @default 268435456
+   */
+  maxStateTransferSnapshotBytes?: number
+  /** State transfers one peer may start per minute (a burst of half of it after a quiet spell). @default 6 */
+  stateTransfersPerMinute?: number
+  /** Anti-entropy digest comparisons one peer may ask for per second (a burst of twice that). @default 10 */
+  antiEntropyRequestsPerSecond?: number
+  /**
+   * Session records one peer's requests may make this node look up, merge or encode per second (anti-entropy repairs,
+   * fetches before a read, expiry checks; a burst of twice that). @default 50000
+   */
+  peerRecordsPerSecond?: number
   /** Idle time for sessions saved without one (express cookies without maxAge). @default 86400000 (24 h) */
   defaultMaxInactiveMs?: number
   /** How often coalesced access times are sent to peers. @default 5000 */
@@ -52,6 +74,18 @@ export interface SessionClusterInit {
   maxSessionBytes?: number
   /** Largest frame accepted from a peer, checked before decoding. @default 16777216 */
   maxFrameBytes?: number
+  /**
+   * An inbound cluster connection that has not authenticated (sent its hello) within this is closed: a peer does at
+   * once, so this only bounds how long a socket that never will holds its place. At most 60000. @default 3000
+   */
+  helloTimeoutMs?: number
+  /**
+   * Inbound connections waiting for their hello, at most; beyond it the newest is let in and the oldest of the
+   * source with the most waiting is closed, so sockets held open by others cannot keep a peer out. @default 128
+   */
+  maxPendingConnections?: number
+  /** Of those, at most this many from one source (an IPv4 address, an IPv6 /64); beyond it, its oldest is closed. @default 16 */
+  maxPendingConnectionsPerSource?: number
   /** Membership heartbeat period. @default 500 */
   heartbeatIntervalMs?: number
   /** Silence after which a member is suspected and verified. @default 3000 */
@@ -74,6 +108,12 @@ export const CLUSTER_DEFAULTS = {
   ackTimeoutMs: 2_000,
   stateTransferTimeoutMs: 60_000,
   stateTransferChunkBytes: 256 * 1024,
+  maxStateTransfers: 4,
+  maxStateTransfersPerPeer: 1,
+  maxStateTransferSnapshotBytes: 256 * 1024 * 1024,
+  stateTransfersPerMinute: 6,
+  antiEntropyRequestsPerSecond: 10,
+  peerRecordsPerSecond: 50_000,
   defaultMaxInactiveMs: 24 * 60 * 60 * 1000,
   accessFlushIntervalMs: 5_000,
   expiryIntervalMs: 10_000,
@@ -83,6 +123,9 @@ export const CLUSTER_DEFAULTS = {
   maxSessions: Number.POSITIVE_INFINITY,
   maxSessionBytes: 1024 * 1024,
   maxFrameBytes: 16 * 1024 * 1024,
+  helloTimeoutMs: 3_000,
+  maxPendingConnections: 128,
+  maxPendingConnectionsPerSource: 16,
   heartbeatIntervalMs: 500,
   suspectTimeoutMs: 3_000,
   verifyTimeoutMs: 1_000,

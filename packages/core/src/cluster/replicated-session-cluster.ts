@@ -10,6 +10,7 @@ import type { Codec } from '../codec/codec.js'
 import { AllToAllStrategy } from '../replication/all-to-all/all-to-all-strategy.js'
 import { Housekeeping } from '../replication/housekeeping.js'
 import { chunked } from '../replication/messages.js'
+import { PeerRequestLimits } from '../replication/peer-request-limits.js'
 import type { StateTransferOutcome } from '../replication/state-transfer.js'
 import type { ReplicationStrategy } from '../replication/strategy.js'
 import {
@@ -76,6 +77,7 @@ export class ReplicatedSessionCluster implements SessionCluster {
   readonly #events: TypedEmitter<SessionClusterEvents>
   readonly #strategy: ReplicationStrategy
   readonly #housekeeping: Housekeeping
+  readonly #requestLimits: PeerRequestLimits
   #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new'
   #stateTransfer: StateTransferOutcome | 'pending' = 'pending'
   #ready = false
@@ -101,6 +103,17 @@ export class ReplicatedSessionCluster implements SessionCluster {
     this.#readyPromise.catch(() => {})
     this.#hlc = new HybridClock(parts.membership.local.id, parts.clock, { maxDriftMs: MAX_CLOCK_SKEW_MS })
     const s = this.#s
+    const requestLimits = new PeerRequestLimits({
+      clock: parts.clock,
+      metrics: parts.metrics,
+      logger: parts.logger,
+      rates: {
+        'state-transfer': { perSecond: s.stateTransfersPerMinute / 60, burst: Math.max(1, s.stateTransfersPerMinute / 2) },
+        'anti-entropy': { perSecond: s.antiEntropyRequestsPerSecond, burst: 2 * s.antiEntropyRequestsPerSecond },
+        records: { perSecond: s.peerRecordsPerSecond, burst: 2 * s.peerRecordsPerSecond },
+      },
+    })
+    this.#requestLimits = requestLimits
     this.#strategy = new AllToAllStrategy({
       ...parts,
       table: this.#table,
@@ -113,6 +126,12 @@ export class ReplicatedSessionCluster implements SessionCluster {
       maxBatchBytes: Math.min(1024 * 1024, Math.floor(s.maxFrameBytes / 4)),
       stateTransferTimeoutMs: s.stateTransferTimeoutMs,
       stateTransferChunkBytes: s.stateTransferChunkBytes,
+      stateTransferLimits: {
+        maxTransfers: s.maxStateTransfers,
+        maxTransfersPerPeer: s.maxStateTransfersPerPeer,
+        maxSnapshotBytes: s.maxStateTransferSnapshotBytes,
+      },
+      requestLimits,
       antiEntropyIntervalMs: s.antiEntropyIntervalMs,
       tombstoneRetentionMs: s.tombstoneRetentionMs,
       maxClockSkewMs: MAX_CLOCK_SKEW_MS,
@@ -140,6 +159,7 @@ export class ReplicatedSessionCluster implements SessionCluster {
       tombstonesConfirmedThrough: () => this.#strategy.tombstonesConfirmedThrough(),
       requestTimeoutMs: this.#s.ackTimeoutMs,
       expire: (ids) => this.#expire(ids),
+      requestLimits,
     })
   }
 
@@ -219,6 +239,7 @@ export class ReplicatedSessionCluster implements SessionCluster {
     await this.#strategy.stop()
     await this.#p.membership.stop()
     await this.#p.channel.stop()
+    this.#requestLimits.flush()
     this.#state = 'stopped'
     this.#p.logger.info('cluster node stopped', { route: this.route })
   }

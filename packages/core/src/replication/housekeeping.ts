@@ -5,6 +5,7 @@ import type { Membership } from '../membership/membership.js'
 import type { Metrics } from '../metrics.js'
 import { isUnsetRegister, type SessionRecord, type SessionTable } from '../session/index.js'
 import { chunked, parseAccessPairs, parseIds } from './messages.js'
+import type { PeerRequestLimits } from './peer-request-limits.js'
 
 export interface HousekeepingInit {
   channel: Channel
@@ -24,6 +25,8 @@ export interface HousekeepingInit {
   requestTimeoutMs: number
   /** Destroy these sessions as expired (stamped, applied here, replicated). */
   expire: (ids: string[]) => Promise<void>
+  /** Budget of the records a peer's expiry checks make us look up. */
+  requestLimits?: PeerRequestLimits
 }
 
 /**
@@ -43,13 +46,17 @@ export class Housekeeping {
   constructor(init: HousekeepingInit) {
     this.#init = init
     init.channel.handle('access', (m) => this.#onAccess(parseAccessPairs((m as { a?: unknown }).a)))
-    init.channel.handleRequest('expire-check', (m) => ({
-      t: 'expire-check-reply',
-      a: parseIds((m as { ids?: unknown }).ids).flatMap((id): Array<[string, number]> => {
-        const record = init.table.getLive(id)
-        return record ? [[id, record.lastAccessedAt]] : []
-      }),
-    }))
+    init.channel.handleRequest('expire-check', (m, { from }) => {
+      const ids = parseIds((m as { ids?: unknown }).ids)
+      init.requestLimits?.admit('records', from, ids.length)
+      return {
+        t: 'expire-check-reply',
+        a: ids.flatMap((id): Array<[string, number]> => {
+          const record = init.table.getLive(id)
+          return record ? [[id, record.lastAccessedAt]] : []
+        }),
+      }
+    })
   }
 
   start(): void {

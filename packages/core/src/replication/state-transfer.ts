@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto'
 import type { Channel } from '../channel/channel.js'
 import type { Clock } from '../clock/clock.js'
-import type { Logger } from '../logger.js'
-import { MalformedMessageError } from '../errors.js'
-import { addressKey } from '../member.js'
+import { MalformedMessageError, PeerBusyError } from '../errors.js'
+import { type Logger, silentLogger } from '../logger.js'
+import { type Address, addressKey } from '../member.js'
 import type { MemberInfo, Membership } from '../membership/membership.js'
 import type { Metrics } from '../metrics.js'
 import {
@@ -16,7 +16,10 @@ import {
   WireStrings,
   WireStringTable,
 } from '../session/index.js'
+import { ThrottledWarning } from '../throttled-warning.js'
 import { parseStateChunk, parseStateRequest, type StateChunk } from './messages.js'
+import type { PeerRequestLimits } from './peer-request-limits.js'
+import { planRoom, STATE_TRANSFER_LIMITS, type StateTransferLimits } from './state-transfer-limits.js'
 
 /** A transfer nobody asked about for this long is forgotten by the sender. */
 const SENDER_IDLE_MS = 60_000
@@ -27,6 +30,12 @@ const MERGE_SLICE_RECORDS = 64
 /** Fixed per-record and per-attribute overhead used when sizing a chunk (stamps, array headers). */
 const RECORD_OVERHEAD = 48
 const ATTR_OVERHEAD = 32
+/**
+ * Requests one transfer may make beyond its first, per chunk: a joiner asks for each chunk once, so twice that
+ * (and a few more) leaves room for repeats while keeping a transfer from being replayed to make us encode it again.
+ */
+const REQUESTS_PER_CHUNK = 2
+const EXTRA_REQUESTS = 8
 
 /**
  * The sending side. A transfer snapshots the list of records once (a pointer each: under 1 MB for 100k
@@ -34,29 +43,75 @@ const ATTR_OVERHEAD = 32
  * records are at that moment; the sender's extra memory is the snapshot plus the few chunks a joiner asks for
  * ahead. Records changed meanwhile are sent as they are now, and live deltas reach the joiner too; the merge
  * makes the overlap harmless. Every request is answered: two nodes starting together both finish.
+ *
+ * A snapshot keeps alive every record it lists, also ones the table let go of since, so the transfers served at once
+ * are bounded (state-transfer-limits.ts): per peer, in total, and in the bytes their snapshots hold. A request
+ * beyond them is refused with a PeerBusyError, and the joiner asks another member or again later.
  */
 interface Transfer {
+  /** The requester's address, as a key: a transfer is continued by the peer that started it only. */
+  peer: string
+  member: boolean
   records: SessionRecord[]
   /** Each chunk's end, as announced to the joiner. */
   ends: number[]
+  /** Estimated bytes of the records the snapshot holds. */
+  bytes: number
   touchedAt: number
+  /** Chunk requests this transfer may still make. */
+  requestsLeft: number
 }
+
+export interface StateTransferServerOptions {
+  limits?: StateTransferLimits
+  /** The peer's budget for starting transfers (`state-transfer`); none: only the caps apply. */
+  requestLimits?: PeerRequestLimits
+  /** Whether an address is a member of the cluster: members' transfers go before others' when room is short. */
+  isMember?: (from: Address) => boolean
+  logger?: Logger
+}
+
+/** Who asks, when a caller does not say (tests, a node asking itself). */
+const UNNAMED: Address = { host: '0.0.0.0', port: 0 }
 
 export class StateTransferServer {
   readonly #transfers = new Map<string, Transfer>()
+  readonly #limits: StateTransferLimits
+  readonly #options: StateTransferServerOptions
+  readonly #refusals: ThrottledWarning
+  /** The bytes of the last snapshot: what the next one is expected to hold. */
+  #lastSnapshotBytes = 0
 
   constructor(
     private readonly table: SessionTable,
     private readonly clock: Clock,
     private readonly metrics: Metrics,
     private readonly chunkBytes: number,
-  ) {}
+    options: StateTransferServerOptions = {},
+  ) {
+    this.#limits = options.limits ?? STATE_TRANSFER_LIMITS
+    this.#options = options
+    this.#refusals = new ThrottledWarning(options.logger ?? silentLogger, clock, 'refusing state transfers: at the bounds of what this node serves at once')
+  }
 
   attach(channel: Channel): void {
-    channel.handleRequest('state-req', (m) => {
+    channel.handleRequest('state-req', (m, { from }) => {
       const { x, c, e } = parseStateRequest(m)
-      return { t: 'state', x, ...this.chunk(x, c, e) }
+      return { t: 'state', x, ...this.chunk(x, c, e, from) }
     })
+  }
+
+  /** Transfers open now, and the estimated bytes their snapshots hold (for status pages and tests). */
+  describe(): { open: number; snapshotBytes: number } {
+    this.#forgetIdle(this.clock.monotonic())
+    let snapshotBytes = 0
+    for (const t of this.#transfers.values()) snapshotBytes += t.bytes
+    return { open: this.#transfers.size, snapshotBytes }
+  }
+
+  /** Log the summary of refusals not yet logged (on stop). */
+  flush(): void {
+    this.#refusals.flush()
   }
 
   /**
@@ -64,24 +119,24 @@ export class StateTransferServer {
    * Starting at 0 takes a new snapshot, and that reply also carries every chunk boundary (`b`), so the
    * joiner can ask for the next chunks before this one has arrived.
    */
-  chunk(transferId: string, start: number, end?: number): { c: number; b?: number[]; s: string[]; r: WireRecord[] } {
+  chunk(transferId: string, start: number, end?: number, from: Address = UNNAMED): { c: number; b?: number[]; s: string[]; r: WireRecord[] } {
     const now = this.clock.monotonic()
     this.#forgetIdle(now)
-    let transfer = this.#transfers.get(transferId)
+    const peer = addressKey(from)
+    const key = `${peer} ${transferId}`
+    let transfer = this.#transfers.get(key)
     if (!transfer && start > 0) {
       // We restarted, or forgot an idle transfer: continuing from a new snapshot would skip sessions.
       throw new MalformedMessageError(`unknown state transfer ${transferId}: start again from cursor 0`)
     }
     let announce = false
     if (!transfer || start === 0) {
-      // Records rather than ids: the table updates a record in place, so each is still sent as it is at
-      // the time of its chunk; one purged meanwhile goes out as the tombstone it was, and the joiner
-      // purges it in turn.
-      const records = [...this.table.records()]
-      transfer = { records, ends: this.#boundaries(records), touchedAt: now }
-      this.#transfers.set(transferId, transfer)
-      this.metrics.increment('state-transfer.served')
+      transfer = this.#start(key, from, now)
       announce = true
+    } else if (--transfer.requestsLeft < 0) {
+      this.#transfers.delete(key)
+      this.metrics.increment('state-transfer.refused.requests')
+      throw new MalformedMessageError(`state transfer ${transferId} asked for more chunks than it has: start again from cursor 0`)
     }
     transfer.touchedAt = now
     const { records, ends } = transfer
@@ -90,29 +145,75 @@ export class StateTransferServer {
     const r: WireRecord[] = []
     for (let i = start; i < stop; i++) r.push(recordToWire(records[i]!, strings))
     const done = stop >= records.length
-    if (done) this.#transfers.delete(transferId)
+    if (done) this.#transfers.delete(key)
     this.metrics.increment('state-transfer.chunks-sent')
     const c = done ? -1 : stop
     return announce ? { c, b: ends, s: strings.list, r } : { c, s: strings.list, r }
   }
 
-  /** Where a chunk that starts at `start` ends: after at least one record, once it holds `chunkBytes`. */
-  #chunkEnd(records: readonly SessionRecord[], start: number): number {
-    let bytes = 0
-    let i = start
-    while (i < records.length && (i === start || bytes < this.chunkBytes)) bytes += estimateRecordBytes(records[i++]!)
-    return i
+  /** Make room for a new transfer (or refuse it for now) and take its snapshot. */
+  #start(key: string, from: Address, now: number): Transfer {
+    const peer = addressKey(from)
+    const member = this.#options.isMember?.(from) ?? false
+    const open = [...this.#transfers].map(([k, t]) => ({ key: k, ...t }))
+    const plan = planRoom(
+      open.filter((t) => t.key !== key),
+      { peer, member },
+      this.#lastSnapshotBytes,
+      now,
+      this.#limits,
+    )
+    if ('refuse' in plan) {
+      this.metrics.increment(`state-transfer.refused.${plan.refuse}`)
+      this.#refusals.note(plan.refuse, { peer, open: open.length })
+      const { maxTransfers, maxSnapshotBytes } = this.#limits
+      throw new PeerBusyError(
+        plan.refuse === 'concurrency'
+          ? `serving ${open.length} state transfers already (at most ${maxTransfers}): ask another member, or again later`
+          : `open state transfers hold about ${maxSnapshotBytes} bytes of snapshots already: ask another member, or again later`,
+      )
+    }
+    // Rate last: a refusal for lack of room does not spend the peer's budget.
+    this.#options.requestLimits?.admit('state-transfer', from)
+    for (const t of plan.replace) this.#transfers.delete(t.key)
+    for (const t of plan.evict) this.#transfers.delete(t.key)
+    if (plan.replace.length > 0) this.metrics.increment('state-transfer.replaced', plan.replace.length)
+    if (plan.evict.length > 0) this.metrics.increment('state-transfer.evicted', plan.evict.length)
+    // Records rather than ids: the table updates a record in place, so each is still sent as it is at
+    // the time of its chunk; one purged meanwhile goes out as the tombstone it was, and the joiner
+    // purges it in turn.
+    const records = [...this.table.records()]
+    const { ends, bytes } = this.#boundaries(records)
+    this.#lastSnapshotBytes = bytes
+    const transfer: Transfer = {
+      peer,
+      member,
+      records,
+      ends,
+      bytes,
+      touchedAt: now,
+      requestsLeft: REQUESTS_PER_CHUNK * ends.length + EXTRA_REQUESTS,
+    }
+    this.#transfers.set(key, transfer)
+    this.metrics.increment('state-transfer.served')
+    return transfer
   }
 
-  /** Every chunk's end, the last being the snapshot's length. */
-  #boundaries(records: readonly SessionRecord[]): number[] {
+
+  /** Every chunk's end, the last being the snapshot's length, and the estimated bytes of all its records. */
+  #boundaries(records: readonly SessionRecord[]): { ends: number[]; bytes: number } {
     const ends: number[] = []
-    let end = 0
+    let bytes = 0
+    let i = 0
     do {
-      end = this.#chunkEnd(records, end)
-      ends.push(end)
-    } while (end < records.length)
-    return ends
+      // A chunk ends after at least one record, once it holds `chunkBytes`.
+      const start = i
+      let chunk = 0
+      while (i < records.length && (i === start || chunk < this.chunkBytes)) chunk += estimateRecordBytes(records[i++]!)
+      bytes += chunk
+      ends.push(i)
+    } while (i < records.length)
+    return { ends, bytes }
   }
 
   #forgetIdle(now: number): void {
@@ -204,6 +305,12 @@ export async function pullState(init: StateTransferClientInit, signal: AbortSign
       return 'complete'
     } catch (error) {
       failed.add(source.id)
+      if ((error as Error).name === 'PeerBusyError') {
+        // At its bounds for now (transfers served at once, snapshot memory, rate): another member, or it again later.
+        metrics.increment('state-transfer.source-busy')
+        logger.info('state transfer source is busy, trying another member', { from: source.route, error: (error as Error).message })
+        continue
+      }
       metrics.increment('state-transfer.source-failures')
       logger.warn('state transfer source failed, trying another member', { from: source.route, error: (error as Error).message })
     }

@@ -10,10 +10,14 @@ export type FrameRejection =
   | 'incompatible-version'
   | 'malformed'
   | 'queue-full'
+  /** Admission control closed a connection that had not introduced itself, to make room for a newer one. */
   | 'too-many-connections'
 
 export interface TransportEvents {
-  /** A connection was closed because of what the peer sent (bad input); the process keeps running. */
+  /**
+   * A connection was closed because of what the peer sent (bad input), or because it did not introduce itself in
+   * time or in number (admission control); the process keeps running.
+   */
   rejected: (info: { reason: FrameRejection; remote: string; error?: Error }) => void
   /** An outbound connection to a peer failed or dropped (it will be retried with backoff). */
   peerDown: (peer: Address, error?: Error) => void

@@ -4,12 +4,15 @@ import type { ReplicationMode } from '../../cluster/session-cluster.js'
 import type { Codec } from '../../codec/codec.js'
 import { MalformedMessageError, StaleReplicaError } from '../../errors.js'
 import type { Logger } from '../../logger.js'
+import { type Address, addressKey } from '../../member.js'
 import type { LeaveReason, MemberInfo, Membership } from '../../membership/membership.js'
 import type { Metrics } from '../../metrics.js'
 import { type Delta, recordFromWire, recordToWire, type SessionTable, type WireRecord, WireStrings, WireStringTable } from '../../session/index.js'
 import { AntiEntropy } from '../anti-entropy/anti-entropy.js'
 import { parseIds } from '../messages.js'
+import type { PeerRequestLimits } from '../peer-request-limits.js'
 import { pullState, StateTransferServer, type StateTransferOutcome } from '../state-transfer.js'
+import type { StateTransferLimits } from '../state-transfer-limits.js'
 import type { ReplicationStrategy } from '../strategy.js'
 import { ReplicationStreams } from '../stream/replication-streams.js'
 
@@ -28,6 +31,9 @@ export interface AllToAllInit {
   maxBatchBytes: number
   stateTransferTimeoutMs: number
   stateTransferChunkBytes: number
+  stateTransferLimits: StateTransferLimits
+  /** Budgets of the work peers' requests make this node do (shared with housekeeping). */
+  requestLimits: PeerRequestLimits
   antiEntropyIntervalMs: number
   tombstoneRetentionMs: number
   maxClockSkewMs: number
@@ -53,6 +59,7 @@ export class AllToAllStrategy implements ReplicationStrategy {
   readonly #init: AllToAllInit
   readonly #streams: ReplicationStreams
   readonly #antiEntropy: AntiEntropy
+  readonly #stateTransfers: StateTransferServer
   /**
    * Members to complete an anti-entropy round with before local reads are trusted again: a member left while
    * our copy of its writes was out of step, and these were in step with it.
@@ -101,12 +108,25 @@ export class AllToAllStrategy implements ReplicationStrategy {
       apply: (deltas) => init.apply(deltas, undefined),
       destroy: init.destroy,
       onSynced: (member, from) => this.#streams.markSynced(member.id, from),
+      requestLimits: init.requestLimits,
     })
-    new StateTransferServer(table, clock, metrics, init.stateTransferChunkBytes).attach(channel)
-    channel.handleRequest('fetch', (m) => {
+    const isMember = (from: Address) => {
+      const key = addressKey(from)
+      return membership.members().some((m) => addressKey(m.address) === key)
+    }
+    this.#stateTransfers = new StateTransferServer(table, clock, metrics, init.stateTransferChunkBytes, {
+      limits: init.stateTransferLimits,
+      requestLimits: init.requestLimits,
+      isMember,
+      logger,
+    })
+    this.#stateTransfers.attach(channel)
+    channel.handleRequest('fetch', (m, { from }) => {
+      const ids = parseIds((m as { ids?: unknown }).ids)
+      init.requestLimits.admit('records', from, ids.length)
       const strings = new WireStringTable()
       const r: WireRecord[] = []
-      for (const id of parseIds((m as { ids?: unknown }).ids)) {
+      for (const id of ids) {
         const record = table.get(id)
         if (record) r.push(recordToWire(record, strings))
       }
@@ -168,6 +188,7 @@ export class AllToAllStrategy implements ReplicationStrategy {
     for (const off of this.#unsubscribe.splice(0)) off()
     this.#antiEntropy.stop()
     this.#streams.stop()
+    this.#stateTransfers.flush()
   }
 
   async commit(deltas: Delta[], why?: 'expired'): Promise<void> {
@@ -236,7 +257,7 @@ export class AllToAllStrategy implements ReplicationStrategy {
   }
 
   status(): Record<string, unknown> {
-    return { streams: this.#streams.describe(), catchingUp: this.#catchUp.size > 0 }
+    return { streams: this.#streams.describe(), catchingUp: this.#catchUp.size > 0, stateTransfers: this.#stateTransfers.describe() }
   }
 
   async #fetch(member: MemberInfo, base: string): Promise<void> {

@@ -14,6 +14,7 @@ import {
   WireStrings,
   WireStringTable,
 } from '../../session/index.js'
+import type { PeerRequestLimits } from '../peer-request-limits.js'
 import { estimateRecordBytes } from '../state-transfer.js'
 import { MAX_AE_ITEMS, parseDigestRequest, parseGone, parseKeys, parseRepair, parseRepaired } from './messages.js'
 
@@ -39,6 +40,8 @@ export interface AntiEntropyInit {
   destroy(ids: string[]): Promise<void>
   /** A round completed while the member replicated to us: our copy of its writes may be trusted again. */
   onSynced(member: MemberInfo, from: Address): void
+  /** Budgets of the work a peer's requests make us do: a digest (`anti-entropy`), the records listed or repaired (`records`). */
+  requestLimits?: PeerRequestLimits
 }
 
 /** Wanted ids per repair request: their records come back in one reply. */
@@ -80,8 +83,19 @@ export class AntiEntropy {
   constructor(init: AntiEntropyInit) {
     this.#init = init
     const { channel } = init
-    channel.handleRequest('ae', (m, { from }) => this.#onDigest(parseDigestRequest(m), from))
-    channel.handleRequest('ae-repair', (m, { from }) => this.#onRepair(parseRepair(m), (m as { m?: unknown }).m === true, from))
+    channel.handleRequest('ae', (m, { from }) => {
+      const request = parseDigestRequest(m)
+      init.requestLimits?.admit('anti-entropy', from)
+      const reply = this.#onDigest(request, from)
+      // The keys listed are work found out while answering: paid afterwards.
+      init.requestLimits?.charge('records', from, reply.k.length)
+      return reply
+    })
+    channel.handleRequest('ae-repair', (m, { from }) => {
+      const request = parseRepair(m)
+      init.requestLimits?.admit('records', from, request.r.length + request.w.length)
+      return this.#onRepair(request, (m as { m?: unknown }).m === true, from)
+    })
     channel.handle('ae-gone', (m) => this.#init.destroy(parseGone(m)))
   }
 

@@ -1,6 +1,7 @@
 import type { TypedEmitter } from '../../events.js'
 import type { Address } from '../../member.js'
 import type { FrameHandler, FrameRejection, TransportEvents } from '../transport.js'
+import type { InboundConnection } from './inbound-connection.js'
 import type { TcpTransportOptions } from './options.js'
 
 /** What the transport shares with its connections: options, events, and the one place rejections go. */
@@ -13,6 +14,8 @@ export interface TcpContext {
   deliver: FrameHandler
   /** A peer introduced itself on an inbound connection: it is up, so stop backing off our dial to it. */
   peerIntroduced(peer: Address): void
+  /** An inbound connection authenticated and named its sender: admission control stops counting it (see admission.ts). */
+  introduced(connection: InboundConnection): void
   /** Log at warn, count `transport.rejected.<reason>`, emit `rejected`. */
   reject(reason: FrameRejection, remote: string, error: Error): void
 }

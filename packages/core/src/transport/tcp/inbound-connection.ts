@@ -1,5 +1,4 @@
 import type { Socket } from 'node:net'
-import type { TimerHandle } from '../../clock/clock.js'
 import type { FrameOpener } from '../../crypto/frame-protector.js'
 import { DecryptionError, FrameTooLargeError, MalformedMessageError, ReplayError } from '../../errors.js'
 import type { Address } from '../../member.js'
@@ -22,7 +21,6 @@ export class InboundConnection {
   readonly #remote: string
   readonly #reader: FrameReader
   readonly #opener: FrameOpener
-  readonly #helloTimer: TimerHandle
   #from: Address | undefined
   #closed = false
 
@@ -32,9 +30,6 @@ export class InboundConnection {
     this.#remote = `${socket.remoteAddress}:${socket.remotePort}`
     this.#reader = new FrameReader(ctx.options.maxFrameBytes, HELLO_RECORD_MAX_BYTES)
     this.#opener = ctx.options.protector.inbound()
-    this.#helloTimer = ctx.options.clock.setTimeout(() => {
-      this.#reject('bad-hello', new MalformedMessageError(`no hello within ${ctx.options.helloTimeoutMs} ms`))
-    }, ctx.options.helloTimeoutMs)
     socket.on('data', (chunk: Buffer) => this.#onData(chunk))
     socket.on('end', () => {
       if (this.#reader.midFrame) this.#reject('malformed', new MalformedMessageError('connection ended inside a frame'))
@@ -44,7 +39,6 @@ export class InboundConnection {
     })
     socket.on('close', () => {
       this.#closed = true
-      this.#helloTimer.cancel()
       onClose(this)
     })
   }
@@ -56,7 +50,6 @@ export class InboundConnection {
 
   destroy(): void {
     this.#closed = true
-    this.#helloTimer.cancel()
     this.#socket.destroy()
   }
 
@@ -100,7 +93,7 @@ export class InboundConnection {
             return
           }
           this.#from = hello.address
-          this.#helloTimer.cancel()
+          this.#ctx.introduced(this)
           this.#ctx.peerIntroduced(this.#from)
           continue
         }
@@ -120,7 +113,6 @@ export class InboundConnection {
   #reject(reason: FrameRejection, error: Error): void {
     if (this.#closed) return
     this.#closed = true
-    this.#helloTimer.cancel()
     this.#socket.destroy()
     this.#ctx.reject(reason, this.#remote, error)
   }

@@ -47,10 +47,25 @@ export interface TcpTransportInit {
   /** @default 1_000 */
   connectTimeoutMs?: number
   /**
-   * An inbound connection that has not sent its hello within this is closed.
-   * @default 10_000
+   * An inbound connection that has not introduced itself (sent a hello that authenticates) within this is closed.
+   * A peer sends its hello as soon as it connects; the deadline only bounds how long a socket that will never send
+   * one holds its place. At most 60 s.
+   * @default 3_000
    */
   helloTimeoutMs?: number
+  /**
+   * Inbound connections waiting for their hello, at most. Beyond it the newest is let in and an older one is
+   * closed (the oldest of the source with the most waiting), so sockets held open by an attacker cannot keep a
+   * peer out.
+   * @default 128
+   */
+  maxPendingConnections?: number
+  /**
+   * Inbound connections waiting for their hello from one source (an IPv4 address, an IPv6 /64), at most; beyond
+   * it that source's oldest is closed. At most `maxPendingConnections`.
+   * @default 16
+   */
+  maxPendingConnectionsPerSource?: number
   /**
    * TCP keepalive probe delay on every socket (dead peers behind a silent network are noticed).
    * @default 10_000
@@ -62,7 +77,10 @@ export interface TcpTransportInit {
   clock?: Clock
   /** @default silentLogger */
   logger?: Logger
-  /** Counters `transport.frames.sent`, `transport.rejected.<reason>`...; @default a private Metrics */
+  /**
+   * Counters `transport.frames.sent`, `transport.rejected.<reason>`, `transport.admission.<evicted|source-cap|hello-deadline>`...
+   * @default a private Metrics
+   */
   metrics?: Metrics
 }
 
@@ -75,7 +93,9 @@ export const TCP_DEFAULTS = {
   reconnectInitialDelayMs: 100,
   reconnectMaxDelayMs: 5_000,
   connectTimeoutMs: 1_000,
-  helloTimeoutMs: 10_000,
+  helloTimeoutMs: 3_000,
+  maxPendingConnections: 128,
+  maxPendingConnectionsPerSource: 16,
   keepAliveInitialDelayMs: 10_000,
   drainTimeoutMs: 1_000,
 } as const
@@ -89,6 +109,9 @@ export const RECORD_OVERHEAD_ALLOWANCE_BYTES = 512
 export type TcpTransportOptions = Required<Omit<TcpTransportInit, 'advertiseHost'>> & { advertiseHost: string }
 
 const UNSPECIFIED_HOSTS = new Set(['0.0.0.0', '::', '0:0:0:0:0:0:0:0'])
+
+/** A longer hello deadline would let idle sockets hold their places for minutes. */
+export const MAX_HELLO_TIMEOUT_MS = 60_000
 
 /** Merge defaults once and validate everything up front, so a misconfigured node fails at construction. */
 export function resolveTcpOptions(init: TcpTransportInit): TcpTransportOptions {
@@ -113,11 +136,21 @@ export function resolveTcpOptions(init: TcpTransportInit): TcpTransportOptions {
     'reconnectMaxDelayMs',
     'connectTimeoutMs',
     'helloTimeoutMs',
+    'maxPendingConnections',
+    'maxPendingConnectionsPerSource',
     'keepAliveInitialDelayMs',
     'drainTimeoutMs',
   ] as const) {
     const value = merged[name]
     if (!Number.isInteger(value) || value <= 0) throw new InvalidParametersError(`${name} must be a positive integer, got ${String(value)}`)
+  }
+  if (merged.helloTimeoutMs > MAX_HELLO_TIMEOUT_MS) {
+    throw new InvalidParametersError(`helloTimeoutMs must be at most ${MAX_HELLO_TIMEOUT_MS}, got ${merged.helloTimeoutMs}: idle sockets would hold their places that long`)
+  }
+  if (merged.maxPendingConnectionsPerSource > merged.maxPendingConnections) {
+    throw new InvalidParametersError(
+      `maxPendingConnectionsPerSource (${merged.maxPendingConnectionsPerSource}) must be at most maxPendingConnections (${merged.maxPendingConnections})`,
+    )
   }
   if (merged.maxFrameBytes > 0xffff_ffff || merged.maxFrameBytes <= 2 * RECORD_OVERHEAD_ALLOWANCE_BYTES) {
     throw new InvalidParametersError(`maxFrameBytes must be above ${2 * RECORD_OVERHEAD_ALLOWANCE_BYTES} and fit the u32 length prefix`)

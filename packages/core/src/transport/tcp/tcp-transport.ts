@@ -1,8 +1,10 @@
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net'
-import { SendQueueFullError } from '../../errors.js'
+import { MalformedMessageError, SendQueueFullError } from '../../errors.js'
 import { TypedEmitter } from '../../events.js'
 import { type Address, addressKey, isLoopbackHost } from '../../member.js'
+import { ThrottledWarning } from '../../throttled-warning.js'
 import type { FrameHandler, FrameRejection, Transport, TransportEvents } from '../transport.js'
+import { Admission, type AdmissionClose, sourceOf } from './admission.js'
 import type { TcpContext } from './context.js'
 import { InboundConnection } from './inbound-connection.js'
 import { RECORD_OVERHEAD_ALLOWANCE_BYTES, resolveTcpOptions, type TcpTransportInit, type TcpTransportOptions } from './options.js'
@@ -17,9 +19,6 @@ import { OutboundPeer } from './outbound-peer.js'
  * const transport = tcpTransport({ port: 4000, protector: aesGcmProtector({ secret, clusterName: 'shop' }) })
  * await transport.start()
  */
-/** Inbound connections that have not yet sent a valid hello, at most (each closes after helloTimeoutMs). */
-export const MAX_UNINTRODUCED_CONNECTIONS = 128
-
 export function tcpTransport(init: TcpTransportInit): Transport {
   return new TcpTransport(resolveTcpOptions(init))
 }
@@ -30,6 +29,11 @@ class TcpTransport implements Transport {
   readonly #ctx: TcpContext
   readonly #peers = new Map<string, OutboundPeer>()
   readonly #inbound = new Set<InboundConnection>()
+  /** Bounds the connections that have not introduced themselves yet (admission.ts). */
+  readonly #admission: Admission<InboundConnection>
+  /** Connections turned away and input rejected are logged a few lines per interval, not one per socket. */
+  readonly #admissionWarnings: ThrottledWarning
+  readonly #rejectionWarnings: ThrottledWarning
   #server: Server | undefined
   #port: number
   #running = false
@@ -41,7 +45,18 @@ class TcpTransport implements Transport {
   constructor(options: TcpTransportOptions) {
     this.#options = options
     this.#port = options.port
-    const { logger, metrics } = options
+    const { logger, metrics, clock } = options
+    this.#admission = new Admission(
+      {
+        maxPending: options.maxPendingConnections,
+        maxPendingPerSource: options.maxPendingConnectionsPerSource,
+        helloTimeoutMs: options.helloTimeoutMs,
+      },
+      clock,
+      (connection, why, source) => this.#turnAway(connection, why, source),
+    )
+    this.#admissionWarnings = new ThrottledWarning(logger, clock, 'closing inbound connections that did not introduce themselves')
+    this.#rejectionWarnings = new ThrottledWarning(logger, clock, 'transport rejected input')
     this.#events = new TypedEmitter<TransportEvents>((error, event) => {
       metrics.increment('transport.listener.errors')
       logger.error(`transport "${event}" listener threw`, { error })
@@ -52,6 +67,7 @@ class TcpTransport implements Transport {
       localAddress: () => this.address,
       deliver: () => metrics.increment('transport.frames.unhandled'),
       peerIntroduced: (peer) => this.#peers.get(addressKey(peer))?.retryNow(),
+      introduced: (connection) => this.#admission.release(connection),
       reject: (reason, remote, error) => this.#reject(reason, remote, error),
     }
   }
@@ -150,8 +166,11 @@ class TcpTransport implements Transport {
     await Promise.all([...this.#peers.values()].map((peer) => peer.drain(this.#options.drainTimeoutMs)))
     this.#peers.clear()
     this.#overflowing.clear()
+    this.#admission.clear()
     for (const connection of this.#inbound) connection.destroy()
     this.#inbound.clear()
+    this.#admissionWarnings.flush()
+    this.#rejectionWarnings.flush()
     const server = this.#server
     this.#server = undefined
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()))
@@ -162,20 +181,36 @@ class TcpTransport implements Transport {
       socket.destroy()
       return
     }
-    let waiting = 0
-    for (const connection of this.#inbound) if (!connection.introduced) waiting++
-    if (waiting >= MAX_UNINTRODUCED_CONNECTIONS) {
-      // Each costs little (a few KiB until its hello), but their number must be bounded too.
-      socket.destroy()
-      this.#reject('too-many-connections', `${socket.remoteAddress}:${socket.remotePort}`, new Error(`${waiting} connections have not introduced themselves yet`))
-      return
-    }
-    this.#inbound.add(new InboundConnection(this.#ctx, socket, (connection) => this.#inbound.delete(connection)))
+    const source = sourceOf(socket.remoteAddress)
+    const connection = new InboundConnection(this.#ctx, socket, (closed) => {
+      this.#inbound.delete(closed)
+      this.#admission.release(closed)
+    })
+    this.#inbound.add(connection)
+    // Let in: it may close an older connection that is still waiting for its hello.
+    this.#admission.admit(connection, source)
+  }
+
+  /** Admission closes a connection that has not introduced itself (a cap reached, or its hello deadline passed). */
+  #turnAway(connection: InboundConnection, why: AdmissionClose, source: string): void {
+    const { metrics, helloTimeoutMs } = this.#options
+    connection.destroy()
+    metrics.increment(`transport.admission.${why}`)
+    const error = new MalformedMessageError(
+      why === 'hello-deadline'
+        ? `no hello within ${helloTimeoutMs} ms`
+        : why === 'source-cap'
+          ? 'too many connections from its source are waiting for their hello; the oldest is closed'
+          : 'too many connections are waiting for their hello; the oldest of the busiest source is closed',
+    )
+    this.#admissionWarnings.note(why, { source, error })
+    this.#events.emit('rejected', { reason: why === 'hello-deadline' ? 'bad-hello' : 'too-many-connections', remote: source, error })
   }
 
   #reject(reason: FrameRejection, remote: string, error: Error): void {
     this.#options.metrics.increment(`transport.rejected.${reason}`)
-    this.#options.logger.warn('transport rejected input', { reason, remote, error })
+    // Anyone who can reach the port can cause these, one per connection: a few lines per interval, the rest counted.
+    this.#rejectionWarnings.note(reason, { remote, error })
     this.#events.emit('rejected', { reason, remote, error })
   }
 }
