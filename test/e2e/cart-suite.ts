@@ -166,17 +166,23 @@ export function defineCartE2E(app: AppName): void {
     }, 30_000)
 
     it('refuses a bad configuration with exit code 1', async () => {
-      const child = spawn(process.execPath, [`examples/${app}/server.js`], {
-        cwd: REPO_ROOT,
-        env: { ...process.env, PORT: '0', CLUSTER_PORT: '0', REPLICATION: 'sometimes' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      })
-      let output = ''
-      child.stdout.on('data', (c) => (output += c))
-      child.stderr.on('data', (c) => (output += c))
-      const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)))
-      expect(code).toBe(1)
-      expect(output).toMatch(/REPLICATION/)
+      // A contract variable, and one of the optional timing extras.
+      for (const [name, value] of [
+        ['REPLICATION', 'sometimes'],
+        ['CLUSTER_ACK_TIMEOUT_MS', '1.5s'],
+      ] as const) {
+        const child = spawn(process.execPath, [`examples/${app}/server.js`], {
+          cwd: REPO_ROOT,
+          env: { ...process.env, PORT: '0', CLUSTER_PORT: '0', [name]: value },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        })
+        let output = ''
+        child.stdout.on('data', (c) => (output += c))
+        child.stderr.on('data', (c) => (output += c))
+        const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)))
+        expect(code, output).toBe(1)
+        expect(output).toMatch(new RegExp(`configuration error: ${name}`))
+      }
     }, 20_000)
   })
 
