@@ -8,6 +8,15 @@ const REPLICATION_MODES = ['sync', 'async']
 /** REBIND (an extra outside the contract): when a node takes over a session whose route names another node. */
 const REBIND_MODES = { failover: 'failover', always: 'always', off: false }
 
+// Optional extras outside the contract: the cluster's timing, for tests that inject faults and need failure
+// detection in hundreds of milliseconds rather than seconds. Unset, the core's defaults apply.
+const TIMING_VARIABLES = {
+  CLUSTER_HEARTBEAT_INTERVAL_MS: 'heartbeatIntervalMs',
+  CLUSTER_SUSPECT_TIMEOUT_MS: 'suspectTimeoutMs',
+  CLUSTER_VERIFY_TIMEOUT_MS: 'verifyTimeoutMs',
+  CLUSTER_ACK_TIMEOUT_MS: 'ackTimeoutMs',
+}
+
 /** Read and validate the example's environment. Throws an Error with a readable message on bad input. */
 export function readConfig(env = process.env) {
   const port = toPort(env.PORT || '3000', 'PORT')
@@ -30,6 +39,12 @@ export function readConfig(env = process.env) {
   }
   const manager = env.MANAGER || 'delta'
   if (!MANAGERS.includes(manager)) throw new Error(`MANAGER must be one of ${MANAGERS.join(', ')}, got "${manager}"`)
+  // Outside the contract too: the address peers dial when it is not CLUSTER_HOST (a proxy or NAT in between).
+  const advertiseHost = env.CLUSTER_ADVERTISE_HOST || undefined
+  const timing = {}
+  for (const [name, option] of Object.entries(TIMING_VARIABLES)) {
+    if (env[name]) timing[option] = toMilliseconds(env[name], name)
+  }
 
   return {
     // HTTP listens on loopback by default (nginx runs on the same machine); HOST is an optional extra
@@ -41,9 +56,11 @@ export function readConfig(env = process.env) {
       route,
       host: clusterHost,
       port: clusterPort,
+      ...(advertiseHost ? { advertiseHost } : {}),
       members,
       secret: clusterSecret,
       replication,
+      ...timing,
     },
     manager,
     // 'failover' suits any balancer; behind a sticky one 'always' rebinds on the very first answer after the owner
@@ -70,6 +87,12 @@ export function effectiveManager(config, log = console.warn) {
 function toPort(value, name) {
   const n = Number(value)
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name} must be a port number, got "${value}"`)
+  return n
+}
+
+function toMilliseconds(value, name) {
+  const n = Number(value)
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive whole number of milliseconds, got "${value}"`)
   return n
 }
 

@@ -2,6 +2,8 @@
 // real node processes on loopback, a real nginx (round-robin and sticky configs of examples/nginx),
 // nodes killed and restarted. Shared so both frameworks pass exactly the same cases.
 import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { type AddressInfo, createServer, type Socket } from 'node:net'
 import { afterEach, describe, expect, it, onTestFailed } from 'vitest'
 import {
   type AppName,
@@ -62,6 +64,23 @@ export function defineCartE2E(app: AppName): void {
     cleanups.push(() => nginx.stop())
     diagnose(cluster, nginx)
     return nginx
+  }
+
+  /** `host:port` of a listener that accepts connections and never sends a byte (closed after the test). */
+  async function silentMember(): Promise<string> {
+    const sockets = new Set<Socket>()
+    const server = createServer((socket) => {
+      sockets.add(socket)
+      socket.on('error', () => {})
+      socket.on('close', () => sockets.delete(socket))
+    })
+    server.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    cleanups.push(async () => {
+      for (const socket of sockets) socket.destroy()
+      await new Promise((resolve) => server.close(resolve))
+    })
+    return `127.0.0.1:${(server.address() as AddressInfo).port}`
   }
 
   function client(baseUrl: string, jar?: HttpClient['jar']): HttpClient {
@@ -139,11 +158,14 @@ export function defineCartE2E(app: AppName): void {
     }, 60_000)
 
     it('SIGTERM while still starting (state transfer pending, status 503) also exits 0 within 5 s', async () => {
-      // A listed member that never answers keeps the node in discovery for a while: SIGTERM it then.
+      // A listed member that accepts connections and never answers keeps the node in discovery (up to the state
+      // transfer timeout): SIGTERM it then. A refused port would not do: no node stands behind it, so the node
+      // does not wait for it and may be ready before the first poll.
+      const silent = await silentMember()
       const port = await freePort()
       const child = spawn(process.execPath, [`examples/${app}/server.js`], {
         cwd: REPO_ROOT,
-        env: { ...process.env, PORT: String(port), CLUSTER_PORT: '0', ROUTE: 'early', CLUSTER_MEMBERS: '127.0.0.1:1' },
+        env: { ...process.env, PORT: String(port), CLUSTER_PORT: '0', ROUTE: 'early', CLUSTER_MEMBERS: silent },
         stdio: ['ignore', 'pipe', 'pipe'],
       })
       let output = ''
@@ -166,17 +188,23 @@ export function defineCartE2E(app: AppName): void {
     }, 30_000)
 
     it('refuses a bad configuration with exit code 1', async () => {
-      const child = spawn(process.execPath, [`examples/${app}/server.js`], {
-        cwd: REPO_ROOT,
-        env: { ...process.env, PORT: '0', CLUSTER_PORT: '0', REPLICATION: 'sometimes' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      })
-      let output = ''
-      child.stdout.on('data', (c) => (output += c))
-      child.stderr.on('data', (c) => (output += c))
-      const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)))
-      expect(code).toBe(1)
-      expect(output).toMatch(/REPLICATION/)
+      // A contract variable, and one of the optional timing extras.
+      for (const [name, value] of [
+        ['REPLICATION', 'sometimes'],
+        ['CLUSTER_ACK_TIMEOUT_MS', '1.5s'],
+      ] as const) {
+        const child = spawn(process.execPath, [`examples/${app}/server.js`], {
+          cwd: REPO_ROOT,
+          env: { ...process.env, PORT: '0', CLUSTER_PORT: '0', [name]: value },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        })
+        let output = ''
+        child.stdout.on('data', (c) => (output += c))
+        child.stderr.on('data', (c) => (output += c))
+        const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)))
+        expect(code, output).toBe(1)
+        expect(output).toMatch(new RegExp(`configuration error: ${name}`))
+      }
     }, 20_000)
   })
 

@@ -148,6 +148,12 @@ export class AppNode {
     return { ...result, ms: Date.now() - started }
   }
 
+  /** Send a signal that does not end the process (SIGSTOP, SIGCONT): nothing to wait for. */
+  signal(signal: 'SIGSTOP' | 'SIGCONT'): void {
+    if (!this.child || !this.running) throw new Error(`${this.route} is not running`)
+    this.child.kill(signal)
+  }
+
   /** SIGTERM: the contract's graceful stop. */
   stop(): Promise<ExitInfo> {
     return this.kill('SIGTERM')
@@ -165,6 +171,34 @@ export class AppNode {
 }
 
 class ExitedEarlyError extends Error {}
+
+/** Wait until every running node of `nodes` is ready and lists exactly the other running nodes, all alive. */
+export async function waitMembership(nodes: readonly AppNode[], timeoutMs = 15_000): Promise<void> {
+  await waitFor(
+    'membership to settle',
+    async () => {
+      const running = nodes.filter((n) => n.running)
+      for (const node of running) {
+        const { status, body } = await node.status()
+        if (status !== 200 || !body) return undefined
+        if (body.members.some((m) => m.state !== 'alive')) return undefined
+        const seen = body.members.map((m) => m.route).sort()
+        const expected = running
+          .filter((n) => n !== node)
+          .map((n) => n.route)
+          .sort()
+        if (seen.join() !== expected.join()) return undefined
+      }
+      return true
+    },
+    { timeoutMs, intervalMs: 100, describe: () => tails(nodes) },
+  )
+}
+
+/** The last lines of every node's output, for failure messages. */
+export function tails(nodes: readonly AppNode[], lines = 25): string {
+  return nodes.map((n) => `=== ${n.route} ===\n${n.tail(lines)}`).join('\n')
+}
 
 export interface Cluster {
   nodes: AppNode[]
@@ -213,25 +247,8 @@ export async function startCluster({
         if (!node) throw new Error(`no node with route ${route}`)
         return node
       },
-      async waitMembership(timeoutMs = 15_000) {
-        await waitFor(
-          'membership to settle',
-          async () => {
-            const running = nodes.filter((n) => n.running)
-            for (const node of running) {
-              const { status, body } = await node.status()
-              if (status !== 200 || !body) return undefined
-              if (body.members.some((m) => m.state !== 'alive')) return undefined
-              const seen = body.members.map((m) => m.route).sort()
-              const expected = running.filter((n) => n !== node).map((n) => n.route).sort()
-              if (seen.join() !== expected.join()) return undefined
-            }
-            return true
-          },
-          { timeoutMs, intervalMs: 100, describe: () => cluster.tails() },
-        )
-      },
-      tails: () => nodes.map((n) => `=== ${n.route} ===\n${n.tail(25)}`).join('\n'),
+      waitMembership: (timeoutMs) => waitMembership(nodes, timeoutMs),
+      tails: () => tails(nodes),
       dispose: async () => {
         await Promise.all(nodes.map((n) => n.dispose()))
       },

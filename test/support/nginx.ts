@@ -54,10 +54,13 @@ export async function startNginx({
   mode,
   nodes,
   routes = ['node1', 'node2', 'node3'],
+  edit,
 }: {
   mode: NginxMode
   nodes: string[]
   routes?: string[]
+  /** Change the rendered config before nginx runs it (a test that needs one directive otherwise). */
+  edit?: (config: string) => string
 }): Promise<Nginx> {
   const bin = findNginx()
   if (!bin) throw new Error(NGINX_MISSING)
@@ -66,7 +69,8 @@ export async function startNginx({
     const prefix = mkdtempSync(join(tmpdir(), `session-cluster-nginx-${mode}-`))
     // nginx started as root runs its workers as `nobody`: they must be able to reach the temp paths.
     chmodSync(prefix, 0o755)
-    const config = renderNginxConfig(mode, { listen: `127.0.0.1:${port}`, nodes, routes })
+    const rendered = renderNginxConfig(mode, { listen: `127.0.0.1:${port}`, nodes, routes })
+    const config = edit ? edit(rendered) : rendered
     const confPath = join(prefix, 'nginx.conf')
     const errorLogPath = join(prefix, 'error.log')
     writeFileSync(confPath, config)
