@@ -3,7 +3,19 @@ export interface ExampleConfig {
   host: string
   port: number
   route: string
-  cluster: { route: string; host: string; port: number; members: string[]; secret?: string; replication: 'sync' | 'async' }
+  cluster: {
+    route: string
+    host: string
+    port: number
+    advertiseHost?: string
+    members: string[]
+    secret?: string
+    replication: 'sync' | 'async'
+    heartbeatIntervalMs?: number
+    suspectTimeoutMs?: number
+    verifyTimeoutMs?: number
+    ackTimeoutMs?: number
+  }
   manager: 'delta' | 'backup'
   rebind: 'failover' | 'always' | false
   cookieSecret: string

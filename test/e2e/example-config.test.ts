@@ -14,6 +14,13 @@ describe('example configuration', () => {
     expect(readConfig({ REBIND: 'off' }).rebind).toBe(false)
   })
 
+  it('takes the optional advertise address and timings', () => {
+    const config = readConfig({ CLUSTER_ADVERTISE_HOST: '10.0.0.5', CLUSTER_ACK_TIMEOUT_MS: '1500' })
+    expect(config.cluster.advertiseHost).toBe('10.0.0.5')
+    expect(config.cluster.ackTimeoutMs).toBe(1500)
+    expect(() => readConfig({ CLUSTER_ACK_TIMEOUT_MS: '-3' })).toThrow(/CLUSTER_ACK_TIMEOUT_MS/)
+  })
+
   it('refuses an unknown REBIND, REPLICATION or port by name', () => {
     expect(() => readConfig({ REBIND: 'sometimes' })).toThrow(/REBIND must be one of failover, always, off, got "sometimes"/)
     expect(() => readConfig({ REBIND: 'toString' })).toThrow(/REBIND must be one of/)
