@@ -35,7 +35,7 @@ async function node(route: string, host: string, members: NodeProcess[]) {
 }
 
 describe('a node under a flood of unauthenticated connections (real processes, TCP, AES-GCM)', () => {
-  it('1,000 idle and slow-hello sockets from 40 addresses do not keep a real peer out: it joins, transfers and saves without ack timeouts', async () => {
+  it('1,000 idle and slow-hello sockets from 41 addresses do not keep a real peer out: it joins, transfers and saves without ack timeouts', async () => {
     const a = await node('nodeA', '127.0.0.1', [])
     const before = await a.call<string[]>('create', { count: 300 })
     expect(before).toHaveLength(300)
