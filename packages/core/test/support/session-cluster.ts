@@ -58,10 +58,11 @@ export function memorySessionClusters(options: Partial<SessionClusterInit> & { s
   async function kill(index: number): Promise<void> {
     const node = nodes[index]!
     network.detachAddress(node.local.address)
-    await node.stop()
+    await run(node.stop())
   }
+  /** Stop every node (a stopping node hands off to its peers over the network: the clock must move meanwhile). */
   async function stopAll(): Promise<void> {
-    for (const n of nodes) await n.stop()
+    for (const n of nodes) await run(n.stop())
   }
   /** Run `promise` while the manual clock advances (it may wait for the network). */
   async function run<T>(promise: Promise<T>, maxMs = 60_000): Promise<T> {

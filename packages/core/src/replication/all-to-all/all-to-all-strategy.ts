@@ -140,11 +140,12 @@ export class AllToAllStrategy implements ReplicationStrategy {
     this.#unsubscribe.push(
       membership.on('join', (m) => {
         this.#ghosts.delete(m.id)
-        this.#antiEntropy.memberBack(m.id)
+        this.#antiEntropy.memberBack(m)
         this.#syncWhenBothReady(m)
       }),
       // A member that went silent may be on the other side of a partition, holding sessions we destroy meanwhile.
-      membership.on('leave', (m, reason) => this.#antiEntropy.memberLeft(m.id, reason === 'failed')),
+      // A refused port ('gone') may be a firewall rejecting during a partition, not only a dead process.
+      membership.on('leave', (m, reason) => this.#antiEntropy.memberLeft(m, reason === 'failed' || reason === 'gone')),
       // A joiner finished its state transfer: compare tables now (its stream grants no lease until we have).
       membership.on('update', (m) => this.#syncWhenBothReady(m)),
       // Removed, but back on the wire: it may have committed without us. Check with it before serving reads.
@@ -173,6 +174,22 @@ export class AllToAllStrategy implements ReplicationStrategy {
     return outcome
   }
 
+  /**
+   * Leaving: one anti-entropy round with every ready member, bounded in time, so whatever only this node holds
+   * (a write acknowledged by a member that has restarted since, or that a joiner's transfer missed and no round
+   * has repaired yet) is somewhere else before it goes. In a rolling restart that is the last copy.
+   */
+  async #handOff(): Promise<void> {
+    if (!this.#transferred) return
+    const members = this.#init.membership.members().filter((m) => m.state === 'alive' && m.ready)
+    if (members.length === 0) return
+    const rounds = Promise.all(members.map((m) => this.#antiEntropy.sync(m)))
+    let timer: TimerHandle | undefined
+    const timeout = new Promise<void>((resolve) => (timer = this.#init.clock.setTimeout(resolve, Math.min(2_000, 2 * this.#init.ackTimeoutMs))))
+    await Promise.race([rounds, timeout])
+    timer?.cancel()
+  }
+
   #syncWhenBothReady(member: MemberInfo): void {
     if (this.#transferred && member.ready) void this.#antiEntropy.sync(member)
   }
@@ -186,6 +203,7 @@ export class AllToAllStrategy implements ReplicationStrategy {
   async stop(): Promise<void> {
     this.#timer?.cancel()
     for (const off of this.#unsubscribe.splice(0)) off()
+    await this.#handOff()
     this.#antiEntropy.stop()
     this.#streams.stop()
     this.#stateTransfers.flush()

@@ -75,8 +75,8 @@ export class AntiEntropy {
   readonly #inStepSeq = new Map<string, number>()
   /** Our table's `changeSeq` when each member last sent us its digests (the round it completes with `last`). */
   readonly #digestSeq = new Map<string, number>()
-  /** Members that stopped answering, and since when (monotonic): they may come back holding old copies. */
-  readonly #absent = new Map<string, number>()
+  /** Members that stopped answering: since when (monotonic), and where (a new process there replaces them). */
+  readonly #absent = new Map<string, { since: number; address: string }>()
   #timer: TimerHandle | undefined
   #next = 0
 
@@ -122,7 +122,7 @@ export class AntiEntropy {
    */
   confirmedThrough(): number {
     const now = this.#init.clock.monotonic()
-    for (const [id, since] of this.#absent) {
+    for (const [id, { since }] of this.#absent) {
       if (now - since > ABSENT_MEMBER_MEMORY_MS) this.#forget(id)
     }
     let through = Number.POSITIVE_INFINITY
@@ -132,17 +132,24 @@ export class AntiEntropy {
   }
 
   /** A member left the membership: `failed` (silent; maybe partitioned away) is remembered, any other reason is final. */
-  memberLeft(memberId: string, stillAround: boolean): void {
+  memberLeft(member: MemberInfo, stillAround: boolean): void {
+    const memberId = member.id
     if (!stillAround) {
       this.#forget(memberId)
       return
     }
-    this.#absent.set(memberId, this.#init.clock.monotonic())
+    this.#absent.set(memberId, { since: this.#init.clock.monotonic(), address: addressKey(member.address) })
     if (this.#absent.size > MAX_REMEMBERED) this.#forget(this.#absent.keys().next().value!)
   }
 
-  /** A member is back (the same incarnation, readmitted): it counts as a member again. */
-  memberBack(memberId: string): void {
+  /**
+   * A member joined: the same incarnation readmitted counts as a member again; a new process at an absent one's
+   * address means that one is gone for good (its memory went with it).
+   */
+  memberBack(member: MemberInfo): void {
+    const address = addressKey(member.address)
+    for (const [id, absent] of this.#absent) if (id !== member.id && absent.address === address) this.#forget(id)
+    const memberId = member.id
     this.#absent.delete(memberId)
   }
 
@@ -256,7 +263,9 @@ export class AntiEntropy {
       const record = table.get(id)
       if (record) r.push(recordToWire(record, strings))
     }
-    if (request.last && member) this.#noteInStep(member.id, this.#digestSeq.get(member.id) ?? 0)
+    // In step only if this answer carries nothing the requester still lacks: were it lost, the requester would
+    // still miss records (a tombstone, say) we would then count as held there.
+    if (request.last && member && request.w.length === 0 && gone.length === 0) this.#noteInStep(member.id, this.#digestSeq.get(member.id) ?? 0)
     if (request.last && peerKnowsUs && member) this.#init.onSynced(member, from)
     return { t: 'ae-repaired', s: strings.list, r, gone }
   }
@@ -267,8 +276,13 @@ export class AntiEntropy {
     const table = new WireStrings(strings)
     const gone: string[] = []
     const deltas: Delta[] = []
+    const purgeableBefore = this.#init.clock.now() - this.#init.tombstoneRetentionMs
     for (const wire of records) {
       const delta = recordFromWire(wire, table)
+      // A tombstone older than the retention for a session we hold no record of: we purged it (every member was
+      // confirmed to hold it) or never had the session. Taking it back would restart its confirmation, and nodes
+      // purging at different times would hand it round forever.
+      if (delta.destroyed && delta.destroyed[0] <= purgeableBefore && !this.#init.table.get(delta.id)) continue
       if (guardBefore !== undefined && !delta.destroyed && !this.#init.table.get(delta.id) && (delta.createdAt ?? 0) < guardBefore) {
         this.#init.metrics.increment('anti-entropy.resurrections-refused')
         gone.push(delta.id)
