@@ -26,6 +26,7 @@ async function server(limits: { maxPendingConnections?: number; maxPendingConnec
 function open(port: number, localAddress = '127.0.0.1'): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const s = connect({ host: '127.0.0.1', port, localAddress }, () => resolve(s))
+    s.resume() // read the greeting, so the server's close is seen
     s.on('error', reject)
     sockets.push(s)
   })

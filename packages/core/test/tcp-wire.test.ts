@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { plaintextProtector } from '../src/crypto/plaintext-protector.js'
 import { FrameTooLargeError, MalformedMessageError } from '../src/errors.js'
 import { encodeFrames, FrameReader, splitRecord } from '../src/transport/tcp/frame-reader.js'
+import { decodeGreeting, describeForeignBytes, encodeGreeting, encodeRefusal } from '../src/transport/tcp/greeting.js'
 import { agreedVersion, decodeHello, encodeHello } from '../src/transport/tcp/hello.js'
 import { tcpTransport } from '../src/transport/tcp/index.js'
 
@@ -47,8 +48,19 @@ describe('records and hello', () => {
     expect(() => splitRecord(Buffer.from([0, 0]))).toThrow(MalformedMessageError)
   })
 
+  it('round-trips a greeting and a refusal, and names what is not one', () => {
+    const nonce = Buffer.alloc(16, 7)
+    const decoded = decodeGreeting(encodeGreeting({ host: '10.0.0.2', port: 4000 }, nonce))
+    expect(decoded).toEqual({ greeting: { address: { host: '10.0.0.2', port: 4000 }, lowest: 3, highest: 3, nonce } })
+    expect(decodeGreeting(encodeRefusal('wrong-secret', 'records from x do not authenticate'))).toEqual({
+      refusal: { reason: 'wrong-secret', detail: 'records from x do not authenticate' },
+    })
+    expect(() => decodeGreeting(Buffer.from('HTTP/1.1 400 Bad Request'))).toThrow(/did not greet as a session-cluster node/)
+    expect(describeForeignBytes(Buffer.from('HTTP/1.1 400\r\n'))).toBe('"HTTP/1.1 400.."')
+  })
+
   it('round-trips a hello and refuses malformed ones', () => {
-    expect(decodeHello(encodeHello({ host: '::1', port: 4000 }))).toEqual({ address: { host: '::1', port: 4000 }, lowest: 2, highest: 2 })
+    expect(decodeHello(encodeHello({ host: '::1', port: 4000 }))).toEqual({ address: { host: '::1', port: 4000 }, lowest: 3, highest: 3 })
     expect(() => decodeHello(Buffer.from('hello'))).toThrow(MalformedMessageError)
     expect(() => decodeHello(encodeHello({ host: 'bad host!', port: 4000 }))).toThrow(MalformedMessageError)
     expect(() => decodeHello(encodeHello({ host: '127.0.0.1', port: 0 }))).toThrow(MalformedMessageError)
@@ -81,13 +93,13 @@ describe('wire protocol versions (hello)', () => {
     await server.start()
     const rejected: Array<{ reason: string; message: string | undefined }> = []
     server.on('rejected', ({ reason, error }) => rejected.push({ reason, message: error?.message }))
-    await rawExchange(server.address.port, helloRecord(3, 4)) // a future node that no longer speaks 2
+    await rawExchange(server.address.port, helloRecord(4, 5)) // a future node that no longer speaks 3
     // The previous release's hello (layout 1, protocol 1 only).
     const v1 = Buffer.concat([Buffer.from('SCH\x01', 'latin1'), Buffer.from([0x13, 0x87, 9]), Buffer.from('127.0.0.1')])
     await rawExchange(server.address.port, encodeFrames([encodeFrames([v1])]))
     expect(rejected).toEqual([
-      { reason: 'incompatible-version', message: 'peer 127.0.0.1:4999 speaks wire protocol 3-4, this node 2: upgrade one release at a time' },
-      { reason: 'incompatible-version', message: 'peer 127.0.0.1:4999 speaks wire protocol 1, this node 2: upgrade one release at a time' },
+      { reason: 'incompatible-version', message: 'peer 127.0.0.1:4999 speaks wire protocol 4-5, this node 3: upgrade one release at a time' },
+      { reason: 'incompatible-version', message: 'peer 127.0.0.1:4999 speaks wire protocol 1, this node 3: upgrade one release at a time' },
     ])
     await server.stop()
   })
@@ -98,11 +110,11 @@ describe('wire protocol versions (hello)', () => {
     const frames: string[] = []
     server.onFrame((from, frame) => frames.push(`${from.port} ${Buffer.from(frame).toString()}`))
     const socket = connect({ host: '127.0.0.1', port: server.address.port })
-    socket.write(Buffer.concat([helloRecord(2, 3), encodeFrames([encodeFrames([Buffer.from('from v3')])])]))
+    socket.write(Buffer.concat([helloRecord(3, 4), encodeFrames([encodeFrames([Buffer.from('from v4')])])]))
     const deadline = Date.now() + 5_000
     while (frames.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
     socket.destroy()
-    expect(frames).toEqual(['4999 from v3'])
+    expect(frames).toEqual(['4999 from v4'])
     await server.stop()
   })
 })

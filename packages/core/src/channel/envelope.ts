@@ -1,7 +1,7 @@
 import { MalformedMessageError } from '../errors.js'
 
 /** Version of the channel envelope; a peer speaking another version gets an error reply, never a crash. */
-export const PROTOCOL_VERSION = 2
+export const PROTOCOL_VERSION = 3
 
 /** Envelope kinds on the wire (small integers keep frames short). */
 export enum Kind {

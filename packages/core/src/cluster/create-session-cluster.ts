@@ -1,7 +1,7 @@
 import { Channel } from '../channel/channel.js'
 import { systemClock } from '../clock/system-clock.js'
 import { cborCodec } from '../codec/cbor-codec.js'
-import { aesGcmProtector, plaintextProtector } from '../crypto/index.js'
+import { aesGcmProtector, plaintextProtector, weakSecretReason } from '../crypto/index.js'
 import { InsecureConfigurationError, InvalidParametersError } from '../errors.js'
 import { childLogger, consoleLogger } from '../logger.js'
 import { isLoopbackHost, validateHost, validatePort, validateRoute } from '../member.js'
@@ -20,6 +20,16 @@ import type { SessionCluster } from './session-cluster.js'
  * const cluster = createSessionCluster({ route: 'node1', port: 4000, members: ['10.0.0.2:4000'], secret })
  * await cluster.start() // resolves once state transfer is done
  */
+/** One secret or several (a rotation: the first seals, any opens), each a string of at least 16 characters. */
+function validateSecrets(secret: unknown): string[] | undefined {
+  if (secret === undefined) return undefined
+  const list = Array.isArray(secret) ? secret : [secret]
+  if (list.length === 0 || list.some((s) => typeof s !== 'string' || s.length < 16)) {
+    throw new InvalidParametersError('secret must be a string of at least 16 characters, or a non-empty array of them (a rotation)')
+  }
+  return list as string[]
+}
+
 export function createSessionCluster(init: SessionClusterInit): SessionCluster {
   if (init === null || typeof init !== 'object') throw new InvalidParametersError('cluster options must be an object')
   const settings = resolveSettings(init)
@@ -27,9 +37,10 @@ export function createSessionCluster(init: SessionClusterInit): SessionCluster {
   const clock = init.clock ?? systemClock
   const logger = childLogger(init.logger ?? consoleLogger(), { route })
   const metrics = new Metrics()
-  const secret = init.secret
-  if (secret !== undefined && (typeof secret !== 'string' || secret.length < 16)) {
-    throw new InvalidParametersError('secret must be a string of at least 16 characters')
+  const secret = validateSecrets(init.secret)
+  for (const [i, s] of (secret ?? []).entries()) {
+    const weakness = weakSecretReason(s)
+    if (weakness) logger.warn(`the cluster secret${secret!.length > 1 ? ` #${i + 1}` : ''} looks guessable: ${weakness}`)
   }
   const transport =
     init.transport ??
@@ -51,7 +62,7 @@ export function createSessionCluster(init: SessionClusterInit): SessionCluster {
         maxPendingConnections: settings.maxPendingConnections,
         maxPendingConnectionsPerSource: settings.maxPendingConnectionsPerSource,
         protector: secret
-          ? aesGcmProtector({ secret, clusterName: init.clusterName ?? CLUSTER_DEFAULTS.clusterName, clock })
+          ? aesGcmProtector({ secret, clusterName: init.clusterName ?? CLUSTER_DEFAULTS.clusterName })
           : plaintextProtector(),
         clock,
         logger: childLogger(logger, { component: 'transport' }),

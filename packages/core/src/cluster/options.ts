@@ -16,8 +16,12 @@ export interface SessionClusterInit {
   advertiseHost?: string
   /** `host:port` of the other nodes; this node's own entry is ignored. @default [] */
   members?: ReadonlyArray<string | Address>
-  /** Shared secret: frames are encrypted and authenticated (AES-256-GCM). Required off loopback. */
-  secret?: string
+  /**
+   * Shared secret: frames are encrypted and authenticated (AES-256-GCM, key derived with scrypt). Required off
+   * loopback. Several during a rotation: the first one seals, any of them opens; roll `[old, new]` to every node,
+   * then `[new, old]`, then `[new]`.
+   */
+  secret?: string | string[]
   /** Bound into every frame: clusters with different names cannot talk. @default 'session-cluster' */
   clusterName?: string
   /** Allow a non-loopback address without a secret (logged loudly). @default false */

@@ -13,6 +13,7 @@ import { chunked } from '../replication/messages.js'
 import { PeerRequestLimits } from '../replication/peer-request-limits.js'
 import type { StateTransferOutcome } from '../replication/state-transfer.js'
 import type { ReplicationStrategy } from '../replication/strategy.js'
+import type { PeerRefusal } from '../transport/transport.js'
 import {
   type Delta,
   deltaForLocalChange,
@@ -61,6 +62,13 @@ export interface ClusterParts {
 /** Clocks of members may differ this much; the hybrid clock does not follow a peer further ahead. */
 const MAX_CLOCK_SKEW_MS = 60_000
 
+/** What an operator should read when a peer refuses us. */
+const REFUSAL_TEXT: Record<PeerRefusal, string> = {
+  'wrong-secret': 'wrong secret or cluster name',
+  'incompatible-version': 'no wire protocol version in common (upgrade one release at a time)',
+  'not-a-node': 'not a session-cluster node (does the member address name an HTTP port?)',
+}
+
 /** What each LoadedSession was loaded from, kept out of the object the app sees. */
 const baselines = new WeakMap<LoadedSession, ReadonlyMap<string, string>>()
 
@@ -89,6 +97,8 @@ export class ReplicatedSessionCluster implements SessionCluster {
   #offMembership: Array<() => void> = []
   /** Refusals an operator must act on, by detail (bounded: see status().refusedPeers). */
   readonly #refusedPeers = new Map<string, string>()
+  /** Peers that refuse our connections (wrong secret or cluster name, no common protocol, no node of ours), by address. */
+  readonly #rejectedBy = new Map<string, { reason: PeerRefusal; detail: string }>()
 
   constructor(parts: ClusterParts) {
     this.#p = parts
@@ -142,6 +152,14 @@ export class ReplicatedSessionCluster implements SessionCluster {
       destroy: (ids) => this.#destroy(ids, false),
       isReady: () => this.#ready,
     })
+    parts.channel.transport.on('peerRefused', (peer, reason, error) => {
+      const address = addressKey(peer)
+      const known = this.#rejectedBy.get(address)
+      this.#rejectedBy.set(address, { reason, detail: error.message })
+      // Once per peer and reason: the transport retries with backoff, and each refusal would say the same.
+      if (known?.reason !== reason) parts.logger.error(`rejected by ${address}: ${REFUSAL_TEXT[reason]}`, { peer: address, detail: error.message })
+    })
+    parts.channel.transport.on('peerUp', (peer) => void this.#rejectedBy.delete(addressKey(peer)))
     parts.channel.transport.on('rejected', ({ reason, error }) => {
       if (reason !== 'incompatible-version' || !error) return
       this.#refusedPeers.delete(error.message)
@@ -175,8 +193,16 @@ export class ReplicatedSessionCluster implements SessionCluster {
     return this.#s.replication
   }
 
+  /**
+   * State transfer is done, and this node is not shut out: a node whose every peer refuses it (and that has no
+   * member) is not a healthy one-node cluster, so it does not say it is ready (see `status().rejectedBy`).
+   */
   get ready(): boolean {
-    return this.#ready
+    return this.#ready && !this.#shutOut()
+  }
+
+  #shutOut(): boolean {
+    return this.#rejectedBy.size > 0 && !this.#p.membership.members().some((m) => m.state === 'alive')
   }
 
   get size(): number {
@@ -366,7 +392,7 @@ export class ReplicatedSessionCluster implements SessionCluster {
       route: this.route,
       memberId: this.local.id,
       address: addressKey(this.local.address),
-      ready: this.#ready,
+      ready: this.ready,
       stateTransfer: this.#stateTransfer,
       replication: this.replication,
       manager: 'delta',
@@ -380,6 +406,7 @@ export class ReplicatedSessionCluster implements SessionCluster {
       sessions: this.#table.size,
       tombstones: this.#table.tombstoneCount,
       refusedPeers: [...this.#refusedPeers].reverse().map(([detail, reason]) => ({ reason, detail })),
+      rejectedBy: [...this.#rejectedBy].map(([address, { reason, detail }]) => ({ address, reason, message: `rejected by ${address}: ${REFUSAL_TEXT[reason]}`, detail })),
       strategy: this.#strategy.status(),
       counters: metrics.snapshot(),
     }

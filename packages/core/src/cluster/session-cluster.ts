@@ -74,6 +74,11 @@ export interface ClusterStatus {
    * speak), newest first: the reason and what the peer said of itself.
    */
   refusedPeers: Array<{ reason: string; detail: string }>
+  /**
+   * Peers that refuse this node's connections, e.g. `rejected by 10.0.0.2:4000: wrong secret or cluster name`.
+   * While every peer refuses it and it has no member, the node is not ready.
+   */
+  rejectedBy: Array<{ address: string; reason: 'wrong-secret' | 'incompatible-version' | 'not-a-node'; message: string; detail: string }>
   /** What the replication strategy reports: per member, batches sent and acknowledged, whether commits wait for it, whether this node holds its read lease. */
   strategy: Record<string, unknown>
   /** Counters: messages sent/applied by type, ack timeouts, rejected frames, expiries... */

@@ -4,19 +4,25 @@ import { KEY_BYTES } from './keys.js'
 
 /**
  * AES-256-GCM as functions over bytes (cf. memberlist's security.go): the protector adds the per-connection
- * state, these only derive, seal and open. Each connection has its own key, derived from the cluster key and
- * the connection's random id, and numbers its records: the nonce is the record's sequence number, so no
- * nonce repeats under any key however long the cluster runs (random 96-bit nonces under one cluster-wide
- * key would reach NIST's 2^32-messages limit within days on a busy cluster).
+ * state, these only derive, seal and open. Each connection has its own key, derived from the cluster key, both
+ * ends' fresh nonces and both ends' addresses, and numbers its records: the nonce is the record's sequence
+ * number, so no nonce repeats under any key however long the cluster runs (random 96-bit nonces under one
+ * cluster-wide key would reach NIST's 2^32-messages limit within days on a busy cluster).
  */
 export const TAG_BYTES = 16
 export const NONCE_BYTES = 12
 const ALGORITHM = 'aes-256-gcm'
-const CONNECTION_KEY_INFO = 'session-cluster/v2 connection key'
+const CONNECTION_KEY_LABEL = 'session-cluster/v3 connection key, sender to receiver'
 
-/** HKDF-SHA256(cluster key, salt = connection id): the key of one connection. */
-export function deriveConnectionKey(clusterKey: Uint8Array, connectionId: Uint8Array): Buffer {
-  return Buffer.from(hkdfSync('sha256', clusterKey, connectionId, CONNECTION_KEY_INFO, KEY_BYTES))
+/**
+ * HKDF-SHA256(cluster key, salt = sender nonce | receiver nonce, info = label, sender, receiver): the key of one
+ * connection. A record sealed for one connection fails on any other: another receiver (its address), a later
+ * connection to the same receiver (its nonce), or the opposite direction (the order of the addresses).
+ */
+export function deriveConnectionKey(clusterKey: Uint8Array, senderNonce: Uint8Array, receiverNonce: Uint8Array, sender: string, receiver: string): Buffer {
+  const salt = Buffer.concat([senderNonce, receiverNonce])
+  const info = Buffer.from(`${CONNECTION_KEY_LABEL}\u0000${sender}\u0000${receiver}`, 'utf8')
+  return Buffer.from(hkdfSync('sha256', clusterKey, salt, info, KEY_BYTES))
 }
 
 /** The nonce of record `seq`: 4 zero bytes, then the sequence number as a u64 (big-endian). */

@@ -13,6 +13,9 @@ export type FrameRejection =
   /** Admission control closed a connection that had not introduced itself, to make room for a newer one. */
   | 'too-many-connections'
 
+/** Why a peer would not take our connection (see `TransportEvents.peerRefused`). */
+export type PeerRefusal = 'wrong-secret' | 'incompatible-version' | 'not-a-node'
+
 export interface TransportEvents {
   /**
    * A connection was closed because of what the peer sent (bad input), or because it did not introduce itself in
@@ -21,8 +24,14 @@ export interface TransportEvents {
   rejected: (info: { reason: FrameRejection; remote: string; error?: Error }) => void
   /** An outbound connection to a peer failed or dropped (it will be retried with backoff). */
   peerDown: (peer: Address, error?: Error) => void
-  /** An outbound connection to a peer is established. */
+  /** An outbound connection to a peer is established (it greeted us, and we speak a common protocol). */
   peerUp: (peer: Address) => void
+  /**
+   * A peer refused our connection: our records did not authenticate there (`wrong-secret`: the secret or the
+   * cluster name differs), we share no protocol version, or what answers at that address is no node of ours.
+   * A `peerDown` follows; the transport keeps retrying with backoff, so a corrected peer is found again.
+   */
+  peerRefused: (peer: Address, reason: PeerRefusal, error: Error) => void
 }
 
 export type FrameHandler = (from: Address, frame: Uint8Array) => void

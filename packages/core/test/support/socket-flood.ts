@@ -45,6 +45,7 @@ export function socketFlood(init: SocketFloodInit): SocketFlood {
       // A length prefix that promises a record, and only a few bytes of it.
       if (slow) socket.write(Buffer.from([0, 0, 1, 0, 0x42, 0x42, 0x42]))
     })
+    socket.resume() // read (and drop) the greeting, so the server's close is seen
     socket.on('error', () => {})
     socket.on('close', () => {
       if (live.delete(socket) && !stopped) closedByServer++

@@ -2,11 +2,12 @@ import { connect, isIP, type Socket } from 'node:net'
 import type { TimerHandle } from '../../clock/clock.js'
 import type { FrameSealer } from '../../crypto/frame-protector.js'
 import { type Address, addressKey } from '../../member.js'
-import { isConnectionRefused } from '../transport.js'
+import { isConnectionRefused, type PeerRefusal } from '../transport.js'
 import { Backoff } from './backoff.js'
 import type { TcpContext } from './context.js'
-import { encodeFrames, LENGTH_PREFIX_BYTES } from './frame-reader.js'
-import { encodeHello } from './hello.js'
+import { encodeFrames, FrameReader, LENGTH_PREFIX_BYTES } from './frame-reader.js'
+import { decodeGreeting, describeForeignBytes, GREETING_MAX_BYTES, type Greeting } from './greeting.js'
+import { agreedVersion, encodeHello, SUPPORTED_PROTOCOLS } from './hello.js'
 import { RECORD_OVERHEAD_ALLOWANCE_BYTES } from './options.js'
 import { SendQueue } from './send-queue.js'
 
@@ -18,7 +19,7 @@ const RECORD_BYTES = 64 * 1024
 /** Bytes handed to the socket per turn before yielding; large enough to amortise syscalls. */
 const WRITE_BATCH_BYTES = 1024 * 1024
 
-type State = 'idle' | 'connecting' | 'up' | 'waiting-to-retry' | 'closed'
+type State = 'idle' | 'connecting' | 'greeting' | 'up' | 'waiting-to-retry' | 'closed'
 
 /**
  * The one outbound (send-only) connection to a peer: a bounded queue, a connection opened on demand
@@ -111,10 +112,10 @@ export class OutboundPeer {
       this.#awaitingDrain = false
       this.#scheduleFlush()
     })
-    // Send-only: a peer never writes here, but reading lets us notice its close (FIN) promptly.
-    socket.on('data', (chunk: Buffer) => {
-      options.logger.debug('unexpected bytes on an outbound connection', { peer: this.#key, bytes: chunk.length })
-    })
+    // The peer writes only its greeting (and a refusal, if it refuses our records); reading also lets us notice
+    // its close (FIN) promptly.
+    const reader = new FrameReader(GREETING_MAX_BYTES, GREETING_MAX_BYTES)
+    socket.on('data', (chunk: Buffer) => this.#onData(socket, reader, chunk))
     socket.on('error', (error) => {
       this.#lastError = error
     })
@@ -127,9 +128,60 @@ export class OutboundPeer {
 
   #onConnected(socket: Socket): void {
     if (socket !== this.#socket) return
+    const { options } = this.#ctx
+    this.#connectTimer?.cancel()
+    this.#state = 'greeting'
+    // A node greets at once; a port that stays silent is a stopped or overloaded node, or no node of ours.
+    this.#connectTimer = options.clock.setTimeout(() => {
+      socket.destroy(new Error(`${this.#key} accepted the connection but sent no greeting within ${options.connectTimeoutMs} ms (a stopped node, or not a session-cluster port?)`))
+    }, options.connectTimeoutMs)
+  }
+
+  #onData(socket: Socket, reader: FrameReader, chunk: Buffer): void {
+    if (socket !== this.#socket) return
+    let frames: Buffer[]
+    try {
+      frames = reader.push(chunk)
+    } catch {
+      this.#notANode(socket, chunk)
+      return
+    }
+    for (const frame of frames) {
+      let decoded: ReturnType<typeof decodeGreeting>
+      try {
+        decoded = decodeGreeting(frame)
+      } catch {
+        this.#notANode(socket, frame)
+        return
+      }
+      if ('refusal' in decoded) {
+        const { reason, detail } = decoded.refusal
+        this.#refused(socket, reason, `${this.#key} refused our connection: ${detail}`)
+        return
+      }
+      if (this.#state !== 'greeting') {
+        this.#notANode(socket, frame)
+        return
+      }
+      this.#onGreeting(socket, decoded.greeting)
+    }
+  }
+
+  #onGreeting(socket: Socket, greeting: Greeting): void {
+    if (agreedVersion(greeting) === undefined) {
+      const range = (a: number, b: number) => (a === b ? `${a}` : `${a}-${b}`)
+      const { lowest, highest } = SUPPORTED_PROTOCOLS
+      const detail = `${this.#key} speaks wire protocol ${range(greeting.lowest, greeting.highest)}, this node ${range(lowest, highest)}: upgrade one release at a time`
+      this.#refused(socket, 'incompatible-version', detail)
+      return
+    }
     this.#connectTimer?.cancel()
     this.#state = 'up'
-    this.#sealer = this.#ctx.options.protector.outbound()
+    this.#sealer = this.#ctx.options.protector.outbound({
+      receiverNonce: greeting.nonce,
+      receiver: addressKey(greeting.address),
+      sender: addressKey(this.#ctx.localAddress()),
+    })
     this.#helloPending = true
     this.#backoff.reset()
     this.#reportedDown = false
@@ -139,6 +191,19 @@ export class OutboundPeer {
     this.#ctx.options.logger.debug('connected to peer', { peer: this.#key })
     this.#ctx.events.emit('peerUp', this.#peer)
     this.#scheduleFlush()
+  }
+
+  /** The peer told us why it will not take our records (or answered like no node of ours): report, then drop. */
+  #refused(socket: Socket, reason: PeerRefusal, detail: string): void {
+    const error = new Error(detail)
+    this.#lastError = error
+    this.#ctx.options.metrics.increment(`transport.refused-by-peer.${reason}`)
+    this.#ctx.events.emit('peerRefused', this.#peer, reason, error)
+    socket.destroy(error)
+  }
+
+  #notANode(socket: Socket, bytes: Buffer): void {
+    this.#refused(socket, 'not-a-node', `${this.#key} is not a session-cluster node: it answered ${describeForeignBytes(bytes)}`)
   }
 
   #onClosed(socket: Socket): void {
