@@ -58,7 +58,7 @@ const proxyHost = (i: number) => `127.0.0.${32 + i}`
  *   cluster, while the faults last.
  */
 function forHistoryCheck(config: string): string {
-  const edited = config.replace(/^(\s*proxy_next_upstream)\s[^;]*;/m, '$1 error http_503;').replaceAll(' max_fails=1 ', ' max_fails=0 ')
+  const edited = config.replace(/^(\s*proxy_next_upstream)\s[^;]*;/m, '$1 error http_503;').replaceAll(' max_fails=3 ', ' max_fails=0 ')
   if (!edited.includes('proxy_next_upstream error http_503;') || (edited.match(/ max_fails=0 /g) ?? []).length !== 3) {
     throw new Error('the round-robin template changed: update forHistoryCheck')
   }

@@ -94,6 +94,7 @@ export function createSessionCluster(init: SessionClusterInit): SessionCluster {
 
 const POSITIVE_MS = [
   'ackTimeoutMs',
+  'tokenWaitMs',
   'stateTransferTimeoutMs',
   'stateTransferChunkBytes',
   'maxStateTransfers',

@@ -1,6 +1,7 @@
 export type {
   ClusterStatus,
   LoadedSession,
+  LoadOptions,
   ReplicationMode,
   SaveOptions,
   SessionCluster,

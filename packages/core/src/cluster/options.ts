@@ -30,6 +30,11 @@ export interface SessionClusterInit {
   replication?: ReplicationMode
   /** How long a sync save waits for a member to apply a change before suspecting it. @default 2000 */
   ackTimeoutMs?: number
+  /**
+   * Async mode: how long a read whose version token is newer than this node's copy waits for the change to arrive
+   * before it fetches the session from the node that wrote it. @default 50
+   */
+  tokenWaitMs?: number
   /** How long a starting node waits for state transfer before serving without it. @default 60000 */
   stateTransferTimeoutMs?: number
   /** Size of one state-transfer chunk (memory stays bounded on both sides). @default 262144 */
@@ -110,6 +115,7 @@ export const CLUSTER_DEFAULTS = {
   clusterName: 'session-cluster',
   replication: 'sync' as ReplicationMode,
   ackTimeoutMs: 2_000,
+  tokenWaitMs: 50,
   stateTransferTimeoutMs: 60_000,
   stateTransferChunkBytes: 256 * 1024,
   maxStateTransfers: 4,

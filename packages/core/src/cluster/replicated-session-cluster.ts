@@ -30,12 +30,14 @@ import {
   SessionTable,
   type Stamp,
 } from '../session/index.js'
+import { covers, encodeVersionToken, parseVersionToken, type VersionToken, versionOf } from '../session/version-token.js'
 import { chooseRoute, type RebindMode } from '../valve/route-binding.js'
 import { formatSessionId, generateSessionId, parseSessionId } from '../valve/session-id.js'
 import type { CLUSTER_DEFAULTS } from './options.js'
 import type {
   ClusterStatus,
   LoadedSession,
+  LoadOptions,
   ReplicationMode,
   SaveOptions,
   SessionCluster,
@@ -99,6 +101,8 @@ export class ReplicatedSessionCluster implements SessionCluster {
   readonly #refusedPeers = new Map<string, string>()
   /** Peers that refuse our connections (wrong secret or cluster name, no common protocol, no node of ours), by address. */
   readonly #rejectedBy = new Map<string, { reason: PeerRefusal; detail: string }>()
+  /** Reads waiting for a session to reach a client's version token (async mode), by session. */
+  readonly #versionWaiters = new Map<string, Set<() => void>>()
 
   constructor(parts: ClusterParts) {
     this.#p = parts
@@ -274,11 +278,12 @@ export class ReplicatedSessionCluster implements SessionCluster {
     return generateSessionId(this.route)
   }
 
-  async load(id: string): Promise<LoadedSession | undefined> {
+  async load(id: string, options?: LoadOptions): Promise<LoadedSession | undefined> {
     const parsed = parseSessionId(id)
     if (!parsed) return undefined
     const fencing = this.#state === 'running' ? this.#strategy.beforeRead(parsed.base) : undefined
     if (fencing) await fencing
+    if (options?.token !== undefined && this.#s.replication === 'async' && this.#state === 'running') await this.#catchUpTo(parsed.base, options.token)
     const record = this.#table.getLive(parsed.base)
     // Any route of a known random part resolves: the random part is the credential (and cookie signatures cover
     // the route), and a route that lost a concurrent rebind, or whose node died long ago, must still find the
@@ -452,6 +457,54 @@ export class ReplicatedSessionCluster implements SessionCluster {
     this.#emit(this.#table.apply(delta), false, expired)
   }
 
+  versionToken(id: string): string | undefined {
+    if (this.#s.replication !== 'async') return undefined
+    const parsed = parseSessionId(id)
+    const record = parsed && this.#table.get(parsed.base)
+    return record ? encodeVersionToken(versionOf(record)) : undefined
+  }
+
+  /**
+   * Async read-your-writes: make the local copy at least as new as the client's token. Wait briefly for the change
+   * already on its way, then fetch from the nodes that wrote it (every member if none of them is one). Serves what it
+   * has after that: a writer that died before its change left took the change with it (async's durability limit).
+   */
+  async #catchUpTo(base: string, text: string): Promise<void> {
+    const { metrics, membership } = this.#p
+    const token = parseVersionToken(text)
+    if (!token) {
+      metrics.increment('tokens.malformed')
+      return
+    }
+    if (covers(this.#table.get(base), token)) return
+    metrics.increment('tokens.behind')
+    if (await this.#waitForVersion(base, token)) return
+    const writers = token.map(([node]) => node).filter((node) => membership.member(node) !== undefined)
+    metrics.increment('tokens.fetches')
+    await this.#strategy.fetchSession(base, writers.length > 0 ? writers : undefined)
+    if (!covers(this.#table.get(base), token)) metrics.increment('tokens.still-behind')
+  }
+
+  /** Resolves true once replication brings the record up to `token`, false after tokenWaitMs. */
+  #waitForVersion(base: string, token: VersionToken): Promise<boolean> {
+    return new Promise((resolve) => {
+      let waiters = this.#versionWaiters.get(base)
+      if (!waiters) this.#versionWaiters.set(base, (waiters = new Set()))
+      const set = waiters
+      const done = (caughtUp: boolean) => {
+        timer.cancel()
+        set.delete(check)
+        if (set.size === 0) this.#versionWaiters.delete(base)
+        resolve(caughtUp)
+      }
+      const check = () => {
+        if (covers(this.#table.get(base), token)) done(true)
+      }
+      const timer = this.#p.clock.setTimeout(() => done(false), this.#s.tokenWaitMs)
+      set.add(check)
+    })
+  }
+
   #applyRemote(deltas: Delta[], expired: boolean): void {
     // Local writes must order after what we have seen (HybridClock caps absurd peer clocks); observing the
     // highest stamp of the batch moves the clock exactly as observing every stamp would.
@@ -465,6 +518,8 @@ export class ReplicatedSessionCluster implements SessionCluster {
     for (const delta of deltas) {
       const changes = this.#table.apply(delta, report)
       if (report) this.#emit(changes, true, expired)
+      const waiters = this.#versionWaiters.get(delta.id)
+      if (waiters) for (const check of [...waiters]) check()
     }
     this.#p.metrics.increment('replication.applied', deltas.length)
   }

@@ -24,6 +24,14 @@ export interface SessionMeta {
  * A session as one request loaded it: `data` is the request's own copy (mutate it freely, in place too);
  * saving it later sends only what changed relative to this load.
  */
+export interface LoadOptions {
+  /**
+   * Async mode: the version token the client sent (see `versionToken`). A malformed one is ignored (counted); one
+   * newer than this node's copy costs at most `tokenWaitMs` and one fetch.
+   */
+  token?: string
+}
+
 export interface LoadedSession {
   /** The full id as requested (`<random>.<route>`). */
   readonly id: string
@@ -108,7 +116,14 @@ export interface SessionCluster {
    * change (no read lease from some member), the session is fetched from that member first, or the load rejects
    * with StaleReplicaError (503).
    */
-  load(id: string): Promise<LoadedSession | undefined>
+  load(id: string, options?: LoadOptions): Promise<LoadedSession | undefined>
+  /**
+   * Async mode: the session's version token, for the client to send back with its next request (`load`'s `token`):
+   * a node whose copy is older then waits for the change or fetches it, so a user never reads older data than
+   * it has seen (read-your-writes, monotonic reads). Undefined for an unknown session or in sync mode (where every
+   * read already sees every acknowledged write).
+   */
+  versionToken(id: string): string | undefined
   /**
    * Create or update; replicates only what changed since `loaded`. In sync mode resolves once the members in step
    * applied it; rejects with StaleReplicaError (503) when members may be alive but none holds the change.

@@ -22,6 +22,8 @@ export interface ReplicationStrategy {
    * state can be served at once, the common case: every read passes here, so that answer costs no promise.
    */
   beforeRead(base: string): Promise<void> | undefined
+  /** Merge the copies of session `base` held by these members (all alive members when omitted); failures are skipped. */
+  fetchSession(base: string, memberIds?: readonly string[]): Promise<void>
   /** Whether this node expires the session (exactly one live node should). */
   expiresHere(route: string): boolean
   /**

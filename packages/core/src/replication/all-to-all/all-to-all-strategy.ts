@@ -251,6 +251,11 @@ export class AllToAllStrategy implements ReplicationStrategy {
     return Promise.all(behind.map((member) => this.#fetch(member, base))).then(() => undefined)
   }
 
+  async fetchSession(base: string, memberIds?: readonly string[]): Promise<void> {
+    const from = this.#init.membership.members().filter((m) => m.state === 'alive' && (!memberIds || memberIds.includes(m.id)))
+    await Promise.allSettled(from.map((member) => this.#fetch(member, base)))
+  }
+
   #liveGhosts(): number {
     const now = this.#init.clock.monotonic()
     let live = 0

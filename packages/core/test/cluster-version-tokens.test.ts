@@ -1,0 +1,90 @@
+// Async mode's version tokens (read-your-writes and monotonic reads for a client's own requests): on the in-memory
+// network with a manual clock, replication held back by delays, and tokens good, stale, forged or absurd.
+import { afterEach, describe, expect, it } from 'vitest'
+import type { SessionCluster } from '../src/cluster/session-cluster.js'
+import { memorySessionClusters } from './support/session-cluster.js'
+
+let cleanup: (() => Promise<void>) | undefined
+afterEach(async () => {
+  await cleanup?.()
+  cleanup = undefined
+})
+
+async function asyncPair(tokenWaitMs = 50) {
+  const c = memorySessionClusters({ replication: 'async', tokenWaitMs })
+  cleanup = c.stopAll
+  const [a, b] = (await c.add(2)) as [SessionCluster, SessionCluster]
+  return { c, a, b }
+}
+
+describe('version tokens (async replication)', () => {
+  it('without a token a read elsewhere can be stale; with it, the read waits for the change on its way', async () => {
+    const { c, a, b } = await asyncPair(200)
+    const id = a.generateId()
+    await c.run(a.save(id, { cart: ['x'] }))
+    await c.clock.advance(1_000)
+    c.network.setFaults({ delayMs: [100, 100] })
+    const loaded = (await c.run(a.load(id)))!
+    await a.save(id, { cart: ['x', 'y'] }, { loaded }) // async: resolves before the change reaches b
+    const token = a.versionToken(id)!
+    expect(token).toMatch(/^[A-Za-z0-9_-]+\.[0-9a-z]+\.[0-9a-z]+$/)
+    expect((await b.load(id))?.data).toEqual({ cart: ['x'] }) // stale, as async always was
+    const read = await c.run(b.load(id, { token }))
+    expect(read?.data).toEqual({ cart: ['x', 'y'] })
+    expect(b.status().counters['tokens.behind']).toBe(1)
+    expect(b.status().counters['tokens.fetches'] ?? 0).toBe(0) // it arrived within tokenWaitMs
+  })
+
+  it('when the change does not arrive within tokenWaitMs, the session is fetched from the node that wrote it', async () => {
+    const { c, a, b } = await asyncPair(50)
+    const id = a.generateId()
+    await c.run(a.save(id, { n: 1 }))
+    await c.clock.advance(1_000)
+    const loaded = (await c.run(a.load(id)))!
+    // Every frame now takes 300 ms: the change is still on its way when b gives up waiting (50 ms) and asks a.
+    c.network.setFaults({ delayMs: [300, 300] })
+    await a.save(id, { n: 2 }, { loaded })
+    const token = a.versionToken(id)!
+    const read = await c.run(b.load(id, { token }))
+    expect(read?.data).toEqual({ n: 2 })
+    expect(b.status().counters['tokens.fetches']).toBe(1)
+    expect(b.status().counters['tokens.still-behind'] ?? 0).toBe(0)
+  })
+
+  it('a token this node already covers costs nothing; a malformed one is ignored and counted', async () => {
+    const { c, a, b } = await asyncPair()
+    const id = a.generateId()
+    await c.run(a.save(id, { n: 1 }))
+    await c.clock.advance(1_000)
+    const token = a.versionToken(id)!
+    expect((await b.load(id, { token }))?.data).toEqual({ n: 1 }) // no clock advance needed: served at once
+    for (const bad of ['', 'x'.repeat(600), 'a.b', 'node.1.2.3', 'bad node!.1.1', Array(9).fill('n.1.1').join('~')]) {
+      expect((await b.load(id, { token: bad }))?.data).toEqual({ n: 1 })
+    }
+    expect(b.status().counters['tokens.malformed']).toBe(6)
+    expect(b.status().counters['tokens.behind'] ?? 0).toBe(0)
+  })
+
+  it('a forged or absurd token costs at most one bounded fetch per read and never breaks it', async () => {
+    const { c, a, b } = await asyncPair()
+    const id = a.generateId()
+    await c.run(a.save(id, { n: 1 }))
+    await c.clock.advance(1_000)
+    const absurd = `${a.local.id}.${(2 ** 50).toString(36)}.0~unknownNode.zzzz.0`
+    const read = await c.run(b.load(id, { token: absurd }))
+    expect(read?.data).toEqual({ n: 1 })
+    expect(b.status().counters['tokens.fetches']).toBe(1)
+    expect(b.status().counters['tokens.still-behind']).toBe(1)
+  })
+
+  it('in sync mode tokens are neither issued nor needed', async () => {
+    const c = memorySessionClusters()
+    cleanup = c.stopAll
+    const [a, b] = (await c.add(2)) as [SessionCluster, SessionCluster]
+    const id = a.generateId()
+    await c.run(a.save(id, { n: 1 }))
+    expect(a.versionToken(id)).toBeUndefined()
+    expect((await c.run(b.load(id, { token: 'whatever.1.1' })))?.data).toEqual({ n: 1 })
+    expect(b.status().counters['tokens.malformed'] ?? 0).toBe(0)
+  })
+})
