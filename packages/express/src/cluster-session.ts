@@ -2,10 +2,12 @@ import {
   createSessionCluster,
   createStaticFilter,
   InvalidParametersError,
+  readTokenCookie,
   type RebindMode,
   type SessionCluster,
   type SessionClusterInit,
   type StaticFilterOption,
+  tokenCookieName,
   UnserializableValueError,
   validateRebindMode,
 } from '@session-cluster/core'
@@ -117,11 +119,28 @@ export function clusterSession(options: ClusterSessionOptions): ClusterSessionMi
         req.sessionStore.createSession(req, data)
       }
     }
-    if (sync) holdEndUntilSaved(req, res, next, (current) => shouldSave(current, start, { resave, saveUninitialized }))
+    const needsSave = (current: Request) => shouldSave(current, start, { resave, saveUninitialized })
+    if (sync) holdEndUntilSaved(req, res, next, needsSave)
+    // Async: save before the response too (it returns at once), so the answer can carry the session's new version
+    // token; a client that sends it back never reads older data than it has seen, on any node.
+    else holdEndUntilSaved(req, res, next, needsSave, () => sendVersionToken(req, res))
     next()
   }
 
+  const tokenName = tokenCookieName(sessionOptions.name!)
+  /** Set the token cookie when the session's version differs from the one the request carried. */
+  function sendVersionToken(req: Request, res: Response): void {
+    if (typeof req.sessionID !== 'string' || !req.session || res.headersSent) return
+    const token = cluster.versionToken(req.sessionID)
+    if (token === undefined || token === readTokenCookie(req.headers.cookie, tokenName)) return
+    // With the session cookie's own attributes (path, expiry, Secure, SameSite); `serialize` is express-session's
+    // Cookie method, which its type declarations leave out.
+    const cookie = req.session.cookie as unknown as { serialize(name: string, value: string): string }
+    res.append('Set-Cookie', cookie.serialize(tokenName, token))
+  }
+
   function run(req: Request, res: Response, next: NextFunction): void {
+    if (!sync) store.nextReadToken = readTokenCookie(req.headers.cookie, tokenName)
     expressSession(req, res, (err?: unknown) => {
       if (err) return next(err)
       try {
@@ -152,12 +171,13 @@ export function clusterSession(options: ClusterSessionOptions): ClusterSessionMi
  * first, through the Session API (express-session records the save and does not repeat it), and only then
  * let the response be written. Responses streamed with `res.write` send their headers before `end`.
  */
-function holdEndUntilSaved(req: Request, res: Response, next: NextFunction, needsSave: (req: Request) => boolean): void {
+function holdEndUntilSaved(req: Request, res: Response, next: NextFunction, needsSave: (req: Request) => boolean, beforeEnd?: () => void): void {
   const end = res.end
   let state: 'open' | 'saving' | 'done' = 'open'
   res.end = function endAfterReplication(this: Response, ...args: unknown[]) {
     if (state === 'saving') return this
     if (state === 'done' || !req.session || !needsSave(req)) {
+      if (state !== 'done') beforeEnd?.()
       state = 'done'
       return (end as (...a: unknown[]) => Response).apply(this, args)
     }
@@ -172,6 +192,7 @@ function holdEndUntilSaved(req: Request, res: Response, next: NextFunction, need
         ;(req as { sessionID?: string }).sessionID = undefined
         return next(err)
       }
+      beforeEnd?.()
       ;(end as (...a: unknown[]) => Response).apply(res, args)
     }
     try {

@@ -46,9 +46,17 @@ export class ClusterStore extends session.Store {
     this.cluster = cluster
   }
 
+  /**
+   * Async mode: the version token of the request whose `get` comes next. express-session calls `get` synchronously
+   * from its middleware, which `clusterSession()` calls right after setting this, so the two cannot interleave.
+   */
+  nextReadToken: string | undefined
+
   get(sid: string, callback?: StoreCallback<session.SessionData | null>): Promise<session.SessionData | null> {
+    const token = this.nextReadToken
+    this.nextReadToken = undefined
     return callbackOrPromise(callback, async () => {
-      const loaded = await this.cluster.load(sid)
+      const loaded = await this.cluster.load(sid, token === undefined ? undefined : { token })
       if (!loaded) return null
       const sess = toExpress(loaded)
       this.#loads.set(sess, loaded)

@@ -60,9 +60,17 @@ export class ClusterStore {
     this.cluster = cluster
   }
 
+  /**
+   * Async mode: the version token of the request whose `get` comes next. @fastify/session calls `get` synchronously
+   * from its onRequest hook, which runs right after the plugin's hook that sets this, so the two cannot interleave.
+   */
+  nextReadToken: string | undefined
+
   get(sid: string, callback?: StoreCallback<Session | null>): Promise<Session | null> {
+    const token = this.nextReadToken
+    this.nextReadToken = undefined
     return callbackOrPromise(callback, async () => {
-      const loaded = await this.cluster.load(sid)
+      const loaded = await this.cluster.load(sid, token === undefined ? undefined : { token })
       if (!loaded) return null
       this.#remember(loaded)
       return toFastify(loaded)

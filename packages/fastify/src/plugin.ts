@@ -4,16 +4,19 @@ import {
   createSessionCluster,
   createStaticFilter,
   InvalidParametersError,
+  readTokenCookie,
   type RebindMode,
   type SessionCluster,
   type SessionClusterInit,
   type StaticFilterOption,
+  tokenCookieName,
   validateRebindMode,
 } from '@session-cluster/core'
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import fp from 'fastify-plugin'
 import { ClusterStore, type StoredSession } from './cluster-store.js'
 import { AlreadyRegisteredError } from './errors.js'
+import { serializeTokenCookie, type TokenCookieOptions } from './token-cookie.js'
 import { pinoLogger } from './logger.js'
 import './types.js'
 
@@ -113,6 +116,8 @@ async function sessionClusterPlugin(fastify: FastifyInstance, options: ClusterSe
   // cookie, so @fastify/session never unsigns or loads anything (it builds a throwaway Session with a
   // placeholder id and no store access); a hook just after puts the cookies back and sets
   // `request.session = null`, which @fastify/session's onSend takes as "nothing to save, no cookie".
+  const async = cluster.replication === 'async'
+  const tokenName = tokenCookieName(cookieName)
   fastify.addHook('onRequest', function beforeSession(request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) {
     if (isStatic(request.url)) {
       const mark: RequestMark = { static: true }
@@ -125,8 +130,15 @@ async function sessionClusterPlugin(fastify: FastifyInstance, options: ClusterSe
       ;(request as MarkedRequest)[kMark] = mark
       return done()
     }
-    if (cluster.ready) return done()
-    ready.then(() => done(), done)
+    const token = async ? readTokenCookie(request.headers.cookie, tokenName) : undefined
+    if (cluster.ready) {
+      store.nextReadToken = token
+      return done()
+    }
+    ready.then(() => {
+      store.nextReadToken = token
+      done()
+    }, done)
   })
 
   // A Session that is in the store but that @fastify/session will neither save nor send a cookie for: one
@@ -198,6 +210,19 @@ async function sessionClusterPlugin(fastify: FastifyInstance, options: ClusterSe
       // reply.header appends to Set-Cookie: remove first.
       reply.removeHeader('set-cookie')
       reply.header('set-cookie', Array.isArray(header) ? encoded : encoded[0])
+    }
+    done(null, payload)
+  })
+
+  // Async: the answer carries the session's version token when it differs from the request's, so a client that
+  // sends it back never reads older data than it has seen, on any node. @fastify/session's onSend has saved by now
+  // (in async mode `set` returns once the change is applied here).
+  fastify.addHook('onSend', function sendVersionToken(request, reply, payload, done) {
+    const session = request.session as FastifySessionObject | null
+    if (!async || !session?.sessionId) return done(null, payload)
+    const token = cluster.versionToken(session.sessionId)
+    if (token !== undefined && token !== readTokenCookie(request.headers.cookie, tokenName)) {
+      reply.header('set-cookie', serializeTokenCookie(tokenName, token, (options.cookie ?? {}) as TokenCookieOptions, request.protocol === 'https', session.cookie.expires))
     }
     done(null, payload)
   })

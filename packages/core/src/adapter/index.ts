@@ -2,3 +2,4 @@
 export { callbackOrPromise, saveFingerprint } from './callback.js'
 export type { StoreCallback } from './callback.js'
 export { cookieMaxInactiveMs, toClusterSession, toFrameworkSession } from './session-cookie.js'
+export { readTokenCookie, tokenCookieName } from './version-token-cookie.js'
