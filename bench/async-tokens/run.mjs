@@ -89,6 +89,12 @@ try {
       t.lost += r.lost
     }
   }
+  // How the nodes met the tokens: already covered, caught up by waiting, or fetched.
+  for (const node of stack.nodes) {
+    const status = JSON.parse((await get(new Agent(), `${node.url}/cluster/status`, new Map())).body)
+    const counters = Object.fromEntries(Object.entries(status.counters).filter(([k]) => k.startsWith('tokens.')))
+    console.log(`${node.route}: ${JSON.stringify(counters)}`)
+  }
 } finally {
   await stack.stop()
 }
