@@ -57,6 +57,11 @@ export interface Transport {
    * it again starts afresh.
    */
   forget(peer: Address): void
+  /**
+   * Write what is queued now rather than at the end of this event-loop turn. For a caller that already gathered a
+   * turn's frames (replication batches, sent from the check phase): without it they would wait one more turn.
+   */
+  flush?(): void
   /** Set the single receiver of inbound frames (the channel). `from` is the sender's listening address. */
   onFrame(handler: FrameHandler): void
   /** Subscribe to transport events; returns the unsubscribe function. */

@@ -261,6 +261,9 @@ export class ReplicationStreams {
         this.#pending.delete(key)
         this.#flush(batch)
       }
+      // Already in the check phase with this turn's batches queued: let them leave now, not a turn later (a
+      // transport flush scheduled from here would run only in the next turn's check phase).
+      this.#init.channel.transport.flush?.()
     })
   }
 

@@ -250,6 +250,11 @@ export class OutboundPeer {
     }, this.#backoff.next())
   }
 
+  /** Write what is queued now (a flush already scheduled for this turn then finds little or nothing to do). */
+  flushNow(): void {
+    if (this.#state === 'up' && !this.#awaitingDrain && (this.#helloPending || this.#queue.length > 0)) this.#flush()
+  }
+
   #scheduleFlush(): void {
     if (this.#flushScheduled || this.#awaitingDrain) return
     // Once per event-loop turn (check phase, right after I/O): frames sent by every callback of this turn
@@ -270,6 +275,7 @@ export class OutboundPeer {
     const socket = this.#socket
     const sealer = this.#sealer
     if (this.#state !== 'up' || !socket || !sealer || this.#awaitingDrain) return
+    if (!this.#helloPending && this.#queue.length === 0) return // flushed early (flushNow) this turn
     const { options } = this.#ctx
     const recordLimit = Math.min(RECORD_BYTES, options.maxFrameBytes - RECORD_OVERHEAD_ALLOWANCE_BYTES)
     let frameCount = 0

@@ -112,6 +112,10 @@ class TcpTransport implements Transport {
     return false
   }
 
+  flush(): void {
+    for (const peer of this.#peers.values()) peer.flushNow()
+  }
+
   forget(peer: Address): void {
     const key = addressKey(peer)
     this.#peers.get(key)?.close()
