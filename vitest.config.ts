@@ -7,6 +7,8 @@ const src = (p: string) => fileURLToPath(new URL(p, import.meta.url))
 export default defineConfig({
   resolve: {
     alias: {
+      // The subpath first: an alias also matches the paths below its key.
+      '@session-cluster/core/testing': src('./packages/core/src/testing/index.ts'),
       '@session-cluster/core': src('./packages/core/src/index.ts'),
       '@session-cluster/express': src('./packages/express/src/index.ts'),
       '@session-cluster/fastify': src('./packages/fastify/src/index.ts'),

@@ -6,9 +6,13 @@
 import { fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { distUrl } from '../replication/lib.mjs'
+import { transportInternalsUrl } from './internals.mjs'
 
-// SC_CORE_DIST=/path/to/dist/index.js measures another build of core (side by side comparisons).
-const { aesGcmProtector, Channel, plaintextProtector, tcpTransport } = await import(distUrl())
+// SC_CORE_DIST=/path/to/dist/index.js measures another build of core (side by side comparisons; builds from before
+// the package stopped exporting these pieces). Without it, the sources are bundled for this run.
+const isChild = process.argv[2] === 'child'
+const coreUrl = process.env.SC_CORE_DIST ? distUrl() : await transportInternalsUrl({ build: !isChild })
+const { aesGcmProtector, Channel, plaintextProtector, tcpTransport } = await import(coreUrl)
 
 const FRAME_BYTES = 1024
 const THROUGHPUT = 0

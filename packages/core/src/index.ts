@@ -1,26 +1,50 @@
 /**
  * @session-cluster/core: Tomcat-style session clustering for Node, independent of any web framework.
+ * This entry holds what an application or a framework adapter uses; the test kit (memory transport, manual
+ * clock, compliance suites) is `@session-cluster/core/testing`.
  *
  * @example
  * const cluster = createSessionCluster({ route: 'node1', port: 4000, members: ['10.0.0.2:4000'], secret })
  * await cluster.start()
  */
+
+// The cluster: create it, run it, watch it.
+export { createSessionCluster } from './cluster/create-session-cluster.js'
+export { CLUSTER_DEFAULTS, type SessionClusterInit } from './cluster/options.js'
+export type {
+  ClusterStatus,
+  LoadedSession,
+  LoadOptions,
+  ReplicationMode,
+  SaveOptions,
+  SessionCluster,
+  SessionClusterEvents,
+  SessionData,
+  SessionEventInfo,
+  SessionMeta,
+} from './cluster/session-cluster.js'
+export type { Address, Member } from './member.js'
+export type { MemberInfo, MemberState } from './membership/membership.js'
+
+// Errors, matched by `name` (or by class).
 export * from './errors.js'
-export * from './logger.js'
-export { TypedEmitter } from './events.js'
-export { Metrics } from './metrics.js'
+
+// What an application may inject: a logger, a clock, another transport.
+export { consoleLogger, type Logger, silentLogger } from './logger.js'
 export type { Clock, TimerHandle } from './clock/clock.js'
 export { systemClock } from './clock/system-clock.js'
-export { ManualClock } from './clock/manual-clock.js'
-export * from './member.js'
-export type { Codec } from './codec/codec.js'
-export { cborCodec } from './codec/cbor-codec.js'
-export type { Transport, TransportEvents, FrameHandler, FrameRejection } from './transport/transport.js'
-export * from './transport/memory/index.js'
-export * from './channel/index.js'
-export * from './membership/index.js'
-export * from './valve/index.js'
-export * from './cluster/index.js'
-export * from './crypto/index.js'
-export * from './transport/tcp/index.js'
-export * from './adapter/index.js'
+export type { FrameHandler, FrameRejection, PeerRefusal, Transport, TransportEvents } from './transport/transport.js'
+
+// What a framework adapter shares with the others: route binding, the static filter, the store mapping.
+export { validateRebindMode, type RebindMode } from './valve/route-binding.js'
+export {
+  createStaticFilter,
+  DEFAULT_STATIC_EXTENSIONS,
+  DEFAULT_STATIC_FILTER,
+  type StaticFilter,
+  type StaticFilterOption,
+} from './valve/static-filter.js'
+export { sameSessionBase } from './valve/session-id.js'
+export { callbackOrPromise, saveFingerprint, type StoreCallback } from './adapter/callback.js'
+export { cookieMaxInactiveMs, toClusterSession, toFrameworkSession } from './adapter/session-cookie.js'
+export { readTokenCookie, tokenCookieName } from './adapter/version-token-cookie.js'

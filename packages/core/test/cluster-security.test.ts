@@ -100,11 +100,11 @@ describe('cluster port security (real TCP)', () => {
     expect(recorded.length).toBeGreaterThan(100)
 
     const c = await node('c', { host: '127.0.0.3' })
-    const before = (n: SessionCluster) => n.status().counters['transport.rejected.decryption-failed'] ?? 0
-    const [cBefore, bBefore] = [before(c), before(b)]
+    const decryptionFailures = (n: SessionCluster) => n.status().counters['transport.rejected.decryption-failed'] ?? 0
+    const [cBefore, bBefore] = [decryptionFailures(c), decryptionFailures(b)]
     await replay(c.local.address, recorded)
     await replay(b.local.address, recorded)
-    await eventually(() => before(c) === cBefore + 1 && before(b) === bBefore + 1)
+    await eventually(() => decryptionFailures(c) === cBefore + 1 && decryptionFailures(b) === bBefore + 1)
     expect(await c.load(id)).toBeUndefined()
     expect(c.size).toBe(0)
     expect(await b.load(id)).toBeUndefined()

@@ -1,6 +1,5 @@
 import type { Address } from '../src/member.js'
-import { transportComplianceSuite } from '../src/transport/compliance.js'
-import { MemoryNetwork, memoryTransport } from '../src/transport/memory/index.js'
+import { MemoryNetwork, memoryTransport, transportComplianceSuite } from '@session-cluster/core/testing'
 import type { Transport } from '../src/transport/transport.js'
 
 transportComplianceSuite('memory', async (count) => {

@@ -2,7 +2,7 @@ import { aesGcmProtector } from '../src/crypto/aes-gcm-protector.js'
 import type { FrameProtector } from '../src/crypto/frame-protector.js'
 import { plaintextProtector } from '../src/crypto/plaintext-protector.js'
 import type { Address } from '../src/member.js'
-import { transportComplianceSuite, type TransportHarnessFactory } from '../src/transport/compliance.js'
+import { transportComplianceSuite, type TransportHarnessFactory } from '@session-cluster/core/testing'
 import { tcpTransport } from '../src/transport/tcp/index.js'
 import type { Transport } from '../src/transport/transport.js'
 

@@ -1,6 +1,6 @@
 import { soloCluster } from '../../core/test/support/adapter-tests.js'
 import { ClusterStore } from '../src/index.js'
-import { storeComplianceSuite } from './store-compliance.js'
+import { storeComplianceSuite } from '@session-cluster/core/testing'
 
 // One node on loopback TCP, started once; each test gets a fresh store over it and clears it afterwards.
 const solo = soloCluster()

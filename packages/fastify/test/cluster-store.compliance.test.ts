@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module'
 import { soloCluster } from '../../core/test/support/adapter-tests.js'
-import { storeComplianceSuite } from '../../express/test/store-compliance.js'
+import { storeComplianceSuite } from '@session-cluster/core/testing'
 import { ClusterStore } from '../src/index.js'
 
 // The same store suite the Express ClusterStore runs. One node on loopback TCP, started once; each test

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { Address } from '../member.js'
-import type { Transport } from './transport.js'
+import type { Transport } from '../transport/transport.js'
 
 /**
  * The contract every Transport passes (cf. js-libp2p's interface-compliance-tests). An implementation
