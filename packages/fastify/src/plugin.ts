@@ -222,7 +222,12 @@ async function sessionClusterPlugin(fastify: FastifyInstance, options: ClusterSe
     if (!async || !session?.sessionId) return done(null, payload)
     const token = cluster.versionToken(session.sessionId)
     if (token !== undefined && token !== readTokenCookie(request.headers.cookie, tokenName)) {
-      reply.header('set-cookie', serializeTokenCookie(tokenName, token, (options.cookie ?? {}) as TokenCookieOptions, request.protocol === 'https', session.cookie.expires))
+      // Before the session cookie, as the Express adapter's ends up: a client that keeps only the last Set-Cookie
+      // of a response (wrk's scripts do) still gets the session.
+      const line = serializeTokenCookie(tokenName, token, (options.cookie ?? {}) as TokenCookieOptions, request.protocol === 'https', session.cookie.expires)
+      const existing = reply.getHeader('set-cookie')
+      reply.removeHeader('set-cookie')
+      reply.header('set-cookie', [line, ...(existing === undefined ? [] : Array.isArray(existing) ? existing.map(String) : [String(existing)])])
     }
     done(null, payload)
   })
