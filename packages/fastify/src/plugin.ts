@@ -77,8 +77,11 @@ interface RequestMark {
 const kMark = Symbol('sessionClusterMark')
 type MarkedRequest = FastifyRequest & { [kMark]: RequestMark | null }
 
-/** Never a valid session id: a static request's throwaway Session gets it, and the cluster refuses to store it. */
-const STATIC_PLACEHOLDER_ID = 'static-resource-no-session'
+/**
+ * Never a valid session id (longer than any id the cluster stores): a static request's throwaway Session gets
+ * it, and the cluster refuses to store it.
+ */
+const STATIC_PLACEHOLDER_ID = `static-resource-no-session-${'x'.repeat(200)}`
 
 async function sessionClusterPlugin(fastify: FastifyInstance, options: ClusterSessionOptions): Promise<void> {
   validate(options)
