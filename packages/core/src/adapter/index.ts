@@ -1,4 +1,4 @@
 // Helpers the framework adapters (packages/express, packages/fastify) share, so both store sessions alike.
 export { callbackOrPromise, saveFingerprint } from './callback.js'
 export type { StoreCallback } from './callback.js'
-export { cookieMaxInactiveMs, toClusterSession, toFrameworkSession } from './session-cookie.js'
+export { cookieMaxInactiveMs, isCookieExpired, toClusterSession, toFrameworkSession } from './session-cookie.js'
