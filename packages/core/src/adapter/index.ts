@@ -2,3 +2,11 @@
 export { callbackOrPromise, saveFingerprint } from './callback.js'
 export type { StoreCallback } from './callback.js'
 export { cookieMaxInactiveMs, isCookieExpired, toClusterSession, toFrameworkSession } from './session-cookie.js'
+export {
+  COOKIE_OPTION_NAMES,
+  MIN_COOKIE_SECRET_LENGTH,
+  validateBoolean,
+  validateCookieOptions,
+  validateCookieSecret,
+} from './framework-options.js'
+export { closestName, describeValue, refuseUnknownOptions } from '../option-checks.js'
