@@ -42,7 +42,7 @@ app.addHook('onRequest', async (_request, reply) => {
 
 await app.register(clusterSession, {
   secret: config.cookieSecret,
-  cookieName: 'sid', // no dot: nginx can read it as $cookie_sid
+  name: 'sid', // no dot: nginx can read it as $cookie_sid
   cookie: { secure: false, httpOnly: true, sameSite: 'lax', path: '/' }, // the example runs over plain HTTP
   cluster: config.cluster,
   rebind: config.rebind,

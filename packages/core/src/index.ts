@@ -46,5 +46,13 @@ export {
 } from './valve/static-filter.js'
 export { sameSessionBase } from './valve/session-id.js'
 export { callbackOrPromise, saveFingerprint, type StoreCallback } from './adapter/callback.js'
-export { cookieMaxInactiveMs, toClusterSession, toFrameworkSession } from './adapter/session-cookie.js'
+export { cookieMaxInactiveMs, isCookieExpired, toClusterSession, toFrameworkSession } from './adapter/session-cookie.js'
+export {
+  COOKIE_OPTION_NAMES,
+  MIN_COOKIE_SECRET_LENGTH,
+  validateBoolean,
+  validateCookieOptions,
+  validateCookieSecret,
+} from './adapter/framework-options.js'
+export { closestName, describeValue, refuseUnknownOptions } from './option-checks.js'
 export { readTokenCookie, tokenCookieName } from './adapter/version-token-cookie.js'

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net'
 import { InvalidParametersError } from './errors.js'
+import { describeValue } from './option-checks.js'
 
 /** Where a node's cluster transport listens. */
 export interface Address {
@@ -37,14 +38,14 @@ function normalizeHost(host: string): string {
 
 export function validatePort(port: unknown, what: string, { allowZero = true } = {}): number {
   if (typeof port !== 'number' || !Number.isInteger(port) || port < (allowZero ? 0 : 1) || port > 65535) {
-    throw new InvalidParametersError(`${what} must be an integer port ${allowZero ? '0' : '1'}-65535, got ${String(port)}`)
+    throw new InvalidParametersError(`${what} must be an integer ${allowZero ? '0' : '1'}-65535, got ${describeValue(port)}`)
   }
   return port
 }
 
 export function validateRoute(route: unknown): string {
   if (typeof route !== 'string' || !ROUTE_PATTERN.test(route)) {
-    throw new InvalidParametersError(`route must match ${ROUTE_PATTERN} (letters, digits, _ or -, at most 32), got ${JSON.stringify(route)}`)
+    throw new InvalidParametersError(`route must match ${ROUTE_PATTERN} (letters, digits, _ or -, at most 32), got ${describeValue(route)}`)
   }
   return route
 }
@@ -53,7 +54,7 @@ const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:
 
 export function validateHost(host: unknown, what = 'host'): string {
   if (typeof host !== 'string' || !(isIP(host) || HOSTNAME.test(host))) {
-    throw new InvalidParametersError(`${what} must be an IP address or a hostname, got ${JSON.stringify(host)}`)
+    throw new InvalidParametersError(`${what} must be an IP address or a hostname, got ${describeValue(host)}`)
   }
   return host
 }
@@ -63,9 +64,9 @@ export function parseAddress(input: string | Address, what = 'member address'): 
   if (typeof input === 'object' && input !== null) {
     return { host: validateHost(input.host, what), port: validatePort(input.port, what, { allowZero: false }) }
   }
-  if (typeof input !== 'string') throw new InvalidParametersError(`${what} must be "host:port", got ${String(input)}`)
+  if (typeof input !== 'string') throw new InvalidParametersError(`${what} must be "host:port", got ${describeValue(input)}`)
   const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(input) ?? /^([^:[\]]+):(\d{1,5})$/.exec(input)
-  if (!m) throw new InvalidParametersError(`${what} must be "host:port", got ${JSON.stringify(input)}`)
+  if (!m) throw new InvalidParametersError(`${what} must be "host:port", got ${describeValue(input)}`)
   return { host: validateHost(m[1], what), port: validatePort(Number(m[2]), what, { allowZero: false }) }
 }
 

@@ -1,14 +1,19 @@
 import {
   createSessionCluster,
   createStaticFilter,
+  describeValue,
   InvalidParametersError,
   readTokenCookie,
   type RebindMode,
   type SessionCluster,
   type SessionClusterInit,
   type StaticFilterOption,
+  refuseUnknownOptions,
   tokenCookieName,
   UnserializableValueError,
+  validateBoolean,
+  validateCookieOptions,
+  validateCookieSecret,
   validateRebindMode,
 } from '@session-cluster/core'
 import type { NextFunction, Request, Response } from 'express'
@@ -17,7 +22,7 @@ import { ClusterStore } from './cluster-store.js'
 
 /** Options of `clusterSession`. The express-session options that still make sense pass through unchanged. */
 export interface ClusterSessionOptions {
-  /** Cookie signing secret; an array rotates (the first signs, all verify). Required. */
+  /** Cookie signing secret, at least 32 characters; an array rotates (the first signs, all verify). Required. */
   secret: string | string[]
   /** Options to create (and start, and later stop) a cluster, or a cluster you own (started here, never stopped here). */
   cluster: SessionClusterInit | SessionCluster
@@ -236,42 +241,24 @@ function isSessionCluster(value: unknown): value is SessionCluster {
 }
 
 function validate(options: ClusterSessionOptions): void {
-  if (typeof options !== 'object' || options === null) throw new InvalidParametersError('clusterSession(options): options object required')
-  const known = new Set<string>([...PASSED_THROUGH, ...OWN])
-  for (const key of Object.keys(options)) {
-    const refused = REFUSED[key]
-    if (refused) throw new InvalidParametersError(`clusterSession: option "${key}" is not supported: ${refused}`)
-    if (!known.has(key)) throw new InvalidParametersError(`clusterSession: unknown option "${key}"`)
+  const prefix = 'clusterSession: '
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidParametersError(`${prefix}an options object is required, got ${describeValue(options)}`)
   }
-  const { secret } = options
-  const secrets = Array.isArray(secret) ? secret : [secret]
-  if (secrets.length === 0 || !secrets.every((s) => typeof s === 'string' && s.length > 0)) {
-    throw new InvalidParametersError('clusterSession: secret is required (a non-empty string or array of non-empty strings)')
-  }
+  refuseUnknownOptions(options, new Set<string>([...PASSED_THROUGH, ...OWN]), { what: 'option', prefix, refused: REFUSED })
+  validateCookieSecret(options.secret, prefix)
   if (typeof options.cluster !== 'object' || options.cluster === null) {
-    throw new InvalidParametersError('clusterSession: cluster is required (SessionClusterInit options or a SessionCluster)')
+    throw new InvalidParametersError(`${prefix}cluster is required (SessionClusterInit options or a SessionCluster), got ${describeValue(options.cluster)}`)
   }
   if (options.name !== undefined && (typeof options.name !== 'string' || !COOKIE_NAME.test(options.name))) {
-    throw new InvalidParametersError(`clusterSession: name must be a cookie name token, got ${JSON.stringify(options.name)}`)
+    throw new InvalidParametersError(`${prefix}name must be a cookie name token, got ${describeValue(options.name)}`)
   }
-  for (const key of ['rolling', 'resave', 'saveUninitialized', 'proxy'] as const) {
-    if (options[key] !== undefined && typeof options[key] !== 'boolean') {
-      throw new InvalidParametersError(`clusterSession: ${key} must be a boolean, got ${JSON.stringify(options[key])}`)
-    }
-  }
+  for (const key of ['rolling', 'resave', 'saveUninitialized', 'proxy'] as const) validateBoolean(options, key, prefix)
   if (options.unset !== undefined && options.unset !== 'destroy' && options.unset !== 'keep') {
-    throw new InvalidParametersError(`clusterSession: unset must be 'destroy' or 'keep', got ${JSON.stringify(options.unset)}`)
+    throw new InvalidParametersError(`${prefix}unset must be 'destroy' or 'keep', got ${describeValue(options.unset)}`)
   }
-  const { cookie } = options
-  if (cookie !== undefined && typeof cookie !== 'function' && (typeof cookie !== 'object' || cookie === null)) {
-    throw new InvalidParametersError('clusterSession: cookie must be an options object or a function (req) => options')
-  }
-  if (cookie && typeof cookie === 'object') {
-    const maxAge = cookie.maxAge
-    if (maxAge !== undefined && maxAge !== null && (typeof maxAge !== 'number' || !(maxAge > 0))) {
-      throw new InvalidParametersError(`clusterSession: cookie.maxAge must be a positive number of ms, got ${String(maxAge)}`)
-    }
-  }
+  // A function of the request is called per request; its result is express-session's to check.
+  if (options.cookie !== undefined && typeof options.cookie !== 'function') validateCookieOptions(options.cookie, prefix)
   validateRebindMode(options.rebind)
   createStaticFilter(options.staticFilter)
 }

@@ -1,6 +1,7 @@
 import {
   callbackOrPromise,
   cookieMaxInactiveMs,
+  isCookieExpired,
   type LoadedSession,
   type SessionCluster,
   type StoreCallback,
@@ -20,8 +21,11 @@ interface RequestState {
   loaded?: LoadedSession
   /** `id + json` of the last successful save, so express-session's own save after ours is not repeated. */
   saved?: string
-  /** A save for this request already failed and was reported: later sets for it are no-ops. */
-  failed?: boolean
+}
+
+export interface ClusterStoreOptions {
+  /** `close()` stops the cluster: the store owns it (as `clusterStore()` makes it). @default false */
+  stopClusterOnClose?: boolean
 }
 
 /**
@@ -40,10 +44,33 @@ export class ClusterStore extends session.Store {
   /** get() result → the load it came from (createSession then ties it to the request). */
   readonly #loads = new WeakMap<object, LoadedSession>()
   readonly #requests = new WeakMap<object, RequestState>()
+  readonly #stopClusterOnClose: boolean
+  /** The cluster's start while it runs (operations wait for it); undefined once it has succeeded. */
+  #starting: Promise<void> | undefined
+  #closing: Promise<void> | undefined
 
-  constructor(cluster: SessionCluster) {
+  /** Starts the cluster if it is not (start is idempotent); operations wait until it is ready. */
+  constructor(cluster: SessionCluster, options: ClusterStoreOptions = {}) {
     super()
     this.cluster = cluster
+    this.#stopClusterOnClose = options.stopClusterOnClose ?? false
+    const starting = cluster.start().then(() => {
+      this.#starting = undefined
+    })
+    // A failed start reaches every operation (and `ready`); it must not crash the process on its own.
+    starting.catch(() => {})
+    this.#starting = starting
+  }
+
+  /** Resolves once the cluster is ready (state transfer done); rejects if it could not start. */
+  get ready(): Promise<void> {
+    return this.#starting ?? Promise.resolve()
+  }
+
+  /** Stops the cluster if this store owns it (`clusterStore()`); otherwise the cluster is its creator's. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= this.#stopClusterOnClose ? this.cluster.stop() : Promise.resolve()
+    return this.#closing
   }
 
   /**
@@ -56,9 +83,14 @@ export class ClusterStore extends session.Store {
     const token = this.nextReadToken
     this.nextReadToken = undefined
     return callbackOrPromise(callback, async () => {
+      if (this.#starting) await this.#starting
       const loaded = await this.cluster.load(sid, token === undefined ? undefined : { token })
       if (!loaded) return null
       const sess = toExpress(loaded)
+      if (isCookieExpired(sess, Date.now())) {
+        await this.cluster.destroy(sid)
+        return null
+      }
       this.#loads.set(sess, loaded)
       return sess
     })
@@ -66,28 +98,32 @@ export class ClusterStore extends session.Store {
 
   set(sid: string, sess: session.SessionData, callback?: StoreCallback<void>): Promise<void> {
     return callbackOrPromise(callback, async () => {
+      if (this.#starting) await this.#starting
       const state = this.#stateOf(sess as StoredSession)
-      if (state?.failed) return
       const loaded = state?.loaded && sameSessionBase(state.loaded.id, sid) ? state.loaded : undefined
       const { data, maxInactiveMs } = toClusterSession(sess, loaded)
       const fingerprint = state ? saveFingerprint(sid, data) : undefined
       if (fingerprint !== undefined && state?.saved === fingerprint) return
-      try {
-        await this.cluster.save(sid, data, { loaded, maxInactiveMs })
-      } catch (error) {
-        if (state) state.failed = true
-        throw error
-      }
+      // A failed save is reported and remembers nothing: a later save in the same request tries again.
+      await this.cluster.save(sid, data, { loaded, maxInactiveMs })
       if (state) state.saved = fingerprint
     })
   }
 
   destroy(sid: string, callback?: StoreCallback<void>): Promise<void> {
-    return callbackOrPromise(callback, () => this.cluster.destroy(sid))
+    return callbackOrPromise(callback, async () => {
+      if (this.#starting) await this.#starting
+      await this.cluster.destroy(sid)
+    })
   }
 
-  /** Cheap: records the access locally; access times replicate coalesced, never the payload. */
+  /**
+   * Cheap: records the access locally; access times replicate coalesced, never the payload. A cookie whose
+   * max age changed ("remember me": express-session sees no change and only touches) is saved instead, or
+   * the next load would rebuild the cookie with the old max age.
+   */
   override touch(sid: string, sess: session.SessionData, callback?: StoreCallback<void>): Promise<void> {
+    if (this.#starting || this.#maxAgeChanged(sid, sess)) return this.set(sid, sess, callback)
     let error: unknown
     try {
       const state = this.#stateOf(sess as StoredSession)
@@ -109,22 +145,30 @@ export class ClusterStore extends session.Store {
   /** Every live session this node holds, as an object keyed by session id (like express-session's MemoryStore). */
   override all(callback?: StoreCallback<Record<string, session.SessionData>>): Promise<Record<string, session.SessionData>> {
     return callbackOrPromise(callback, async () => {
+      if (this.#starting) await this.#starting
       const out: Record<string, session.SessionData> = {}
       for (const id of this.cluster.ids()) {
         const loaded = await this.cluster.load(id)
-        if (loaded) out[id] = toExpress(loaded)
+        const sess = loaded && toExpress(loaded)
+        if (sess && !isCookieExpired(sess, Date.now())) out[id] = sess
       }
       return out
     })
   }
 
   override length(callback?: StoreCallback<number>): Promise<number> {
-    return callbackOrPromise(callback, async () => this.cluster.size)
+    return callbackOrPromise(callback, async () => {
+      if (this.#starting) await this.#starting
+      return this.cluster.size
+    })
   }
 
   /** Destroys every session, cluster-wide. */
   override clear(callback?: StoreCallback<void>): Promise<void> {
-    return callbackOrPromise(callback, () => this.cluster.clear())
+    return callbackOrPromise(callback, async () => {
+      if (this.#starting) await this.#starting
+      await this.cluster.clear()
+    })
   }
 
   /** Also remembers, per request, the load the session came from, so `set` can send only what changed. */
@@ -145,6 +189,14 @@ export class ClusterStore extends session.Store {
     return this.#requests.get(req)?.loaded
   }
 
+  /** Whether the cookie's max age differs from the stored session's idle limit (beyond express-session's drift). */
+  #maxAgeChanged(sid: string, sess: session.SessionData): boolean {
+    const maxInactiveMs = cookieMaxInactiveMs(sess)
+    if (maxInactiveMs === undefined) return false
+    const stored = this.cluster.meta(sid)?.maxInactiveMs
+    return stored !== undefined && Math.abs(stored - maxInactiveMs) >= MAX_AGE_DRIFT_MS
+  }
+
   #stateOf(sess: StoredSession): RequestState | undefined {
     const req = sess.req
     if (!req) return undefined
@@ -153,6 +205,9 @@ export class ClusterStore extends session.Store {
     return state
   }
 }
+
+/** express-session recomputes `originalMaxAge` from a date: below this it drifted, it did not change. */
+const MAX_AGE_DRIFT_MS = 1_000
 
 /** Cluster attributes → what express-session expects from `get` (the cookie mapping is shared with Fastify). */
 function toExpress(loaded: LoadedSession): session.SessionData {

@@ -8,6 +8,8 @@
 import './types.js'
 
 export { ClusterStore } from './cluster-store.js'
+export type { ClusterStoreOptions } from './cluster-store.js'
+export { clusterStore } from './cluster-store-factory.js'
 export { clusterSession, DEFAULT_COOKIE_NAME } from './cluster-session.js'
 export type { ClusterSessionMiddleware, ClusterSessionOptions } from './cluster-session.js'
 export { DEFAULT_STATIC_FILTER } from '@session-cluster/core'

@@ -296,7 +296,7 @@ describe('clusterSession: options are validated up front', () => {
   it('a cluster passed in is used and not stopped by close()', async () => {
     const { createSessionCluster, silentLogger } = await import('@session-cluster/core')
     const own = createSessionCluster({ route: 'own', port: 0, logger: silentLogger })
-    const sessions = clusterSession({ secret: [SECRET, 'old secret'], cluster: own })
+    const sessions = clusterSession({ secret: [SECRET, 'the previous secret, also long enough'], cluster: own })
     expect(sessions.cluster).toBe(own)
     await sessions.ready
     await sessions.close()

@@ -2,6 +2,7 @@ import type { Session } from 'fastify'
 import {
   callbackOrPromise,
   cookieMaxInactiveMs,
+  isCookieExpired,
   type LoadedSession,
   type SessionCluster,
   type SessionData as ClusterData,
@@ -22,6 +23,11 @@ interface RequestState {
   loaded: LoadedSession
   /** `id + json` of the last successful save, so a repeated identical save (regenerate, save(), onSend) is free. */
   saved?: string
+}
+
+export interface ClusterStoreOptions {
+  /** `close()` stops the cluster: the store owns it (as `clusterStore()` makes it). @default false */
+  stopClusterOnClose?: boolean
 }
 
 /** A route rebinding in flight: the next `destroy(from)` is part of it, and `set(to)` continues this state. */
@@ -55,9 +61,32 @@ export class ClusterStore {
   /** Sessions this store saved (for `wasStored`), and sessions whose save failed (already reported). */
   readonly #stored = new WeakSet<object>()
   readonly #failed = new WeakSet<object>()
+  readonly #stopClusterOnClose: boolean
+  /** The cluster's start while it runs (operations wait for it); undefined once it has succeeded. */
+  #starting: Promise<void> | undefined
+  #closing: Promise<void> | undefined
 
-  constructor(cluster: SessionCluster) {
+  /** Starts the cluster if it is not (start is idempotent); operations wait until it is ready. */
+  constructor(cluster: SessionCluster, options: ClusterStoreOptions = {}) {
     this.cluster = cluster
+    this.#stopClusterOnClose = options.stopClusterOnClose ?? false
+    const starting = cluster.start().then(() => {
+      this.#starting = undefined
+    })
+    // A failed start reaches every operation (and `ready`); it must not crash the process on its own.
+    starting.catch(() => {})
+    this.#starting = starting
+  }
+
+  /** Resolves once the cluster is ready (state transfer done); rejects if it could not start. */
+  get ready(): Promise<void> {
+    return this.#starting ?? Promise.resolve()
+  }
+
+  /** Stops the cluster if this store owns it (`clusterStore()`); otherwise the cluster is its creator's. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= this.#stopClusterOnClose ? this.cluster.stop() : Promise.resolve()
+    return this.#closing
   }
 
   /**
@@ -70,15 +99,22 @@ export class ClusterStore {
     const token = this.nextReadToken
     this.nextReadToken = undefined
     return callbackOrPromise(callback, async () => {
+      if (this.#starting) await this.#starting
       const loaded = await this.cluster.load(sid, token === undefined ? undefined : { token })
       if (!loaded) return null
+      const sess = toFastify(loaded)
+      if (isCookieExpired(sess, Date.now())) {
+        await this.cluster.destroy(sid)
+        return null
+      }
       this.#remember(loaded)
-      return toFastify(loaded)
+      return sess
     })
   }
 
   set(sid: string, sess: StoredSession, callback?: StoreCallback<void>): Promise<void> {
     return callbackOrPromise(callback, async () => {
+      if (this.#starting) await this.#starting
       // A failed save was reported (an error response); the error response's own save must not fail again.
       if (this.#failed.has(sess)) return
       const state = this.#states.get(sess) ?? this.#continueRebind(sid, sess)
@@ -106,13 +142,19 @@ export class ClusterStore {
         rebind.destroyed = true
         return
       }
+      if (this.#starting) await this.#starting
       await this.cluster.destroy(sid)
     })
   }
 
-  /** Cheap: records the access locally; access times replicate coalesced, never the payload. */
+  /**
+   * Cheap: records the access locally; access times replicate coalesced, never the payload. A cookie whose
+   * max age changed ("remember me") is saved instead, or the next load would rebuild the old max age.
+   */
   touch(sid: string, sess: StoredSession, callback?: StoreCallback<void>): Promise<void> {
+    if (this.#maxAgeChanged(sid, sess)) return this.set(sid, sess, callback)
     return callbackOrPromise(callback, async () => {
+      if (this.#starting) await this.#starting
       this.cluster.touch(sid, { maxInactiveMs: cookieMaxInactiveMs(sess) })
     })
   }
@@ -120,22 +162,30 @@ export class ClusterStore {
   /** Every live session this node holds, keyed by session id. */
   all(callback?: StoreCallback<Record<string, Session>>): Promise<Record<string, Session>> {
     return callbackOrPromise(callback, async () => {
+      if (this.#starting) await this.#starting
       const out: Record<string, Session> = {}
       for (const id of this.cluster.ids()) {
         const loaded = await this.cluster.load(id)
-        if (loaded) out[id] = toFastify(loaded)
+        const sess = loaded && toFastify(loaded)
+        if (sess && !isCookieExpired(sess, Date.now())) out[id] = sess
       }
       return out
     })
   }
 
   length(callback?: StoreCallback<number>): Promise<number> {
-    return callbackOrPromise(callback, async () => this.cluster.size)
+    return callbackOrPromise(callback, async () => {
+      if (this.#starting) await this.#starting
+      return this.cluster.size
+    })
   }
 
   /** Destroys every session, cluster-wide. */
   clear(callback?: StoreCallback<void>): Promise<void> {
-    return callbackOrPromise(callback, () => this.cluster.clear())
+    return callbackOrPromise(callback, async () => {
+      if (this.#starting) await this.#starting
+      await this.cluster.clear()
+    })
   }
 
   /**
@@ -179,6 +229,14 @@ export class ClusterStore {
     }
   }
 
+  /** Whether the cookie's max age differs from the stored session's idle limit (beyond a clock's drift). */
+  #maxAgeChanged(sid: string, sess: StoredSession): boolean {
+    const maxInactiveMs = cookieMaxInactiveMs(sess)
+    if (maxInactiveMs === undefined) return false
+    const stored = this.cluster.meta(sid)?.maxInactiveMs
+    return stored !== undefined && Math.abs(stored - maxInactiveMs) >= MAX_AGE_DRIFT_MS
+  }
+
   #remember(loaded: LoadedSession): void {
     let list = this.#pending.get(loaded.id)
     if (!list) this.#pending.set(loaded.id, (list = []))
@@ -204,6 +262,9 @@ export class ClusterStore {
     return entry!.state
   }
 }
+
+/** A max age recomputed from a date drifts by milliseconds; below this it did not change. */
+const MAX_AGE_DRIFT_MS = 1_000
 
 /** True when `session` has exactly the attributes of `data` (cookie aside), each the same value or object. */
 function holds(sess: StoredSession, data: ClusterData): boolean {

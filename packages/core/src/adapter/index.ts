@@ -1,5 +1,13 @@
 // Helpers the framework adapters (packages/express, packages/fastify) share, so both store sessions alike.
 export { callbackOrPromise, saveFingerprint } from './callback.js'
 export type { StoreCallback } from './callback.js'
-export { cookieMaxInactiveMs, toClusterSession, toFrameworkSession } from './session-cookie.js'
+export { cookieMaxInactiveMs, isCookieExpired, toClusterSession, toFrameworkSession } from './session-cookie.js'
+export {
+  COOKIE_OPTION_NAMES,
+  MIN_COOKIE_SECRET_LENGTH,
+  validateBoolean,
+  validateCookieOptions,
+  validateCookieSecret,
+} from './framework-options.js'
+export { closestName, describeValue, refuseUnknownOptions } from '../option-checks.js'
 export { readTokenCookie, tokenCookieName } from './version-token-cookie.js'

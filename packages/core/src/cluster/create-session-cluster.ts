@@ -7,8 +7,9 @@ import { childLogger, consoleLogger } from '../logger.js'
 import { isLoopbackHost, validateHost, validatePort, validateRoute } from '../member.js'
 import { newIncarnationId, staticMembership } from '../membership/static/static-membership.js'
 import { Metrics } from '../metrics.js'
+import { describeValue, refuseUnknownOptions } from '../option-checks.js'
 import { tcpTransport } from '../transport/tcp/index.js'
-import { CLUSTER_DEFAULTS, type SessionClusterInit } from './options.js'
+import { CLUSTER_DEFAULTS, CLUSTER_OPTION_NAMES, type SessionClusterInit } from './options.js'
 import { type ClusterSettings, ReplicatedSessionCluster } from './replicated-session-cluster.js'
 import type { SessionCluster } from './session-cluster.js'
 
@@ -24,14 +25,20 @@ import type { SessionCluster } from './session-cluster.js'
 function validateSecrets(secret: unknown): string[] | undefined {
   if (secret === undefined) return undefined
   const list = Array.isArray(secret) ? secret : [secret]
-  if (list.length === 0 || list.some((s) => typeof s !== 'string' || s.length < 16)) {
-    throw new InvalidParametersError('secret must be a string of at least 16 characters, or a non-empty array of them (a rotation)')
+  const bad = list.length === 0 ? secret : list.find((s) => typeof s !== 'string' || s.length < 16)
+  if (list.length === 0 || bad !== undefined) {
+    const got = typeof bad === 'string' ? `a string of ${bad.length}` : describeValue(bad)
+    throw new InvalidParametersError(`secret must be a string of at least 16 characters, or a non-empty array of them (a rotation), got ${got}`)
   }
   return list as string[]
 }
 
 export function createSessionCluster(init: SessionClusterInit): SessionCluster {
-  if (init === null || typeof init !== 'object') throw new InvalidParametersError('cluster options must be an object')
+  if (init === null || typeof init !== 'object') throw new InvalidParametersError(`cluster options must be an object, got ${describeValue(init)}`)
+  refuseUnknownOptions(init, CLUSTER_OPTION_NAMES, { what: 'cluster option' })
+  if (init.insecure !== undefined && typeof init.insecure !== 'boolean') {
+    throw new InvalidParametersError(`insecure must be a boolean, got ${describeValue(init.insecure)}`)
+  }
   const settings = resolveSettings(init)
   const route = validateRoute(init.route)
   const clock = init.clock ?? systemClock
@@ -126,21 +133,21 @@ function resolveSettings(init: SessionClusterInit): ClusterSettings {
     const value = init[key]
     if (value === undefined) continue
     if (typeof value !== 'number' || Number.isNaN(value) || value <= 0 || (!Number.isFinite(value) && key !== 'maxSessions')) {
-      throw new InvalidParametersError(`${key} must be a positive number, got ${String(value)}`)
+      throw new InvalidParametersError(`${key} must be a positive number, got ${describeValue(value)}`)
     }
     settings[key] = value
   }
   if (init.replication !== undefined) {
     if (init.replication !== 'sync' && init.replication !== 'async') {
-      throw new InvalidParametersError(`replication must be 'sync' or 'async', got ${JSON.stringify(init.replication)}`)
+      throw new InvalidParametersError(`replication must be 'sync' or 'async', got ${describeValue(init.replication)}`)
     }
     settings.replication = init.replication
   }
   if (init.members !== undefined && !Array.isArray(init.members)) {
-    throw new InvalidParametersError('members must be an array of "host:port" strings')
+    throw new InvalidParametersError(`members must be an array of "host:port" strings, got ${describeValue(init.members)}`)
   }
   if (init.clusterName !== undefined && (typeof init.clusterName !== 'string' || init.clusterName.length === 0 || init.clusterName.length > 128)) {
-    throw new InvalidParametersError('clusterName must be a non-empty string of at most 128 characters')
+    throw new InvalidParametersError(`clusterName must be a non-empty string of at most 128 characters, got ${describeValue(init.clusterName)}`)
   }
   for (const key of ['maxSessionBytes', 'stateTransferChunkBytes'] as const) {
     // One session (a delta) or one chunk must fit a frame with room for its encoding and encryption.

@@ -109,6 +109,53 @@ export interface SessionClusterInit {
   logger?: Logger
 }
 
+/** Every option name, to refuse a typo (`memebrs`) instead of starting a node alone. */
+const OPTION_NAMES = [
+  'route',
+  'host',
+  'port',
+  'advertiseHost',
+  'members',
+  'secret',
+  'clusterName',
+  'insecure',
+  'replication',
+  'ackTimeoutMs',
+  'stateTransferTimeoutMs',
+  'stateTransferChunkBytes',
+  'maxStateTransfers',
+  'maxStateTransfersPerPeer',
+  'maxStateTransferSnapshotBytes',
+  'stateTransfersPerMinute',
+  'antiEntropyRequestsPerSecond',
+  'peerRecordsPerSecond',
+  'defaultMaxInactiveMs',
+  'accessFlushIntervalMs',
+  'expiryIntervalMs',
+  'tombstoneRetentionMs',
+  'antiEntropyIntervalMs',
+  'maxUnackedBytes',
+  'tokenWaitMs',
+  'maxSessions',
+  'maxSessionBytes',
+  'maxFrameBytes',
+  'helloTimeoutMs',
+  'maxPendingConnections',
+  'maxPendingConnectionsPerSource',
+  'heartbeatIntervalMs',
+  'suspectTimeoutMs',
+  'verifyTimeoutMs',
+  'transport',
+  'clock',
+  'logger',
+] as const satisfies ReadonlyArray<keyof SessionClusterInit>
+
+// OPTION_NAMES lists every option of SessionClusterInit: an option added there but not here fails to compile.
+type EveryOptionListed<Unlisted extends never> = Unlisted
+export type UnlistedClusterOption = EveryOptionListed<Exclude<keyof SessionClusterInit, (typeof OPTION_NAMES)[number]>>
+
+export const CLUSTER_OPTION_NAMES: ReadonlySet<string> = new Set(OPTION_NAMES)
+
 export const CLUSTER_DEFAULTS = {
   host: '127.0.0.1',
   port: 4000,

@@ -32,7 +32,7 @@ import {
 } from '../session/index.js'
 import { covers, encodeVersionToken, parseVersionToken, type VersionToken, versionOf } from '../session/version-token.js'
 import { chooseRoute, type RebindMode } from '../valve/route-binding.js'
-import { formatSessionId, generateSessionId, parseSessionId } from '../valve/session-id.js'
+import { formatSessionId, generateSessionId, sessionIdOf, sessionKeyOf } from '../valve/session-id.js'
 import type { CLUSTER_DEFAULTS } from './options.js'
 import type {
   ClusterStatus,
@@ -279,15 +279,15 @@ export class ReplicatedSessionCluster implements SessionCluster {
   }
 
   async load(id: string, options?: LoadOptions): Promise<LoadedSession | undefined> {
-    const parsed = parseSessionId(id)
+    const parsed = sessionKeyOf(id)
     if (!parsed) return undefined
-    const fencing = this.#state === 'running' ? this.#strategy.beforeRead(parsed.base) : undefined
+    const fencing = this.#state === 'running' ? this.#strategy.beforeRead(parsed.key) : undefined
     if (fencing) await fencing
-    if (options?.token !== undefined && this.#s.replication === 'async' && this.#state === 'running') await this.#catchUpTo(parsed.base, options.token)
-    const record = this.#table.getLive(parsed.base)
+    if (options?.token !== undefined && this.#s.replication === 'async' && this.#state === 'running') await this.#catchUpTo(parsed.key, options.token)
     // Any route of a known random part resolves: the random part is the credential (and cookie signatures cover
     // the route), and a route that lost a concurrent rebind, or whose node died long ago, must still find the
     // session. `routeFor` then tells the adapter which route the cookie should carry.
+    const record = await this.#liveUnlessIdle(parsed.key)
     if (!record) return undefined
     const view = loadSession(record)
     const loaded: LoadedSession = { id, data: view.data, meta: this.#metaOf(record) }
@@ -297,9 +297,9 @@ export class ReplicatedSessionCluster implements SessionCluster {
 
   async save(id: string, data: SessionData, options: SaveOptions = {}): Promise<void> {
     this.#assertRunning()
-    const parsed = parseSessionId(id)
-    if (!parsed) throw new InvalidParametersError(`not a session id of this cluster: ${JSON.stringify(id)}`)
-    const existing = this.#table.get(parsed.base)
+    const parsed = sessionKeyOf(id)
+    if (!parsed) throw new InvalidParametersError(`not a session id: ${JSON.stringify(id)} (a non-empty string of at most 190 bytes)`)
+    const existing = this.#table.get(parsed.key)
     if (existing?.destroyed) {
       // Destroyed (here or by a concurrent request elsewhere): destruction is final.
       this.#p.metrics.increment('sessions.save-after-destroy')
@@ -316,20 +316,23 @@ export class ReplicatedSessionCluster implements SessionCluster {
     }
     const maxInactiveMs = validMaxInactive(options.maxInactiveMs ?? this.#s.defaultMaxInactiveMs)
     const maxInactiveChanged = isNew || existing.maxInactiveMs.value !== maxInactiveMs
-    const routeChanged = isNew || existing.route.value !== parsed.route
+    // An id without a route is bound to the node that created it (it expires the session first, as an owner
+    // does); later saves elsewhere leave that alone, since the id names no route to move to.
+    const route = parsed.route ?? (isNew ? this.route : existing.route.value || this.route)
+    const routeChanged = isNew || existing.route.value !== route
     if (!isNew && isEmptyDiff(diff) && !maxInactiveChanged && !routeChanged) {
       // Nothing but an access (rolling saves, resave): recorded here, replicated coalesced like touch.
-      this.#table.touch(parsed.base, now)
+      this.#table.touch(parsed.key, now)
       return
     }
     const delta = deltaForLocalChange(
       existing,
       {
-        id: parsed.base,
+        id: parsed.key,
         diff,
         createdAt: isNew ? now : undefined,
         maxInactiveMs: maxInactiveChanged ? maxInactiveMs : undefined,
-        route: routeChanged ? parsed.route : undefined,
+        route: routeChanged ? route : undefined,
         lastAccessedAt: now,
       },
       this.#hlc,
@@ -341,15 +344,15 @@ export class ReplicatedSessionCluster implements SessionCluster {
   }
 
   touch(id: string, options: { maxInactiveMs?: number } = {}): void {
-    const parsed = parseSessionId(id)
+    const parsed = sessionKeyOf(id)
     if (!parsed) return
-    const record = this.#table.getLive(parsed.base)
+    const record = this.#table.getLive(parsed.key)
     if (!record) return
-    this.#table.touch(parsed.base, this.#p.clock.now())
+    this.#table.touch(parsed.key, this.#p.clock.now())
     if (options.maxInactiveMs !== undefined && record.maxInactiveMs.value !== options.maxInactiveMs) {
       // A changed cookie maxAge is a real (if rare) change: stamp and replicate just that register.
       const maxInactiveMs = validMaxInactive(options.maxInactiveMs)
-      const delta = deltaForLocalChange(record, { id: parsed.base, maxInactiveMs }, this.#hlc)
+      const delta = deltaForLocalChange(record, { id: parsed.key, maxInactiveMs }, this.#hlc)
       if (!delta) return
       this.#applyLocal(delta)
       this.#strategy.commit([delta]).catch((error) => this.#p.logger.warn('could not replicate a max inactive change', { error }))
@@ -357,9 +360,9 @@ export class ReplicatedSessionCluster implements SessionCluster {
   }
 
   async destroy(id: string): Promise<void> {
-    const parsed = parseSessionId(id)
+    const parsed = sessionKeyOf(id)
     if (!parsed) return
-    await this.#destroy([parsed.base], false)
+    await this.#destroy([parsed.key], false)
   }
 
   async clear(): Promise<void> {
@@ -370,11 +373,12 @@ export class ReplicatedSessionCluster implements SessionCluster {
   }
 
   routeFor(id: string, mode: RebindMode): string {
-    const parsed = parseSessionId(id)
-    if (!parsed) return id
-    const record = this.#table.getLive(parsed.base)
+    const parsed = sessionKeyOf(id)
+    // An id without a route keeps its id: there is no route in it to rebind.
+    if (!parsed?.route) return id
+    const record = this.#table.getLive(parsed.key)
     const current = record?.route.value ? record.route.value : parsed.route
-    return formatSessionId(parsed.base, chooseRoute(current, this.route, mode, (r) => this.isRouteLive(r)))
+    return formatSessionId(parsed.key, chooseRoute(current, this.route, mode, (r) => this.isRouteLive(r)))
   }
 
   isRouteLive(route: string): boolean {
@@ -382,13 +386,13 @@ export class ReplicatedSessionCluster implements SessionCluster {
   }
 
   meta(id: string): SessionMeta | undefined {
-    const parsed = parseSessionId(id)
-    const record = parsed && this.#table.getLive(parsed.base)
+    const parsed = sessionKeyOf(id)
+    const record = parsed && this.#table.getLive(parsed.key)
     return record ? this.#metaOf(record) : undefined
   }
 
   ids(): string[] {
-    return [...this.#table].map((r) => formatSessionId(r.id, r.route.value || this.route))
+    return [...this.#table].map((r) => sessionIdOf(r.id, r.route.value || this.route))
   }
 
   status(): ClusterStatus {
@@ -425,6 +429,30 @@ export class ReplicatedSessionCluster implements SessionCluster {
     if (this.#state !== 'running') throw new NotStartedError(`cluster node is ${this.#state}`)
   }
 
+  /**
+   * The live record, unless it is idle past its limit: checked on access, as Tomcat does, so a read never
+   * returns a session that the next sweep would expire. Access times reach this node coalesced, so a session
+   * that looks idle here is first checked with every member (the sweep's own question); one still idle is
+   * expired now. When a member cannot be asked, the session is not served but left for the sweep to decide.
+   */
+  async #liveUnlessIdle(key: string): Promise<SessionRecord | undefined> {
+    const record = this.#table.getLive(key)
+    if (!record || !this.#isIdle(record)) return record
+    if (this.#state === 'running') {
+      if (!(await this.#housekeeping.refreshAccesses([key]))) return undefined
+      const refreshed = this.#table.getLive(key)
+      if (!refreshed || !this.#isIdle(refreshed)) return refreshed
+      this.#expire([key]).catch((error) => this.#p.logger.warn('could not replicate the expiry of an idle session', { error }))
+    }
+    return undefined
+  }
+
+  #isIdle(record: SessionRecord): boolean {
+    const maxInactiveMs = isUnsetRegister(record.maxInactiveMs) ? this.#s.defaultMaxInactiveMs : record.maxInactiveMs.value
+    // Zero or less never expires (Tomcat's convention).
+    return maxInactiveMs > 0 && record.lastAccessedAt + maxInactiveMs <= this.#p.clock.now()
+  }
+
   #metaOf(record: SessionRecord): SessionMeta {
     return {
       createdAt: Number.isFinite(record.createdAt) ? record.createdAt : record.lastAccessedAt,
@@ -459,8 +487,8 @@ export class ReplicatedSessionCluster implements SessionCluster {
 
   versionToken(id: string): string | undefined {
     if (this.#s.replication !== 'async') return undefined
-    const parsed = parseSessionId(id)
-    const record = parsed && this.#table.get(parsed.base)
+    const parsed = sessionKeyOf(id)
+    const record = parsed && this.#table.get(parsed.key)
     return record ? encodeVersionToken(versionOf(record)) : undefined
   }
 
@@ -536,7 +564,7 @@ export class ReplicatedSessionCluster implements SessionCluster {
       // A state transfer reports ~10 changes per session: build only the events someone listens to.
       if (!event || !this.#events.hasListeners(event)) continue
       const record = this.#table.get(change.id)
-      const id = formatSessionId(change.id, record?.route.value || this.route)
+      const id = sessionIdOf(change.id, record?.route.value || this.route)
       if (event === 'attributeChanged') {
         const { name } = change as { name: string }
         this.#events.emit(event, { id, replicated, name, removed: change.type === 'attribute-removed' })

@@ -116,6 +116,14 @@ export class Housekeeping {
     if (stillExpired.length > 0) await this.#init.expire(stillExpired)
   }
 
+  /**
+   * Bring the access times of these sessions up to date with every member's (a read of a session that looks
+   * idle asks before it refuses it); false when some member could not be asked.
+   */
+  async refreshAccesses(ids: string[]): Promise<boolean> {
+    return (await this.#confirmIdle(ids)).length === ids.length
+  }
+
   /** Ask every member for its latest access of these sessions; keep only those every member answered for. */
   async #confirmIdle(ids: string[]): Promise<string[]> {
     const { membership, channel, table, requestTimeoutMs } = this.#init

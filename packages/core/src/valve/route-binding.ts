@@ -1,4 +1,5 @@
 import { InvalidParametersError } from '../errors.js'
+import { describeValue } from '../option-checks.js'
 
 /**
  * When a request's session id names another route (Tomcat's JvmRouteBinderValve):
@@ -12,7 +13,7 @@ export type RebindMode = 'failover' | 'always' | false
 export function validateRebindMode(mode: unknown): RebindMode {
   if (mode === undefined) return 'failover'
   if (mode === 'failover' || mode === 'always' || mode === false) return mode
-  throw new InvalidParametersError(`rebind must be 'failover', 'always' or false, got ${JSON.stringify(mode)}`)
+  throw new InvalidParametersError(`rebind must be 'failover', 'always' or false, got ${describeValue(mode)}`)
 }
 
 /** The route a session should carry after this request, given its current route. */

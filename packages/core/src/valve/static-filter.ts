@@ -1,4 +1,5 @@
 import { InvalidParametersError } from '../errors.js'
+import { describeValue } from '../option-checks.js'
 
 /**
  * Tomcat's ReplicationValve filter: requests for static resources neither load nor replicate the session.
@@ -21,7 +22,7 @@ export function createStaticFilter(option: StaticFilterOption | undefined = DEFA
     return (url) => re.test(pathOf(url))
   }
   if (typeof option === 'function') return (url) => option(pathOf(url)) === true
-  throw new InvalidParametersError('staticFilter must be a RegExp, a function (path) => boolean, or false')
+  throw new InvalidParametersError(`staticFilter must be a RegExp, a function (path) => boolean, or false, got ${describeValue(option)}`)
 }
 
 function pathOf(url: string): string {

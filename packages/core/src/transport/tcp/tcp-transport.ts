@@ -1,5 +1,5 @@
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net'
-import { MalformedMessageError, SendQueueFullError } from '../../errors.js'
+import { InvalidParametersError, MalformedMessageError, SendQueueFullError } from '../../errors.js'
 import { TypedEmitter } from '../../events.js'
 import { type Address, addressKey, isLoopbackHost } from '../../member.js'
 import { ThrottledWarning } from '../../throttled-warning.js'
@@ -145,7 +145,7 @@ class TcpTransport implements Transport {
       this.#accept(socket),
     )
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
+      server.once('error', (error) => reject(listenError(error, host, port)))
       server.listen({ host, port }, () => {
         server.off('error', reject)
         resolve()
@@ -217,4 +217,21 @@ class TcpTransport implements Transport {
     this.#rejectionWarnings.note(reason, { remote, error })
     this.#events.emit('rejected', { reason, remote, error })
   }
+}
+
+/**
+ * node:net's listen errors name neither the option nor what the port is for; a node that cannot start should
+ * say which setting to change. The original error is the cause (its `code` is still there).
+ */
+function listenError(error: Error, host: string, port: number): Error {
+  const code = (error as NodeJS.ErrnoException).code
+  const reason =
+    code === 'EADDRINUSE'
+      ? `cluster port ${port} (option \`port\`) is already in use on ${host}: another process, or another cluster node in this one, listens there; choose another port (0 picks a free one)`
+      : code === 'EACCES'
+        ? `cluster port ${port} (option \`port\`) on ${host} needs privileges this process lacks; choose a port above 1023`
+        : code === 'EADDRNOTAVAIL'
+          ? `cluster host ${host} (option \`host\`) is not an address of this machine`
+          : undefined
+  return reason ? new InvalidParametersError(`${reason} (${code})`, { cause: error }) : error
 }
