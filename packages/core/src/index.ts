@@ -56,3 +56,4 @@ export {
 } from './adapter/framework-options.js'
 export { closestName, describeValue, refuseUnknownOptions } from './option-checks.js'
 export { readTokenCookie, tokenCookieName } from './adapter/version-token-cookie.js'
+export { StoreLifecycle } from './adapter/store-lifecycle.js'

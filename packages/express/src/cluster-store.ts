@@ -5,6 +5,7 @@ import {
   type LoadedSession,
   type SessionCluster,
   type StoreCallback,
+  StoreLifecycle,
   saveFingerprint,
   sameSessionBase,
   toClusterSession,
@@ -44,33 +45,24 @@ export class ClusterStore extends session.Store {
   /** get() result → the load it came from (createSession then ties it to the request). */
   readonly #loads = new WeakMap<object, LoadedSession>()
   readonly #requests = new WeakMap<object, RequestState>()
-  readonly #stopClusterOnClose: boolean
+  readonly #life: StoreLifecycle
   /** The cluster's start while it runs (operations wait for it); undefined once it has succeeded. */
-  #starting: Promise<void> | undefined
-  #closing: Promise<void> | undefined
 
   /** Starts the cluster if it is not (start is idempotent); operations wait until it is ready. */
   constructor(cluster: SessionCluster, options: ClusterStoreOptions = {}) {
     super()
     this.cluster = cluster
-    this.#stopClusterOnClose = options.stopClusterOnClose ?? false
-    const starting = cluster.start().then(() => {
-      this.#starting = undefined
-    })
-    // A failed start reaches every operation (and `ready`); it must not crash the process on its own.
-    starting.catch(() => {})
-    this.#starting = starting
+    this.#life = new StoreLifecycle(cluster, options.stopClusterOnClose ?? false)
   }
 
   /** Resolves once the cluster is ready (state transfer done); rejects if it could not start. */
   get ready(): Promise<void> {
-    return this.#starting ?? Promise.resolve()
+    return this.#life.ready
   }
 
   /** Stops the cluster if this store owns it (`clusterStore()`); otherwise the cluster is its creator's. Idempotent. */
   close(): Promise<void> {
-    this.#closing ??= this.#stopClusterOnClose ? this.cluster.stop() : Promise.resolve()
-    return this.#closing
+    return this.#life.close()
   }
 
   /**
@@ -83,7 +75,7 @@ export class ClusterStore extends session.Store {
     const token = this.nextReadToken
     this.nextReadToken = undefined
     return callbackOrPromise(callback, async () => {
-      if (this.#starting) await this.#starting
+      if (this.#life.starting) await this.#life.starting
       const loaded = await this.cluster.load(sid, token === undefined ? undefined : { token })
       if (!loaded) return null
       const sess = toExpress(loaded)
@@ -98,7 +90,7 @@ export class ClusterStore extends session.Store {
 
   set(sid: string, sess: session.SessionData, callback?: StoreCallback<void>): Promise<void> {
     return callbackOrPromise(callback, async () => {
-      if (this.#starting) await this.#starting
+      if (this.#life.starting) await this.#life.starting
       const state = this.#stateOf(sess as StoredSession)
       const loaded = state?.loaded && sameSessionBase(state.loaded.id, sid) ? state.loaded : undefined
       const { data, maxInactiveMs } = toClusterSession(sess, loaded)
@@ -112,7 +104,7 @@ export class ClusterStore extends session.Store {
 
   destroy(sid: string, callback?: StoreCallback<void>): Promise<void> {
     return callbackOrPromise(callback, async () => {
-      if (this.#starting) await this.#starting
+      if (this.#life.starting) await this.#life.starting
       await this.cluster.destroy(sid)
     })
   }
@@ -123,7 +115,7 @@ export class ClusterStore extends session.Store {
    * the next load would rebuild the cookie with the old max age.
    */
   override touch(sid: string, sess: session.SessionData, callback?: StoreCallback<void>): Promise<void> {
-    if (this.#starting || this.#maxAgeChanged(sid, sess)) return this.set(sid, sess, callback)
+    if (this.#life.starting || this.#maxAgeChanged(sid, sess)) return this.set(sid, sess, callback)
     let error: unknown
     try {
       const state = this.#stateOf(sess as StoredSession)
@@ -145,7 +137,7 @@ export class ClusterStore extends session.Store {
   /** Every live session this node holds, as an object keyed by session id (like express-session's MemoryStore). */
   override all(callback?: StoreCallback<Record<string, session.SessionData>>): Promise<Record<string, session.SessionData>> {
     return callbackOrPromise(callback, async () => {
-      if (this.#starting) await this.#starting
+      if (this.#life.starting) await this.#life.starting
       const out: Record<string, session.SessionData> = {}
       for (const id of this.cluster.ids()) {
         const loaded = await this.cluster.load(id)
@@ -158,7 +150,7 @@ export class ClusterStore extends session.Store {
 
   override length(callback?: StoreCallback<number>): Promise<number> {
     return callbackOrPromise(callback, async () => {
-      if (this.#starting) await this.#starting
+      if (this.#life.starting) await this.#life.starting
       return this.cluster.size
     })
   }
@@ -166,7 +158,7 @@ export class ClusterStore extends session.Store {
   /** Destroys every session, cluster-wide. */
   override clear(callback?: StoreCallback<void>): Promise<void> {
     return callbackOrPromise(callback, async () => {
-      if (this.#starting) await this.#starting
+      if (this.#life.starting) await this.#life.starting
       await this.cluster.clear()
     })
   }

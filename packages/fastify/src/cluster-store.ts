@@ -7,6 +7,7 @@ import {
   type SessionCluster,
   type SessionData as ClusterData,
   type StoreCallback,
+  StoreLifecycle,
   saveFingerprint,
   sameSessionBase,
   toClusterSession,
@@ -61,32 +62,23 @@ export class ClusterStore {
   /** Sessions this store saved (for `wasStored`), and sessions whose save failed (already reported). */
   readonly #stored = new WeakSet<object>()
   readonly #failed = new WeakSet<object>()
-  readonly #stopClusterOnClose: boolean
+  readonly #life: StoreLifecycle
   /** The cluster's start while it runs (operations wait for it); undefined once it has succeeded. */
-  #starting: Promise<void> | undefined
-  #closing: Promise<void> | undefined
 
   /** Starts the cluster if it is not (start is idempotent); operations wait until it is ready. */
   constructor(cluster: SessionCluster, options: ClusterStoreOptions = {}) {
     this.cluster = cluster
-    this.#stopClusterOnClose = options.stopClusterOnClose ?? false
-    const starting = cluster.start().then(() => {
-      this.#starting = undefined
-    })
-    // A failed start reaches every operation (and `ready`); it must not crash the process on its own.
-    starting.catch(() => {})
-    this.#starting = starting
+    this.#life = new StoreLifecycle(cluster, options.stopClusterOnClose ?? false)
   }
 
   /** Resolves once the cluster is ready (state transfer done); rejects if it could not start. */
   get ready(): Promise<void> {
-    return this.#starting ?? Promise.resolve()
+    return this.#life.ready
   }
 
   /** Stops the cluster if this store owns it (`clusterStore()`); otherwise the cluster is its creator's. Idempotent. */
   close(): Promise<void> {
-    this.#closing ??= this.#stopClusterOnClose ? this.cluster.stop() : Promise.resolve()
-    return this.#closing
+    return this.#life.close()
   }
 
   /**
@@ -99,7 +91,7 @@ export class ClusterStore {
     const token = this.nextReadToken
     this.nextReadToken = undefined
     return callbackOrPromise(callback, async () => {
-      if (this.#starting) await this.#starting
+      if (this.#life.starting) await this.#life.starting
       const loaded = await this.cluster.load(sid, token === undefined ? undefined : { token })
       if (!loaded) return null
       const sess = toFastify(loaded)
@@ -114,7 +106,7 @@ export class ClusterStore {
 
   set(sid: string, sess: StoredSession, callback?: StoreCallback<void>): Promise<void> {
     return callbackOrPromise(callback, async () => {
-      if (this.#starting) await this.#starting
+      if (this.#life.starting) await this.#life.starting
       // A failed save was reported (an error response); the error response's own save must not fail again.
       if (this.#failed.has(sess)) return
       const state = this.#states.get(sess) ?? this.#continueRebind(sid, sess)
@@ -142,7 +134,7 @@ export class ClusterStore {
         rebind.destroyed = true
         return
       }
-      if (this.#starting) await this.#starting
+      if (this.#life.starting) await this.#life.starting
       await this.cluster.destroy(sid)
     })
   }
@@ -154,7 +146,7 @@ export class ClusterStore {
   touch(sid: string, sess: StoredSession, callback?: StoreCallback<void>): Promise<void> {
     if (this.#maxAgeChanged(sid, sess)) return this.set(sid, sess, callback)
     return callbackOrPromise(callback, async () => {
-      if (this.#starting) await this.#starting
+      if (this.#life.starting) await this.#life.starting
       this.cluster.touch(sid, { maxInactiveMs: cookieMaxInactiveMs(sess) })
     })
   }
@@ -162,7 +154,7 @@ export class ClusterStore {
   /** Every live session this node holds, keyed by session id. */
   all(callback?: StoreCallback<Record<string, Session>>): Promise<Record<string, Session>> {
     return callbackOrPromise(callback, async () => {
-      if (this.#starting) await this.#starting
+      if (this.#life.starting) await this.#life.starting
       const out: Record<string, Session> = {}
       for (const id of this.cluster.ids()) {
         const loaded = await this.cluster.load(id)
@@ -175,7 +167,7 @@ export class ClusterStore {
 
   length(callback?: StoreCallback<number>): Promise<number> {
     return callbackOrPromise(callback, async () => {
-      if (this.#starting) await this.#starting
+      if (this.#life.starting) await this.#life.starting
       return this.cluster.size
     })
   }
@@ -183,7 +175,7 @@ export class ClusterStore {
   /** Destroys every session, cluster-wide. */
   clear(callback?: StoreCallback<void>): Promise<void> {
     return callbackOrPromise(callback, async () => {
-      if (this.#starting) await this.#starting
+      if (this.#life.starting) await this.#life.starting
       await this.cluster.clear()
     })
   }

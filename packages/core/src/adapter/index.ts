@@ -11,3 +11,4 @@ export {
 } from './framework-options.js'
 export { closestName, describeValue, refuseUnknownOptions } from '../option-checks.js'
 export { readTokenCookie, tokenCookieName } from './version-token-cookie.js'
+export { StoreLifecycle } from './store-lifecycle.js'
