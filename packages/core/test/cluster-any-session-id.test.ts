@@ -1,18 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { SessionCluster } from '../src/cluster/session-cluster.js'
 import { MAX_UNROUTED_ID_BYTES, sameSessionBase, sessionKeyOf } from '../src/valve/session-id.js'
-import { memorySessionClusters } from './support/session-cluster.js'
+import { clustersStoppedAfterEach } from './support/session-cluster.js'
 
 // A bare store (express-session, @fastify/session) brings ids of its own shape; they have no route.
-let cleanup: () => Promise<void> = async () => {}
-afterEach(() => cleanup())
-
-async function cluster(count: number, options: Parameters<typeof memorySessionClusters>[0] = {}) {
-  const c = memorySessionClusters(options)
-  cleanup = c.stopAll
-  await c.add(count)
-  return c
-}
+const cluster = clustersStoppedAfterEach()
 
 // What express-session's and @fastify/session's default generators make: 24 random bytes in base64url.
 const FRAMEWORK_ID = 'gd63JF9DXoP8iJIJWcQRHlenC-83Z_G8'

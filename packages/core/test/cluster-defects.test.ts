@@ -1,22 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { SessionCluster } from '../src/cluster/session-cluster.js'
 import { HybridClock, MAX_STAMP_COUNTER } from '../src/session/hlc.js'
 import { readStamp } from '../src/session/wire-checks.js'
-import { memorySessionClusters } from './support/session-cluster.js'
+import { clustersStoppedAfterEach, dataOf } from './support/session-cluster.js'
 
 // One test per fault that lost or hid data before the replication streams, leases and anti-entropy.
 
-let cleanup: () => Promise<void> = async () => {}
-afterEach(() => cleanup())
+const cluster = clustersStoppedAfterEach()
 
-async function cluster(count: number, options: Parameters<typeof memorySessionClusters>[0] = {}) {
-  const c = memorySessionClusters(options)
-  cleanup = c.stopAll
-  await c.add(count)
-  return c
-}
-
-const dataOf = async (node: SessionCluster, id: string) => (await node.load(id))?.data
 
 describe('faults that lost or hid data before', () => {
   it('a reset with a change in flight: the change is resent on the new connection, not lost', async () => {

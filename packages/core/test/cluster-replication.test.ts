@@ -1,19 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { SessionCluster } from '../src/cluster/session-cluster.js'
 import { silentLogger } from '../src/logger.js'
-import { memorySessionClusters } from './support/session-cluster.js'
+import { clustersStoppedAfterEach, dataOf } from './support/session-cluster.js'
 
-let cleanup: () => Promise<void> = async () => {}
-afterEach(() => cleanup())
+const cluster = clustersStoppedAfterEach()
 
-async function cluster(count: number, options: Parameters<typeof memorySessionClusters>[0] = {}) {
-  const c = memorySessionClusters(options)
-  cleanup = c.stopAll
-  await c.add(count)
-  return c
-}
-
-const dataOf = async (node: SessionCluster, id: string) => (await node.load(id))?.data
 
 describe('delta replication (in-memory network, manual clock)', () => {
   it('a session saved on one node is read on every other (sync)', async () => {

@@ -1,3 +1,4 @@
+import { afterEach } from 'vitest'
 import { ManualClock } from '../../src/clock/manual-clock.js'
 import { createSessionCluster } from '../../src/cluster/create-session-cluster.js'
 import type { SessionClusterInit } from '../../src/cluster/options.js'
@@ -73,3 +74,24 @@ export function memorySessionClusters(options: Partial<SessionClusterInit> & { s
   }
   return { clock, network, nodes, wallClocks, add, restart, kill, stopAll, run }
 }
+
+/**
+ * For a test file: `cluster(count, options)` starts `count` in-memory nodes (`memorySessionClusters`), and every
+ * test's clusters are stopped after it.
+ */
+export function clustersStoppedAfterEach(): (count: number, options?: Parameters<typeof memorySessionClusters>[0]) => Promise<ReturnType<typeof memorySessionClusters>> {
+  let cleanup: () => Promise<void> = async () => {}
+  afterEach(async () => {
+    await cleanup()
+    cleanup = async () => {}
+  })
+  return async (count, options = {}) => {
+    const c = memorySessionClusters(options)
+    cleanup = c.stopAll
+    await c.add(count)
+    return c
+  }
+}
+
+/** A node's copy of a session's data, or undefined. */
+export const dataOf = async (node: SessionCluster, id: string) => (await node.load(id))?.data
