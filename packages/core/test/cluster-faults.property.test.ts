@@ -249,7 +249,7 @@ describe('fault injection with a history checker (in-memory network, manual cloc
           }
         },
       ),
-      { numRuns: RUNS, ...(process.env.FAULT_EXAMPLE ? { examples: [JSON.parse(process.env.FAULT_EXAMPLE)] } : {}) },
+      { numRuns: RUNS, ...(process.env.FC_SEED ? { seed: Number(process.env.FC_SEED), path: process.env.FC_PATH } : {}), ...(process.env.FAULT_EXAMPLE ? { examples: [JSON.parse(process.env.FAULT_EXAMPLE)] } : {}) },
     )
   }, 600_000)
 })
