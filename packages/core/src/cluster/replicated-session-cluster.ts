@@ -287,7 +287,10 @@ export class ReplicatedSessionCluster implements SessionCluster {
     // Any route of a known random part resolves: the random part is the credential (and cookie signatures cover
     // the route), and a route that lost a concurrent rebind, or whose node died long ago, must still find the
     // session. `routeFor` then tells the adapter which route the cookie should carry.
-    const record = await this.#liveUnlessIdle(parsed.key)
+    // Looked up and read in one synchronous step: a destroy that runs during an await in between would empty the
+    // record under us, and the client would see a session with no attributes instead of none.
+    let record = this.#table.getLive(parsed.key)
+    if (record && this.#isIdle(record)) record = (await this.#stillInUse(parsed.key)) ? this.#table.getLive(parsed.key) : undefined
     if (!record) return undefined
     const view = loadSession(record)
     const loaded: LoadedSession = { id, data: view.data, meta: this.#metaOf(record) }
@@ -435,16 +438,18 @@ export class ReplicatedSessionCluster implements SessionCluster {
    * that looks idle here is first checked with every member (the sweep's own question); one still idle is
    * expired now. When a member cannot be asked, the session is not served but left for the sweep to decide.
    */
-  async #liveUnlessIdle(key: string): Promise<SessionRecord | undefined> {
-    const record = this.#table.getLive(key)
-    if (!record || !this.#isIdle(record)) return record
-    if (this.#state === 'running') {
-      if (!(await this.#housekeeping.refreshAccesses([key]))) return undefined
-      const refreshed = this.#table.getLive(key)
-      if (!refreshed || !this.#isIdle(refreshed)) return refreshed
-      this.#expire([key]).catch((error) => this.#p.logger.warn('could not replicate the expiry of an idle session', { error }))
-    }
-    return undefined
+  /**
+   * A session that looks idle here may have been used on another node since its last access flush: ask every
+   * member before refusing it, and expire it only when none has seen it used.
+   */
+  async #stillInUse(key: string): Promise<boolean> {
+    if (this.#state !== 'running') return false
+    if (!(await this.#housekeeping.refreshAccesses([key]))) return false
+    const refreshed = this.#table.getLive(key)
+    if (!refreshed) return false
+    if (!this.#isIdle(refreshed)) return true
+    this.#expire([key]).catch((error) => this.#p.logger.warn('could not replicate the expiry of an idle session', { error }))
+    return false
   }
 
   #isIdle(record: SessionRecord): boolean {
