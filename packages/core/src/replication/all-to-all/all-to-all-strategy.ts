@@ -95,6 +95,7 @@ export class AllToAllStrategy implements ReplicationStrategy {
       leaseMs: init.leaseMs,
       maxUnackedBytes: init.maxUnackedBytes,
       maxBatchBytes: init.maxBatchBytes,
+      flushEarly: init.mode === 'async',
       apply: init.apply,
       onMemberGone: (member, inSync, reason) => this.#memberGone(member, inSync, reason),
     })

@@ -26,6 +26,13 @@ export interface ReplicationStreamsInit {
   maxUnackedBytes: number
   /** A batch is cut here (bytes of encoded deltas) so frames stay far below maxFrameBytes. */
   maxBatchBytes: number
+  /**
+   * Send each batch as soon as the code that committed it yields (a microtask), instead of in this turn's check
+   * phase. `async` mode wants it: the commit's answer goes out right after, and the change should reach the
+   * other members before the client's next request does (or that node waits for it, see version tokens).
+   * Costs coalescing: commits of one turn that finish in separate callbacks leave in separate batches.
+   */
+  flushEarly?: boolean
   /** Apply a member's deltas; throw MalformedMessageError to refuse them. */
   apply(deltas: Delta[], why: 'expired' | undefined): void
   /** A member left; `inSync` says whether we still held a read lease on its writes at that moment. */
@@ -254,17 +261,21 @@ export class ReplicationStreams {
   #scheduleFlush(): void {
     if (this.#flushScheduled) return
     this.#flushScheduled = true
-    // Every commit of this turn (several requests finishing together) leaves in one batch per member.
-    setImmediate(() => {
-      this.#flushScheduled = false
-      for (const [key, batch] of this.#pending) {
-        this.#pending.delete(key)
-        this.#flush(batch)
-      }
-      // Already in the check phase with this turn's batches queued: let them leave now, not a turn later (a
-      // transport flush scheduled from here would run only in the next turn's check phase).
-      this.#init.channel.transport.flush?.()
-    })
+    // Every commit of this turn (several requests finishing together) leaves in one batch per member; with
+    // flushEarly, every commit of this callback.
+    if (this.#init.flushEarly) queueMicrotask(() => this.#flushPending())
+    else setImmediate(() => this.#flushPending())
+  }
+
+  #flushPending(): void {
+    this.#flushScheduled = false
+    for (const [key, batch] of this.#pending) {
+      this.#pending.delete(key)
+      this.#flush(batch)
+    }
+    // The batches are queued at the transport, which would write them in this turn's check phase: write them now
+    // (from the check phase itself, a flush scheduled there would wait for the next turn).
+    this.#init.channel.transport.flush?.()
   }
 
   #flush(batch: PendingBatch): void {
