@@ -6,6 +6,7 @@
 // Same cookie name (sid), cookie options, secret derivation (examples/common/config.js) and express-session
 // options as @session-cluster/express's clusterSession() defaults (resave, saveUninitialized and rolling off),
 // so the only difference from the example is the store.
+import { randomBytes } from 'node:crypto'
 import { createServer } from 'node:http'
 import express from 'express'
 import session from 'express-session'
@@ -16,6 +17,9 @@ import { closeHttpServer, exitOnSignals } from '../../../examples/common/shutdow
 const config = configOrExit()
 const { route } = config
 const storeKind = process.env.STORE || 'memory'
+// ROUTED_IDS=1: ids end in this node's route, as the cluster's do, so nginx's sticky config pins each user to the
+// node that holds its session (the unshared floor configuration).
+const routedId = process.env.ROUTED_IDS === '1' ? () => `${randomBytes(24).toString('base64url')}.${route}` : undefined
 
 let redis
 let store // undefined: express-session's MemoryStore
@@ -45,6 +49,7 @@ app.use(
     secret: config.cookieSecret,
     name: 'sid',
     store,
+    ...(routedId ? { genid: routedId } : {}),
     resave: false,
     saveUninitialized: false,
     rolling: false,

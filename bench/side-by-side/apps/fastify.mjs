@@ -7,6 +7,7 @@
 // options as @session-cluster/fastify's plugin defaults (saveUninitialized off, rolling on: @fastify/session
 // then saves the session on every request, which for connect-redis is a SET per read; the cluster store
 // replicates nothing for an unchanged session).
+import { randomBytes } from 'node:crypto'
 import fastifyCookie from '@fastify/cookie'
 import fastifySession from '@fastify/session'
 import Fastify from 'fastify'
@@ -17,6 +18,9 @@ import { exitOnSignals } from '../../../examples/common/shutdown.js'
 const config = configOrExit()
 const { route } = config
 const storeKind = process.env.STORE || 'memory'
+// ROUTED_IDS=1: ids end in this node's route, as the cluster's do, so nginx's sticky config pins each user to the
+// node that holds its session (the unshared floor configuration).
+const routedId = process.env.ROUTED_IDS === '1' ? () => `${randomBytes(24).toString('base64url')}.${route}` : undefined
 
 let redis
 let store // undefined: @fastify/session's MemoryStore
@@ -49,6 +53,7 @@ await app.register(fastifySession, {
   saveUninitialized: false,
   rolling: true,
   ...(store ? { store } : {}),
+  ...(routedId ? { idGenerator: routedId } : {}),
 })
 
 app.get('/cart', async (request) => {

@@ -162,7 +162,7 @@ export function ratioTable(rows) {
 // SVG chart: two panels (req/s, CPU us per request), one group of bars per workload x framework, one bar per
 // store. Written by hand: no chart library for one picture.
 
-const COLORS = { memory: '#8c8c8c', redis: '#d6453d', sync: '#2f6fd6', async: '#7fb0f0' }
+const COLORS = { memory: '#8c8c8c', unshared: '#bdbdbd', redis: '#d6453d', sync: '#2f6fd6', async: '#7fb0f0' }
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
 
 export function renderSvg(rows, { title, subtitle }) {

@@ -22,6 +22,10 @@ const APPS = fileURLToPath(new URL('../apps/', import.meta.url))
  */
 export const STORES = {
   memory: { label: 'MemoryStore', nodes: 1 },
+  // The floor of any 3-node store: three MemoryStore processes that share nothing, each user pinned to the node
+  // that made its session (ids end in the node's route; nginx's sticky config reads it). What 3 processes and
+  // nginx cost with no store traffic at all; no failover, so not a deployment, a yardstick.
+  unshared: { label: 'MemoryStore x3, sticky, unshared', nodes: 3, nginx: 'sticky', routedIds: true },
   redis: { label: 'connect-redis', nodes: 3, redis: true },
   sync: { label: 'session-cluster sync', nodes: 3, cluster: 'sync' },
   async: { label: 'session-cluster async', nodes: 3, cluster: 'async' },
@@ -117,6 +121,7 @@ async function startInto(stack, { framework, store, tools, connections, clusterS
       args = [...NODE_ARGS, `examples/${fw.example}/server.js`]
     } else {
       env.STORE = spec.redis ? 'redis' : 'memory'
+      if (spec.routedIds) env.ROUTED_IDS = '1'
       if (spec.redis) env.REDIS_URL = `redis://127.0.0.1:${redisPort}`
       args = [...NODE_ARGS, join(APPS, fw.app)]
     }
@@ -153,7 +158,7 @@ async function startInto(stack, { framework, store, tools, connections, clusterS
     }, { timeoutMs: 15_000, describe: () => stack.nodes.map((x) => `== ${x.route}\n${x.proc.output(10)}`).join('\n') })
   }
 
-  stack.nginx = await startNginx(stack, { tools, port: nginxPort, nodes: stack.nodes, connections, mode: nginxMode })
+  stack.nginx = await startNginx(stack, { tools, port: nginxPort, nodes: stack.nodes, connections, mode: spec.nginx ?? nginxMode })
 }
 
 /**
