@@ -25,11 +25,16 @@ for (const config of configs) {
     await eventually(async () => (await Promise.all(nodes.map((n) => n.call('status')))).every((s) => s.members.length === config.nodes - 1))
     const id = await a.call('put', { data: realisticSession(1) })
     for (let run = 1; run <= opt.runs; run++) {
+      const cpuBefore = await Promise.all(nodes.map((n) => n.call('cpu')))
       const us = await a.call('latency', { id, count: opt.commits, warmup: run === 1 ? 200 : 20, attr: 'views' })
+      // CPU of every node over the run (warm-up included, so divided by every cycle), in microseconds per commit.
+      const cpuAfter = await Promise.all(nodes.map((n) => n.call('cpu')))
+      const cycles = opt.commits + (run === 1 ? 200 : 20)
+      const cpuUs = (cpuAfter.reduce((x, y) => x + y, 0) - cpuBefore.reduce((x, y) => x + y, 0)) * 1000 / cycles
       const status = await a.call('status')
-      const row = { config: config.name, run, p50: percentile(us, 50), p99: percentile(us, 99), max: Math.max(...us), mean: us.reduce((x, y) => x + y, 0) / us.length, ackMisses: status.counters['replication.ack-misses'] ?? 0 }
+      const row = { config: config.name, run, p50: percentile(us, 50), p99: percentile(us, 99), max: Math.max(...us), mean: us.reduce((x, y) => x + y, 0) / us.length, cpuUs, ackMisses: status.counters['replication.ack-misses'] ?? 0 }
       results.push(row)
-      console.log(`${config.name} run ${run}: p50 ${fmt(row.p50, 0)} us, p99 ${fmt(row.p99, 0)} us, max ${fmt(row.max, 0)} us`)
+      console.log(`${config.name} run ${run}: p50 ${fmt(row.p50, 0)} us, p99 ${fmt(row.p99, 0)} us, max ${fmt(row.max, 0)} us, CPU ${fmt(cpuUs, 0)} us/commit (all nodes)`)
     }
     if (config.nodes > 1) {
       // every replica has the last value (async: after it drained)
@@ -43,14 +48,14 @@ for (const config of configs) {
 }
 
 console.log('\nper run (microseconds):')
-table(results.map((r) => ({ config: r.config, run: r.run, p50: fmt(r.p50, 0), p99: fmt(r.p99, 0), max: fmt(r.max, 0), mean: fmt(r.mean, 0), 'ack misses': r.ackMisses })))
+table(results.map((r) => ({ config: r.config, run: r.run, p50: fmt(r.p50, 0), p99: fmt(r.p99, 0), max: fmt(r.max, 0), mean: fmt(r.mean, 0), 'CPU us/commit': fmt(r.cpuUs, 0), 'ack misses': r.ackMisses })))
 const floor = median(results.filter((r) => r.config === configs[2].name).map((r) => r.p50))
 console.log('\nmedians of runs (microseconds):')
 table(
   configs.map((c) => {
     const rs = results.filter((r) => r.config === c.name)
     const m = (k) => median(rs.map((r) => r[k]))
-    return { config: c.name, p50: fmt(m('p50'), 0), p99: fmt(m('p99'), 0), max: fmt(m('max'), 0), 'p50 / floor p50': `${fmt(m('p50') / floor, 1)}x` }
+    return { config: c.name, p50: fmt(m('p50'), 0), p99: fmt(m('p99'), 0), max: fmt(m('max'), 0), 'CPU us/commit (all nodes)': fmt(m('cpuUs'), 0), 'p50 / floor p50': `${fmt(m('p50') / floor, 1)}x` }
   }),
 )
 const sync = median(results.filter((r) => r.config === configs[0].name).map((r) => r.p50))
