@@ -46,7 +46,7 @@ export {
 } from './valve/static-filter.js'
 export { sameSessionBase } from './valve/session-id.js'
 export { callbackOrPromise, saveFingerprint, type StoreCallback } from './adapter/callback.js'
-export { cookieMaxInactiveMs, isCookieExpired, toClusterSession, toFrameworkSession } from './adapter/session-cookie.js'
+export { cookieMaxAgeChanged, cookieMaxInactiveMs, isCookieExpired, toClusterSession, toFrameworkSession } from './adapter/session-cookie.js'
 export {
   COOKIE_OPTION_NAMES,
   MIN_COOKIE_SECRET_LENGTH,
@@ -57,3 +57,9 @@ export {
 export { closestName, describeValue, refuseUnknownOptions } from './option-checks.js'
 export { readTokenCookie, tokenCookieName } from './adapter/version-token-cookie.js'
 export { StoreLifecycle } from './adapter/store-lifecycle.js'
+export {
+  ClusterStoreCore,
+  type ClusterStoreCoreOptions,
+  type FrameworkSessionMapping,
+  type RequestSaveState,
+} from './adapter/cluster-store-core.js'

@@ -82,6 +82,10 @@ interface RequestMark {
   cookies?: Record<string, string | undefined>
   /** The id `regenerate` must give the session (route rebinding). */
   rebindTo?: string
+  /** Between the plugin's onSend hooks around @fastify/session's: still set on the next pass when a save failed. */
+  saving?: boolean
+  /** The session hidden from @fastify/session while the response to its failed save goes out. */
+  hidden?: FastifySessionObject | null
 }
 const kMark = Symbol('sessionClusterMark')
 type MarkedRequest = FastifyRequest & { [kMark]: RequestMark | null }
@@ -155,6 +159,14 @@ async function sessionClusterPlugin(fastify: FastifyInstance, options: ClusterSe
   // built by `regenerate` (which stores it itself) and left unmodified, with saveUninitialized off. Its
   // cookie must go out, or the stored session is unreachable: mark it saved (the store has nothing to send).
   fastify.addHook('onSend', function cookieForStoredSession(request, _reply, payload, done) {
+    // A save that failed is answered with its error, and that response runs these hooks again: @fastify/session
+    // must not try (and fail) the same save a second time. Only here: a bare ClusterStore retries every save.
+    const mark = ((request as MarkedRequest)[kMark] ??= {})
+    if (mark.saving) {
+      mark.hidden = request.session as FastifySessionObject | null
+      ;(request as { session: unknown }).session = null
+    }
+    mark.saving = true
     const session = request.session as FastifySessionObject | null
     if (!session || typeof session.isSaved !== 'function' || session.isSaved() || session.isModified() || !store.wasStored(session)) {
       return done(null, payload)
@@ -200,7 +212,14 @@ async function sessionClusterPlugin(fastify: FastifyInstance, options: ClusterSe
   // the two adapters should send the same cookie: encode ours like express-session does. This runs after
   // @fastify/session's onSend, which serialised the cookie (@fastify/cookie's onSend had already run).
   const cookiePrefix = `${cookieName}=`
-  fastify.addHook('onSend', function encodeSessionCookie(_request, reply, payload, done) {
+  fastify.addHook('onSend', function encodeSessionCookie(request, reply, payload, done) {
+    const mark = (request as MarkedRequest)[kMark]
+    if (mark?.saving) {
+      // @fastify/session's onSend is done (saved, or skipped): the session is the request's again.
+      mark.saving = false
+      if (mark.hidden !== undefined) (request as { session: unknown }).session = mark.hidden
+      mark.hidden = undefined
+    }
     const header = reply.getHeader('set-cookie')
     if (header === undefined) return done(null, payload)
     const list = Array.isArray(header) ? header : [String(header)]
