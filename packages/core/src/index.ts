@@ -55,7 +55,22 @@ export {
   validateCookieSecret,
 } from './adapter/framework-options.js'
 export { closestName, describeValue, refuseUnknownOptions } from './option-checks.js'
-export { readTokenCookie, tokenCookieName } from './adapter/version-token-cookie.js'
+export {
+  readTokenCookie,
+  serializeTokenCookie,
+  type TokenCookieOptions,
+  tokenCookieName,
+  versionTokenToSend,
+} from './adapter/version-token-cookie.js'
+export { encodeSessionCookie } from './adapter/set-cookie.js'
+export {
+  DEFAULT_COOKIE_NAME,
+  SHARED_SESSION_OPTION_NAMES,
+  type SessionOptionRules,
+  type SharedSessionOptions,
+  sessionClusterOf,
+  validateSessionOptions,
+} from './adapter/session-options.js'
 export { StoreLifecycle } from './adapter/store-lifecycle.js'
 export {
   ClusterStoreCore,

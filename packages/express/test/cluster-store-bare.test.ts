@@ -36,7 +36,7 @@ function app(store: ClusterStore, cookie: session.CookieOptions = {}): Express {
     res.json({ id: req.sessionID })
   })
   a.get('/forget', (req, res) => {
-    req.session.cookie.maxAge = null // "remember me" off: a browser-session cookie again; express-session only touches
+    req.session.cookie.maxAge = null as unknown as number // "remember me" off: a browser-session cookie again; express-session only touches
     res.json({ maxAge: req.session.cookie.originalMaxAge })
   })
   a.get('/max-age', (req, res) => res.json({ maxAge: req.session.cookie.originalMaxAge, expires: req.session.cookie.expires ?? null }))

@@ -10,7 +10,22 @@ export {
   validateCookieSecret,
 } from './framework-options.js'
 export { closestName, describeValue, refuseUnknownOptions } from '../option-checks.js'
-export { readTokenCookie, tokenCookieName } from './version-token-cookie.js'
+export {
+  readTokenCookie,
+  serializeTokenCookie,
+  type TokenCookieOptions,
+  tokenCookieName,
+  versionTokenToSend,
+} from './version-token-cookie.js'
+export { encodeSessionCookie } from './set-cookie.js'
+export {
+  DEFAULT_COOKIE_NAME,
+  SHARED_SESSION_OPTION_NAMES,
+  type SessionOptionRules,
+  type SharedSessionOptions,
+  sessionClusterOf,
+  validateSessionOptions,
+} from './session-options.js'
 export { StoreLifecycle } from './store-lifecycle.js'
 export { ClusterStoreCore } from './cluster-store-core.js'
 export type { ClusterStoreCoreOptions, FrameworkSessionMapping, RequestSaveState } from './cluster-store-core.js'
