@@ -9,7 +9,12 @@ const path = require('node:path')
 const WT = process.env.WT || path.resolve(__dirname, '../..')
 const FRAMEWORK = process.env.FRAMEWORK // 'express' | 'fastify'
 const NODES = Number(process.env.CLUSTER_NODES || 1)
-const core = require(path.join(WT, 'packages/core/dist/index.cjs'))
+// The memory transport is in the test kit (`@session-cluster/core/testing`, ESM only: Node >= 20.19 requires it);
+// the cluster comes from the same ESM build, so both share one copy of the core.
+const core = {
+  ...require(path.join(WT, 'packages/core/dist/index.js')),
+  ...require(path.join(WT, 'packages/core/dist/testing.js')),
+}
 const { ClusterStore } = require(path.join(WT, `packages/${FRAMEWORK}/dist/index.cjs`))
 
 const FAST = {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { callbackOrPromise, cookieMaxInactiveMs, toClusterSession, toFrameworkSession } from '../src/adapter/index.js'
+import { callbackOrPromise, cookieMaxAgeChanged, cookieMaxInactiveMs, toClusterSession, toFrameworkSession } from '../src/adapter/index.js'
 import type { LoadedSession } from '../src/cluster/session-cluster.js'
 
 const loaded = (data: Record<string, unknown>, lastAccessedAt = Date.UTC(2026, 0, 1)): LoadedSession => ({
@@ -24,6 +24,17 @@ describe('the cookie attribute both adapters store', () => {
     expect(toClusterSession(current, before).data.cookie).toBe(before.data.cookie)
     const changed = { cookie: { originalMaxAge: 60_000, path: '/app' } }
     expect(toClusterSession(changed, before).data.cookie).toEqual({ originalMaxAge: 60_000, path: '/app' })
+  })
+
+  it('a max age set, changed or removed is a change for touch; drift and an unchanged browser-session cookie are not', () => {
+    const stored = (originalMaxAge: number | null) => ({ user: 'ann', cookie: { originalMaxAge, path: '/' } })
+    const now = (originalMaxAge: number | null) => ({ cookie: { originalMaxAge, path: '/' } })
+    expect(cookieMaxAgeChanged(now(30 * 86_400_000), stored(60_000))).toBe(true) // remember me
+    expect(cookieMaxAgeChanged(now(null), stored(60_000))).toBe(true) // remember me off
+    expect(cookieMaxAgeChanged(now(60_000), stored(null))).toBe(true) // a max age on a browser-session cookie
+    expect(cookieMaxAgeChanged(now(59_999.4), stored(60_000))).toBe(false)
+    expect(cookieMaxAgeChanged(now(null), stored(null))).toBe(false)
+    expect(cookieMaxAgeChanged(now(null), { user: 'ann' })).toBe(false) // stored without a cookie
   })
 
   it('a browser-session cookie (no max age) takes the cluster default; millisecond drift is not a change', () => {

@@ -1,6 +1,7 @@
 import { createServer } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { createSessionCluster } from '../src/cluster/create-session-cluster.js'
+import { CLUSTER_OPTION_KINDS } from '../src/cluster/options.js'
 import { silentLogger } from '../src/logger.js'
 import { closestName, describeValue } from '../src/option-checks.js'
 
@@ -24,6 +25,16 @@ describe('cluster option messages', () => {
     expect(messageOf(() => createSessionCluster({ route: 'n1', [typo]: 1 } as never))).toBe(
       `unknown cluster option "${typo}" (did you mean "${meant}"?)`,
     )
+  })
+
+  // From the one table of options: each numeric option is checked, and only `unlimited` ones take Infinity.
+  it.each(Object.entries(CLUSTER_OPTION_KINDS).filter(([, kind]) => kind !== 'own'))('%s (%s) refuses 0, a string and NaN', (name, kind) => {
+    for (const bad of [0, '10', Number.NaN]) {
+      expect(messageOf(() => createSessionCluster({ route: 'n1', [name]: bad } as never))).toBe(`${name} must be a positive number, got ${describeValue(bad)}`)
+    }
+    const infinite = () => createSessionCluster({ route: 'n1', port: 0, logger: silentLogger, [name]: Number.POSITIVE_INFINITY } as never)
+    if (kind === 'unlimited') expect(infinite).not.toThrow()
+    else expect(messageOf(infinite)).toBe(`${name} must be a positive number, got the number Infinity`)
   })
 
   it('an unknown option with nothing close is refused without a guess', () => {

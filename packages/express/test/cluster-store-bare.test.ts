@@ -35,6 +35,11 @@ function app(store: ClusterStore, cookie: session.CookieOptions = {}): Express {
     req.session.cookie.maxAge = 30 * DAY // only the cookie changes: express-session touches, it does not save
     res.json({ id: req.sessionID })
   })
+  a.get('/forget', (req, res) => {
+    req.session.cookie.maxAge = null as unknown as number // "remember me" off: a browser-session cookie again; express-session only touches
+    res.json({ maxAge: req.session.cookie.originalMaxAge })
+  })
+  a.get('/max-age', (req, res) => res.json({ maxAge: req.session.cookie.originalMaxAge, expires: req.session.cookie.expires ?? null }))
   a.get('/save-too-large-then-fixed', (req, res, next) => {
     req.session.value = 'x'.repeat(2 * 1024 * 1024)
     req.session.save((first) => {
@@ -105,6 +110,25 @@ describe('ClusterStore with express-session’s own ids', () => {
     const next = await request(a).get('/get').set('Cookie', cookie).expect(200)
     expect(next.body.value).toBe('apple')
     expect((await store.get(first.body.id))?.cookie.originalMaxAge).toBe(30 * DAY)
+  })
+
+  it('"remember me" switched off (cookie.maxAge = null) lasts: the next request has a browser-session cookie', async () => {
+    const store = newStore()
+    const a = app(store, { maxAge: 60_000 })
+    const first = await request(a).get('/set?value=apple').expect(200)
+    const cookie = cookieOf(first)
+    expect((await request(a).get('/forget').set('Cookie', cookie).expect(200)).body.maxAge).toBeNull()
+    expect((await store.get(first.body.id))?.cookie.originalMaxAge).toBeNull()
+    const next = await request(a).get('/max-age').set('Cookie', cookie).expect(200)
+    expect(next.body).toEqual({ maxAge: null, expires: null })
+  })
+
+  it('touch outside a request stores a removed max age and keeps the stored attributes', async () => {
+    const store = newStore()
+    const first = await request(app(store, { maxAge: 60_000 })).get('/set?value=apple').expect(200)
+    const sess = (await store.get(first.body.id))!
+    await store.touch(first.body.id, { ...sess, value: 'not stored by touch', cookie: { ...sess.cookie, originalMaxAge: null, expires: null } } as never)
+    expect(await store.get(first.body.id)).toMatchObject({ value: 'apple', cookie: { originalMaxAge: null, expires: null } })
   })
 
   it('a session stored without a cookie is returned without one: express-session reports it cannot inflate it', async () => {

@@ -75,6 +75,19 @@ export function cookieMaxInactiveMs(session: object, loaded?: LoadedSession): nu
   return Math.max(1, Math.round(value))
 }
 
+/**
+ * Whether `session`'s cookie has another max age than the stored cookie in `stored`: changed, set ("remember me"),
+ * or removed (a browser-session cookie again). A touch must then store the cookie, or the next load rebuilds the
+ * old one. Differences below express-session's drift are not changes.
+ */
+export function cookieMaxAgeChanged(session: object, stored: SessionData): boolean {
+  const now = cookieMaxInactiveMs(session)
+  const cookie = stored.cookie
+  const before = cookie !== null && typeof cookie === 'object' ? (cookie as Attributes).originalMaxAge : undefined
+  if (typeof before !== 'number') return now !== undefined
+  return now === undefined || Math.abs(before - now) >= MAX_AGE_DRIFT_MS
+}
+
 /** Same max age, and the same value for every field the stored cookie sets. */
 function cookieAgrees(stored: Attributes, current: Attributes): boolean {
   if ((stored.originalMaxAge ?? null) !== current.originalMaxAge) return false

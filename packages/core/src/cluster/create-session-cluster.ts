@@ -9,7 +9,7 @@ import { newIncarnationId, staticMembership } from '../membership/static/static-
 import { Metrics } from '../metrics.js'
 import { describeValue, refuseUnknownOptions } from '../option-checks.js'
 import { tcpTransport } from '../transport/tcp/index.js'
-import { CLUSTER_DEFAULTS, CLUSTER_OPTION_NAMES, type SessionClusterInit } from './options.js'
+import { CLUSTER_DEFAULTS, CLUSTER_OPTION_NAMES, NUMERIC_CLUSTER_OPTIONS, type SessionClusterInit } from './options.js'
 import { type ClusterSettings, ReplicatedSessionCluster } from './replicated-session-cluster.js'
 import type { SessionCluster } from './session-cluster.js'
 
@@ -99,40 +99,12 @@ export function createSessionCluster(init: SessionClusterInit): SessionCluster {
   return new ReplicatedSessionCluster({ channel, membership, clock, logger, metrics, settings, codec: cborCodec() })
 }
 
-const POSITIVE_MS = [
-  'ackTimeoutMs',
-  'tokenWaitMs',
-  'stateTransferTimeoutMs',
-  'stateTransferChunkBytes',
-  'maxStateTransfers',
-  'maxStateTransfersPerPeer',
-  'maxStateTransferSnapshotBytes',
-  'stateTransfersPerMinute',
-  'antiEntropyRequestsPerSecond',
-  'peerRecordsPerSecond',
-  'defaultMaxInactiveMs',
-  'accessFlushIntervalMs',
-  'expiryIntervalMs',
-  'tombstoneRetentionMs',
-  'antiEntropyIntervalMs',
-  'maxUnackedBytes',
-  'maxSessions',
-  'maxSessionBytes',
-  'maxFrameBytes',
-  'helloTimeoutMs',
-  'maxPendingConnections',
-  'maxPendingConnectionsPerSource',
-  'heartbeatIntervalMs',
-  'suspectTimeoutMs',
-  'verifyTimeoutMs',
-] as const
-
 function resolveSettings(init: SessionClusterInit): ClusterSettings {
   const settings = { ...CLUSTER_DEFAULTS } as ClusterSettings
-  for (const key of POSITIVE_MS) {
+  for (const [key, kind] of NUMERIC_CLUSTER_OPTIONS) {
     const value = init[key]
     if (value === undefined) continue
-    if (typeof value !== 'number' || Number.isNaN(value) || value <= 0 || (!Number.isFinite(value) && key !== 'maxSessions')) {
+    if (typeof value !== 'number' || Number.isNaN(value) || value <= 0 || (!Number.isFinite(value) && kind !== 'unlimited')) {
       throw new InvalidParametersError(`${key} must be a positive number, got ${describeValue(value)}`)
     }
     settings[key] = value

@@ -109,52 +109,70 @@ export interface SessionClusterInit {
   logger?: Logger
 }
 
-/** Every option name, to refuse a typo (`memebrs`) instead of starting a node alone. */
-const OPTION_NAMES = [
-  'route',
-  'host',
-  'port',
-  'advertiseHost',
-  'members',
-  'secret',
-  'clusterName',
-  'insecure',
-  'replication',
-  'ackTimeoutMs',
-  'stateTransferTimeoutMs',
-  'stateTransferChunkBytes',
-  'maxStateTransfers',
-  'maxStateTransfersPerPeer',
-  'maxStateTransferSnapshotBytes',
-  'stateTransfersPerMinute',
-  'antiEntropyRequestsPerSecond',
-  'peerRecordsPerSecond',
-  'defaultMaxInactiveMs',
-  'accessFlushIntervalMs',
-  'expiryIntervalMs',
-  'tombstoneRetentionMs',
-  'antiEntropyIntervalMs',
-  'maxUnackedBytes',
-  'tokenWaitMs',
-  'maxSessions',
-  'maxSessionBytes',
-  'maxFrameBytes',
-  'helloTimeoutMs',
-  'maxPendingConnections',
-  'maxPendingConnectionsPerSource',
-  'heartbeatIntervalMs',
-  'suspectTimeoutMs',
-  'verifyTimeoutMs',
-  'transport',
-  'clock',
-  'logger',
-] as const satisfies ReadonlyArray<keyof SessionClusterInit>
+/**
+ * How `createSessionCluster` checks an option:
+ * - `positive`: a finite number above 0 (milliseconds, bytes, counts) that replaces its default in CLUSTER_DEFAULTS;
+ * - `unlimited`: the same, and Infinity allowed;
+ * - `own`: checked by its own rule where it is used (route, host, port, secret...).
+ */
+export type ClusterOptionKind = 'positive' | 'unlimited' | 'own'
 
-// OPTION_NAMES lists every option of SessionClusterInit: an option added there but not here fails to compile.
-type EveryOptionListed<Unlisted extends never> = Unlisted
-export type UnlistedClusterOption = EveryOptionListed<Exclude<keyof SessionClusterInit, (typeof OPTION_NAMES)[number]>>
+/**
+ * Every option of SessionClusterInit and its kind: the one list of option names. An option added to the interface
+ * but not here, or named here but not there, fails to compile; unknown names (`memebrs`) are refused with the
+ * closest one of these, and every `positive` or `unlimited` option must have a default in CLUSTER_DEFAULTS.
+ */
+export const CLUSTER_OPTION_KINDS = {
+  route: 'own',
+  host: 'own',
+  port: 'own',
+  advertiseHost: 'own',
+  members: 'own',
+  secret: 'own',
+  clusterName: 'own',
+  insecure: 'own',
+  replication: 'own',
+  ackTimeoutMs: 'positive',
+  stateTransferTimeoutMs: 'positive',
+  stateTransferChunkBytes: 'positive',
+  maxStateTransfers: 'positive',
+  maxStateTransfersPerPeer: 'positive',
+  maxStateTransferSnapshotBytes: 'positive',
+  stateTransfersPerMinute: 'positive',
+  antiEntropyRequestsPerSecond: 'positive',
+  peerRecordsPerSecond: 'positive',
+  defaultMaxInactiveMs: 'positive',
+  accessFlushIntervalMs: 'positive',
+  expiryIntervalMs: 'positive',
+  tombstoneRetentionMs: 'positive',
+  antiEntropyIntervalMs: 'positive',
+  maxUnackedBytes: 'positive',
+  tokenWaitMs: 'positive',
+  maxSessions: 'unlimited',
+  maxSessionBytes: 'positive',
+  maxFrameBytes: 'positive',
+  helloTimeoutMs: 'positive',
+  maxPendingConnections: 'positive',
+  maxPendingConnectionsPerSource: 'positive',
+  heartbeatIntervalMs: 'positive',
+  suspectTimeoutMs: 'positive',
+  verifyTimeoutMs: 'positive',
+  transport: 'own',
+  clock: 'own',
+  logger: 'own',
+} as const satisfies Record<keyof SessionClusterInit, ClusterOptionKind>
 
-export const CLUSTER_OPTION_NAMES: ReadonlySet<string> = new Set(OPTION_NAMES)
+/** Options given as a number that replaces a default (`positive` and `unlimited`). */
+export type NumericClusterOption = {
+  [K in keyof typeof CLUSTER_OPTION_KINDS]: (typeof CLUSTER_OPTION_KINDS)[K] extends 'own' ? never : K
+}[keyof typeof CLUSTER_OPTION_KINDS]
+
+export const CLUSTER_OPTION_NAMES: ReadonlySet<string> = new Set(Object.keys(CLUSTER_OPTION_KINDS))
+
+/** The numeric options, each with its kind. */
+export const NUMERIC_CLUSTER_OPTIONS = Object.entries(CLUSTER_OPTION_KINDS).filter(([, kind]) => kind !== 'own') as Array<
+  [NumericClusterOption, 'positive' | 'unlimited']
+>
 
 export const CLUSTER_DEFAULTS = {
   host: '127.0.0.1',
@@ -187,3 +205,7 @@ export const CLUSTER_DEFAULTS = {
   suspectTimeoutMs: 3_000,
   verifyTimeoutMs: 1_000,
 } as const
+
+// Every numeric option has a default: one without fails to compile here.
+type EveryNumericOptionHasDefault<Missing extends never> = Missing
+export type NumericClusterOptionWithoutDefault = EveryNumericOptionHasDefault<Exclude<NumericClusterOption, keyof typeof CLUSTER_DEFAULTS>>
