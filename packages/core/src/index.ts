@@ -12,6 +12,7 @@
 export { createSessionCluster } from './cluster/create-session-cluster.js'
 export { CLUSTER_DEFAULTS, type SessionClusterInit } from './cluster/options.js'
 export type {
+  ClusterEvent,
   ClusterStatus,
   LoadedSession,
   LoadOptions,
@@ -25,6 +26,26 @@ export type {
 } from './cluster/session-cluster.js'
 export type { Address, Member } from './member.js'
 export type { MemberInfo, MemberState } from './membership/membership.js'
+
+// Metrics: the labelled families a node publishes (exporters read them; see @session-cluster/prometheus).
+export {
+  Counter,
+  CounterFamily,
+  GaugeFamily,
+  Histogram,
+  HistogramFamily,
+  type Labels,
+  type MetricDefinition,
+  type MetricFamily,
+  type MetricSample,
+  Metrics,
+} from './metrics.js'
+export {
+  type ClusterMetrics,
+  LATENCY_BUCKETS_SECONDS,
+  METRIC_PREFIX,
+  STATE_TRANSFER_BUCKETS_SECONDS,
+} from './metrics-contract.js'
 
 // Errors, matched by `name` (or by class).
 export * from './errors.js'

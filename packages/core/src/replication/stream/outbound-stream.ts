@@ -27,6 +27,8 @@ export interface OutboundStreamInit {
   maxUnackedBytes: number
   /** First resend of unacknowledged batches when acks stop coming over a live connection; doubles up to 8x. */
   retransmitMs: number
+  /** Told how many batches each resend sends again (counted as retransmissions). */
+  onRetransmit?: (batches: number) => void
   /** Why the member stopped being waited for (counted and logged by the owner). */
   onExcluded(reason: ExclusionReason): void
 }
@@ -220,6 +222,7 @@ export class OutboundStream {
   }
 
   #resend(): void {
+    if (this.#unacked.length > 0) this.#init.onRetransmit?.(this.#unacked.length)
     for (const batch of this.#unacked) this.#transmit(batch)
     this.#lastProgressAt = this.#init.clock.monotonic()
   }

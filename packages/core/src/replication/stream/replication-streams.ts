@@ -168,6 +168,7 @@ export class ReplicationStreams {
       maxUnackedBytes,
       retransmitMs: Math.max(50, Math.floor(ackTimeoutMs / 4)),
       send: (message) => this.#send(member.address, message),
+      onRetransmit: (batches) => this.#init.metrics.cluster.retransmissions.inc(batches),
       onExcluded: (reason) => this.#excluded(member, reason),
     })
     this.#out.set(member.id, stream)
@@ -190,7 +191,10 @@ export class ReplicationStreams {
   #excluded(member: MemberInfo, reason: ExclusionReason): void {
     const { metrics, logger, membership } = this.#init
     metrics.increment(`replication.exclusions.${reason}`)
-    if (reason === 'ack-timeout') metrics.increment('replication.ack-misses')
+    if (reason === 'ack-timeout') {
+      metrics.increment('replication.ack-misses')
+      metrics.cluster.ackMisses.inc()
+    }
     logger.warn('member excluded from sync replication until it catches up', {
       route: member.route,
       address: addressKey(member.address),
@@ -208,7 +212,10 @@ export class ReplicationStreams {
       localId: membership.local.id,
       clock,
       leaseMs,
-      send: (message) => this.#send(from, message),
+      send: (message) => {
+        if (message.t === 'ra') this.#init.metrics.cluster.acks.sent.inc()
+        this.#send(from, message)
+      },
       apply: (d, why) => this.#applyBatch(d, why),
     })
     this.#in.set(senderId, stream)
@@ -230,6 +237,7 @@ export class ReplicationStreams {
     if (!this.#addressedToUs(ack)) return
     const stream = this.#out.get(ack.f)
     if (!stream) return
+    this.#init.metrics.cluster.acks.received.inc()
     if (ack.n) {
       this.#init.metrics.increment('replication.refused', ack.n.length)
       this.#init.logger.error('a member refused replicated changes (failed its checks)', { member: ack.f, batches: ack.n.length })
