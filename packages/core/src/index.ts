@@ -78,3 +78,4 @@ export {
 export { closestName, describeValue, refuseUnknownOptions } from './option-checks.js'
 export { readTokenCookie, tokenCookieName } from './adapter/version-token-cookie.js'
 export { StoreLifecycle } from './adapter/store-lifecycle.js'
+export { type ClusterHealth, clusterHealth, type HealthAnswer, type HealthOptions } from './adapter/health.js'
