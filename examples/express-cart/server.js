@@ -4,8 +4,10 @@
 // (examples/nginx): a user keeps the cart whichever node answers, and when a node dies.
 import { createServer } from 'node:http'
 import { fileURLToPath } from 'node:url'
-import { clusterSession } from '@session-cluster/express'
+import { clusterSession, healthRoutes } from '@session-cluster/express'
+import { registerClusterMetrics } from '@session-cluster/prometheus'
 import express from 'express'
+import { collectDefaultMetrics, Registry } from 'prom-client'
 import { cartItems, isValidAttributeKey, renderCartPage, sessionAttributes } from '../common/cart-page.js'
 import { configOrExit } from '../common/config.js'
 import { closeHttpServer, exitOnSignals } from '../common/shutdown.js'
@@ -34,6 +36,17 @@ const cluster = sessions.cluster
 app.get('/cluster/status', (_req, res) => {
   const status = cluster.status()
   res.status(status.ready ? 200 : 503).json(status)
+})
+const health = healthRoutes(cluster)
+app.get('/health/ready', health.ready)
+app.get('/health/live', health.live)
+
+// Prometheus: the application's own registry (process metrics and the cluster's session_cluster_* families).
+const registry = new Registry()
+collectDefaultMetrics({ register: registry })
+registerClusterMetrics(cluster, { registry })
+app.get('/metrics', async (_req, res) => {
+  res.type(registry.contentType).send(await registry.metrics())
 })
 
 // Until this node holds the cluster's sessions it must not answer for them (it would hand out empty carts);
@@ -107,6 +120,7 @@ server.listen(config.port, config.host, () => {
 // SIGTERM: stop accepting, let in-flight requests finish (their replication included), then flush and
 // leave the cluster so peers drop this member at once instead of suspecting it. Exit 0 within 5 s.
 const stopping = exitOnSignals(route, async () => {
+  health.close()
   await closeHttpServer(server)
   try {
     await sessions.close()

@@ -1,8 +1,10 @@
 // One Fastify node of the cart example: the same contract as examples/express-cart (root README, "Running a cluster by hand"),
 // on Fastify and the @session-cluster/fastify plugin.
 import { readFile } from 'node:fs/promises'
-import { clusterSession } from '@session-cluster/fastify'
+import { clusterSession, healthRoutes } from '@session-cluster/fastify'
+import { registerClusterMetrics } from '@session-cluster/prometheus'
 import Fastify from 'fastify'
+import { collectDefaultMetrics, Registry } from 'prom-client'
 import { cartItems, isValidAttributeKey, renderCartPage, sessionAttributes } from '../common/cart-page.js'
 import { configOrExit } from '../common/config.js'
 import { exitOnSignals } from '../common/shutdown.js'
@@ -16,6 +18,8 @@ const STATIC_FILES = {
 }
 
 const app = Fastify({ logger: false })
+const registry = new Registry()
+collectDefaultMetrics({ register: registry })
 
 // Routes without a session: a sibling plugin registered (and awaited) BEFORE the session plugin, so its
 // context never gets the session hooks. The static files would also be skipped by the plugin's static
@@ -31,6 +35,10 @@ await app.register(async function withoutSession(scope) {
     const status = app.cluster.status()
     return reply.code(status.ready ? 200 : 503).send(status)
   })
+  // GET /health/ready, GET /health/live (app.cluster is looked up per request: it is decorated just below).
+  await scope.register(healthRoutes)
+  // Prometheus: the application's own registry (process metrics and the cluster's session_cluster_* families).
+  scope.get('/metrics', async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()))
 })
 
 // Until this node holds the cluster's sessions it must not answer for them (it would hand out empty carts);
@@ -47,6 +55,7 @@ await app.register(clusterSession, {
   cluster: config.cluster,
   rebind: config.rebind,
 })
+registerClusterMetrics(app.cluster, { registry })
 
 // The page's add form posts application/x-www-form-urlencoded (no @fastify/formbody needed for one field).
 app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_request, body, done) => {
