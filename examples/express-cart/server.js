@@ -4,7 +4,7 @@
 // (examples/nginx): a user keeps the cart whichever node answers, and when a node dies.
 import { createServer } from 'node:http'
 import { fileURLToPath } from 'node:url'
-import { clusterSession, healthRoutes } from '@session-cluster/express'
+import { clusterSession, consoleLogger, healthRoutes } from '@session-cluster/express'
 import { registerClusterMetrics } from '@session-cluster/prometheus'
 import express from 'express'
 import { collectDefaultMetrics, Registry } from 'prom-client'
@@ -26,7 +26,8 @@ const sessions = clusterSession({
   secret: config.cookieSecret,
   name: 'sid', // no dot: nginx can read it as $cookie_sid
   cookie: { secure: false, httpOnly: true, sameSite: 'lax' }, // the example runs over plain HTTP
-  cluster: config.cluster,
+  // The library logs nothing unless given a logger: this one writes a line per cluster event to stderr.
+  cluster: { ...config.cluster, logger: consoleLogger() },
   rebind: config.rebind,
 })
 const cluster = sessions.cluster

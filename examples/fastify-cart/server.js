@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises'
 import { clusterSession, healthRoutes } from '@session-cluster/fastify'
 import { registerClusterMetrics } from '@session-cluster/prometheus'
-import Fastify from 'fastify'
+import Fastify, { LogController } from 'fastify'
 import { collectDefaultMetrics, Registry } from 'prom-client'
 import { cartItems, isValidAttributeKey, renderCartPage, sessionAttributes } from '../common/cart-page.js'
 import { configOrExit } from '../common/config.js'
@@ -17,7 +17,9 @@ const STATIC_FILES = {
   'logo.svg': { path: new URL('../common/static/logo.svg', import.meta.url), type: 'image/svg+xml' },
 }
 
-const app = Fastify({ logger: false })
+// Fastify's own pino logger, which the session plugin logs cluster events to (a JSON line each); request logging
+// is off to keep the output to what the cluster does.
+const app = Fastify({ logger: { level: 'info' }, logController: new LogController({ disableRequestLogging: true }) })
 const registry = new Registry()
 collectDefaultMetrics({ register: registry })
 

@@ -52,6 +52,7 @@ export * from './errors.js'
 
 // What an application may inject: a logger, a clock, another transport.
 export { consoleLogger, type Logger, silentLogger } from './logger.js'
+export { type PinoLike, pinoLogger } from './pino-logger.js'
 export type { Clock, TimerHandle } from './clock/clock.js'
 export { systemClock } from './clock/system-clock.js'
 export type { FrameHandler, FrameRejection, PeerRefusal, Transport, TransportEvents } from './transport/transport.js'

@@ -61,6 +61,8 @@ export interface ClusterParts {
   metrics: Metrics
   settings: ClusterSettings
   codec: Codec
+  /** Write what the logger still holds back (repeat counts) when the node stops. */
+  flushLog?: () => void
 }
 
 /** Clocks of members may differ this much; the hybrid clock does not follow a peer further ahead. */
@@ -291,6 +293,7 @@ export class ReplicatedSessionCluster implements SessionCluster {
     await this.#p.channel.stop()
     this.#requestLimits.flush()
     this.#state = 'stopped'
+    this.#p.flushLog?.()
     this.#p.logger.info('cluster node stopped', { route: this.route })
   }
 
