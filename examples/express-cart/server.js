@@ -10,6 +10,7 @@ import express from 'express'
 import { collectDefaultMetrics, Registry } from 'prom-client'
 import { cartItems, isValidAttributeKey, renderCartPage, sessionAttributes } from '../common/cart-page.js'
 import { configOrExit } from '../common/config.js'
+import { sessionRefs } from '../common/session-refs.js'
 import { closeHttpServer, exitOnSignals } from '../common/shutdown.js'
 
 const config = configOrExit()
@@ -38,6 +39,8 @@ app.get('/cluster/status', (_req, res) => {
   const status = cluster.status()
   res.status(status.ready ? 200 : 503).json(status)
 })
+// Where sessions live (short hashes, never ids): the demo dashboard's sessions panel.
+app.get('/cluster/sessions', (_req, res) => res.json({ route, sessions: sessionRefs(cluster) }))
 const health = healthRoutes(cluster)
 app.get('/health/ready', health.ready)
 app.get('/health/live', health.live)
@@ -89,6 +92,7 @@ app.get('/', (req, res) => {
       createdAt: meta?.createdAt ?? now,
       lastAccessedAt: meta?.lastAccessedAt ?? now,
       items,
+      members: cluster.status().members,
     }),
   )
 })

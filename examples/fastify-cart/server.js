@@ -7,6 +7,7 @@ import Fastify, { LogController } from 'fastify'
 import { collectDefaultMetrics, Registry } from 'prom-client'
 import { cartItems, isValidAttributeKey, renderCartPage, sessionAttributes } from '../common/cart-page.js'
 import { configOrExit } from '../common/config.js'
+import { sessionRefs } from '../common/session-refs.js'
 import { exitOnSignals } from '../common/shutdown.js'
 
 const config = configOrExit()
@@ -37,6 +38,8 @@ await app.register(async function withoutSession(scope) {
     const status = app.cluster.status()
     return reply.code(status.ready ? 200 : 503).send(status)
   })
+  // Where sessions live (short hashes, never ids): the demo dashboard's sessions panel.
+  scope.get('/cluster/sessions', async () => ({ route, sessions: sessionRefs(app.cluster) }))
   // GET /health/ready, GET /health/live (app.cluster is looked up per request: it is decorated just below).
   await scope.register(healthRoutes)
   // Prometheus: the application's own registry (process metrics and the cluster's session_cluster_* families).
@@ -94,6 +97,7 @@ app.get('/', async (request, reply) => {
       createdAt: meta?.createdAt ?? now,
       lastAccessedAt: meta?.lastAccessedAt ?? now,
       items,
+      members: app.cluster.status().members,
     }),
   )
 })

@@ -45,15 +45,15 @@ export function rateLimitedLogger(logger: Logger, clock: Clock, intervalMs: numb
       if (t && now - t.writtenAt < intervalMs) {
         t.suppressed++
         t.fields = fields
+        // The count is written when the interval ends, even if the line never comes again. Only a repeat arms a
+        // timer: a line that comes once leaves nothing pending.
+        t.timer ??= clock.setTimeout(() => flush(key), t.writtenAt + intervalMs - now)
         return
       }
       if (t) flush(key)
       logger[level](msg, fields)
       if (tracked.size >= MAX_TRACKED) flush(tracked.keys().next().value!)
-      const entry: Tracked = { level, msg, fields, writtenAt: now, suppressed: 0, timer: undefined }
-      // The summary is written when the interval ends, even if the line never comes again.
-      entry.timer = clock.setTimeout(() => flush(key), intervalMs)
-      tracked.set(key, entry)
+      tracked.set(key, { level, msg, fields, writtenAt: now, suppressed: 0, timer: undefined })
     }
   return {
     debug: (m, f) => logger.debug(m, f),
