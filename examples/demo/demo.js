@@ -38,9 +38,8 @@ export class Demo {
     this.stopping = false
     // The demo's cluster traffic is encrypted and authenticated like a real deployment's: one secret per run.
     this.secret = randomBytes(24).toString('base64url')
-    /** Cluster events seen so far (from every node's status), by identity, and who fenced whom. */
+    /** Cluster events seen so far (from every node's status), by identity. */
     this.clusterEvents = new Map()
-    this.fenced = new Set()
   }
 
   log(text) {
@@ -170,8 +169,9 @@ export class Demo {
   }
 
   /**
-   * What the nodes say happened, merged: each node's recent events (joined, suspected, removed, state transfer
-   * done, rejected for a wrong secret...) as seen by that node, and the moments a node fenced a member off.
+   * What the nodes say happened, merged: each node's recent events (joined, suspected, removed, fenced, state
+   * transfer done, rejected for a wrong secret...) as seen by that node. Kept here too, so the events of a node
+   * that was killed stay on the page.
    */
   collectClusterEvents(nodes) {
     for (const n of nodes) {
@@ -179,14 +179,6 @@ export class Demo {
         const key = `${n.route}|${e.at}|${e.kind}|${e.address ?? ''}`
         if (!this.clusterEvents.has(key)) this.clusterEvents.set(key, { ...e, observer: n.route })
       }
-      const fencedNow = new Set(n.fenced.map((member) => `${n.route}|${member}`))
-      for (const pair of fencedNow) {
-        if (this.fenced.has(pair)) continue
-        this.fenced.add(pair)
-        const [observer, route] = pair.split('|')
-        this.clusterEvents.set(`${pair}|fenced|${Date.now()}`, { at: Date.now(), kind: 'fenced', route, observer })
-      }
-      for (const pair of this.fenced) if (pair.startsWith(`${n.route}|`) && !fencedNow.has(pair)) this.fenced.delete(pair)
     }
     const all = [...this.clusterEvents.values()].sort((a, b) => a.at - b.at)
     if (all.length > 200) for (const e of all.splice(0, all.length - 200)) this.clusterEvents.delete(`${e.observer}|${e.at}|${e.kind}|${e.address ?? ''}`)

@@ -84,7 +84,7 @@ describe('metrics contract', () => {
   })
 
   it('reports what the cluster does: frames by type, sessions, latency, state transfer, members', async () => {
-    const { nodes, kill, clock } = await cluster(3)
+    const { nodes, kill, clock, run, network } = await cluster(3)
     const [a, b, c] = nodes as [SessionCluster, SessionCluster, SessionCluster]
     for (const node of nodes) {
       expect(metricValue(node, 'session_cluster_ready')).toBe(1)
@@ -105,9 +105,18 @@ describe('metrics contract', () => {
     expect(metricValue(a, 'session_cluster_acks_total', { direction: 'received' })).toBeGreaterThanOrEqual(2)
     for (const node of nodes) expect(metricValue(node, 'session_cluster_sessions')).toBe(1)
 
+    // A sync save while node3 is paused (a process stopped, its socket open): node1 fences it off, excluding it
+    // until it catches up, instead of waiting for it.
+    network.pause(c.local.address)
+    await run(a.save(a.generateId(), { user: 'bob' }))
+    expect(a.status().events.find((e) => e.kind === 'fenced')).toMatchObject({ route: 'node3', detail: 'ack-timeout' })
+    expect(metricValue(a, 'session_cluster_ack_misses_total')).toBe(1)
+    network.heal()
+
     await kill(2)
     await clock.advanceUntil(() => a.status().members.length === 1, { stepMs: 100, maxMs: 60_000 })
     expect(metricValue(a, 'session_cluster_members', { state: 'alive' })).toBe(1)
+    expect(metricValue(a, 'session_cluster_sessions')).toBe(2)
     expect(metricValue(a, 'session_cluster_membership_events_total', { event: 'removed' })).toBe(1)
     expect(a.status().events.map((e) => e.kind)).toContain('removed')
     expect(a.status().events.find((e) => e.kind === 'removed')?.route).toBe('node3')

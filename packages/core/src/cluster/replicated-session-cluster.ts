@@ -164,6 +164,7 @@ export class ReplicatedSessionCluster implements SessionCluster {
       apply: (deltas, why) => this.#applyRemote(deltas, why === 'expired'),
       destroy: (ids) => this.#destroy(ids, false),
       isReady: () => this.#ready,
+      onFenced: (m, reason) => this.#recordEvent('fenced', { route: m.route, address: addressKey(m.address), detail: reason }),
     })
     parts.channel.transport.on('peerRefused', (peer, reason, error) => {
       const address = addressKey(peer)

@@ -78,6 +78,8 @@ export interface ClusterEvent {
     | 'removed'
     | 'replaced'
     | 'state-transfer-done'
+    /** This node excluded the member from sync replication until it catches up (it did not acknowledge in time...). */
+    | 'fenced'
     | 'rejected-wrong-secret'
     | 'rejected'
   /** The member concerned, when there is one. */

@@ -30,6 +30,8 @@ export interface ReplicationStreamsInit {
   apply(deltas: Delta[], why: 'expired' | undefined): void
   /** A member left; `inSync` says whether we still held a read lease on its writes at that moment. */
   onMemberGone(member: MemberInfo, inSync: boolean, reason: LeaveReason): void
+  /** A member was fenced off: excluded from sync replication until it catches up (for status events). */
+  onFenced?(member: MemberInfo, reason: ExclusionReason): void
 }
 
 /** What one commit's replication came to, per member incarnation. */
@@ -200,6 +202,7 @@ export class ReplicationStreams {
       address: addressKey(member.address),
       reason,
     })
+    this.#init.onFenced?.(member, reason)
     if (reason === 'ack-timeout' || reason === 'refused') membership.suspect(member.id, `replication ${reason}`)
   }
 
