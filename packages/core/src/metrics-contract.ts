@@ -46,6 +46,7 @@ export interface ClusterMetrics {
   readonly ready: GaugeFamily
   readonly replicationLatency: HistogramFamily
   readonly stateTransferDuration: HistogramFamily
+  readonly ackLatency: HistogramFamily
 }
 
 export function defineClusterMetrics(metrics: Metrics): ClusterMetrics {
@@ -119,6 +120,13 @@ export function defineClusterMetrics(metrics: Metrics): ClusterMetrics {
     buckets: STATE_TRANSFER_BUCKETS_SECONDS,
   })
 
+  const ackLatency = metrics.histogram({
+    name: name('ack_latency_seconds'),
+    help: 'Both modes: from sending a replication batch to a member until the member acknowledged it (resends included).',
+    labelNames: [],
+    buckets: LATENCY_BUCKETS_SECONDS,
+  })
+
   // Bound here, once: a hot-path increment is a property access and an addition.
   const bound = { sent: new Map<string, FrameCounters>(), received: new Map<string, FrameCounters>() }
   const bind = (direction: Direction, type: string): FrameCounters => ({
@@ -156,5 +164,6 @@ export function defineClusterMetrics(metrics: Metrics): ClusterMetrics {
     ready,
     replicationLatency,
     stateTransferDuration,
+    ackLatency,
   }
 }

@@ -28,6 +28,7 @@ const PINNED = [
   ['session_cluster_ready', 'gauge', []],
   ['session_cluster_replication_latency_seconds', 'histogram', []],
   ['session_cluster_state_transfer_duration_seconds', 'histogram', ['outcome']],
+  ['session_cluster_ack_latency_seconds', 'histogram', []],
 ] as const
 
 function metricValue(node: SessionCluster, name: string, labels: Record<string, string> = {}): number {
@@ -93,6 +94,7 @@ describe('metrics contract', () => {
     }
     const sentBefore = metricValue(a, 'session_cluster_frames_total', { type: 'rd', direction: 'sent' })
     const receivedBefore = [b, c].map((n) => metricValue(n, 'session_cluster_frames_total', { type: 'rd', direction: 'received' }))
+    const ackedBefore = metricValue(a, 'session_cluster_ack_latency_seconds')
     const id = a.generateId()
     await a.save(id, { user: 'ann' })
     // One batch to each of the two members, each received once.
@@ -102,6 +104,8 @@ describe('metrics contract', () => {
     )
     expect(metricValue(a, 'session_cluster_frame_bytes_total', { type: 'rd', direction: 'sent' })).toBeGreaterThan(0)
     expect(metricValue(a, 'session_cluster_replication_latency_seconds')).toBe(1)
+    // Two batches (one per member) acknowledged since the first look.
+    expect(metricValue(a, 'session_cluster_ack_latency_seconds')).toBe(ackedBefore + 2)
     expect(metricValue(a, 'session_cluster_acks_total', { direction: 'received' })).toBeGreaterThanOrEqual(2)
     for (const node of nodes) expect(metricValue(node, 'session_cluster_sessions')).toBe(1)
 

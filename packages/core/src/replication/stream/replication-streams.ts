@@ -5,7 +5,7 @@ import { MalformedMessageError } from '../../errors.js'
 import type { Logger } from '../../logger.js'
 import { type Address, addressKey } from '../../member.js'
 import type { LeaveReason, MemberInfo, Membership } from '../../membership/membership.js'
-import type { Metrics } from '../../metrics.js'
+import type { Histogram, Metrics } from '../../metrics.js'
 import { type Delta, fromWire, toWire, type WireDelta } from '../../session/index.js'
 import { MAX_DELTAS_PER_MESSAGE } from '../messages.js'
 import { InboundStream } from './inbound-stream.js'
@@ -65,9 +65,12 @@ export class ReplicationStreams {
   #timer: TimerHandle | undefined
   #unsubscribe: Array<() => void> = []
   #running = false
+  /** Batch sent → acknowledged, every member's, bound once. */
+  readonly #ackLatency: Histogram
 
   constructor(init: ReplicationStreamsInit) {
     this.#init = init
+    this.#ackLatency = init.metrics.cluster.ackLatency.labels()
     const { channel } = init
     channel.handle('rd', (m, { from }) => this.#onBatch(parseBatch(m), from))
     channel.handle('ra', (m) => this.#onAck(parseAck(m)))
@@ -171,6 +174,7 @@ export class ReplicationStreams {
       retransmitMs: Math.max(50, Math.floor(ackTimeoutMs / 4)),
       send: (message) => this.#send(member.address, message),
       onRetransmit: (batches) => this.#init.metrics.cluster.retransmissions.inc(batches),
+      onAcked: (ms) => this.#ackLatency.observe(ms / 1000),
       onExcluded: (reason) => this.#excluded(member, reason),
     })
     this.#out.set(member.id, stream)
