@@ -12,6 +12,7 @@ export default defineConfig({
       '@session-cluster/core': src('./packages/core/src/index.ts'),
       '@session-cluster/express': src('./packages/express/src/index.ts'),
       '@session-cluster/fastify': src('./packages/fastify/src/index.ts'),
+      '@session-cluster/prometheus': src('./packages/prometheus/src/index.ts'),
     },
   },
   test: {

@@ -30,20 +30,27 @@ export function cartItems(session) {
 
 /**
  * @param {{ node: string, sessionId: string, isNew: boolean, createdAt?: number,
- *           lastAccessedAt?: number, items: string[] }} view
+ *           lastAccessedAt?: number, items: string[],
+ *           members?: Array<{ route: string, state: string }> }} view
+ *   `members`: the other nodes as this node sees them (its `/cluster/status`), shown under the title.
  */
 export function renderCartPage(view) {
   const time = (ms) => (ms === undefined ? '-' : new Date(ms).toISOString())
   const items = view.items.map((item) => `      <li>${escapeHtml(item)}</li>`).join('\n')
+  const members = view.members ?? []
+  const live = 1 + members.filter((m) => m.state === 'alive').length
+  const peers = members.map((m) => `<span class="member ${escapeHtml(m.state)}" data-route="${escapeHtml(m.route)}">${escapeHtml(m.route)} (${escapeHtml(m.state)})</span>`)
   return `<!doctype html>
 <html lang="en">
 <head>
   <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
   <title>Cart on ${escapeHtml(view.node)}</title>
   <link rel="stylesheet" href="/static/style.css">
 </head>
 <body>
   <header><img src="/static/logo.svg" alt="" width="32" height="32"> <h1>Served by <span id="node">${escapeHtml(view.node)}</span></h1></header>
+  <p id="cluster" data-live="${live}">Cluster: <strong>${live}</strong> live node${live === 1 ? '' : 's'}, this one and ${peers.length > 0 ? peers.join(', ') : 'no other member'}</p>
   <dl>
     <dt>Session id</dt><dd id="session-id">${escapeHtml(view.sessionId)}</dd>
     <dt>New session</dt><dd id="is-new">${view.isNew}</dd>

@@ -14,6 +14,7 @@
 //   DEMO_FRONT           auto | nginx | builtin                    default auto (nginx if found)
 //   NGINX_BIN            the nginx binary                          default /usr/sbin/nginx or PATH
 //   DEMO_QUIET=1         do not echo the nodes' output
+import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { startControlServer } from './lib/control.js'
@@ -35,6 +36,10 @@ export class Demo {
     this.cartAnswers = []
     this.queue = Promise.resolve()
     this.stopping = false
+    // The demo's cluster traffic is encrypted and authenticated like a real deployment's: one secret per run.
+    this.secret = randomBytes(24).toString('base64url')
+    /** Cluster events seen so far (from every node's status), by identity. */
+    this.clusterEvents = new Map()
   }
 
   log(text) {
@@ -68,6 +73,7 @@ export class Demo {
       port: ports.http,
       clusterPort: ports.cluster,
       replication: this.options.replication,
+      env: { CLUSTER_SECRET: this.secret },
       onLine: (n, line) => {
         if (this.options.quiet) return
         const prefix = `[${n.route}] `
@@ -162,16 +168,38 @@ export class Demo {
     if (this.cartAnswers.length > 20) this.cartAnswers.splice(0, this.cartAnswers.length - 20)
   }
 
+  /**
+   * What the nodes say happened, merged: each node's recent events (joined, suspected, removed, fenced, state
+   * transfer done, rejected for a wrong secret...) as seen by that node. Kept here too, so the events of a node
+   * that was killed stay on the page.
+   */
+  collectClusterEvents(nodes) {
+    for (const n of nodes) {
+      for (const e of n.events) {
+        const key = `${n.route}|${e.at}|${e.kind}|${e.address ?? ''}`
+        if (!this.clusterEvents.has(key)) this.clusterEvents.set(key, { ...e, observer: n.route })
+      }
+    }
+    const all = [...this.clusterEvents.values()].sort((a, b) => a.at - b.at)
+    if (all.length > 200) for (const e of all.splice(0, all.length - 200)) this.clusterEvents.delete(`${e.observer}|${e.at}|${e.kind}|${e.address ?? ''}`)
+    return all.slice(-60)
+  }
+
   async snapshot() {
     const nodes = await Promise.all(this.nodes.map((n) => describeNode(n)))
+    // Where each session lives: session reference -> the nodes that hold it.
+    const sessions = new Map()
+    for (const n of nodes) for (const ref of n.sessionRefs ?? []) sessions.set(ref, [...(sessions.get(ref) ?? []), n.route])
     return {
       app: this.options.app,
       replication: this.options.replication,
+      secured: true,
       front: { kind: this.front.kind, describe: this.front.describe, port: this.front.port, url: `http://127.0.0.1:${this.front.port}/` },
       dashboard: { port: this.control?.port },
-      nodes,
-      lastCart: this.cartAnswers.at(-1) ?? null,
-      cartAnswers: this.cartAnswers.slice(-10),
+      nodes: nodes.map(({ events, ...n }) => n),
+      live: nodes.filter((n) => n.state === 'up').length,
+      clusterEvents: this.collectClusterEvents(nodes),
+      sessions: [...sessions].map(([ref, holders]) => ({ ref, holders })),
       events: this.events.slice(-30),
       now: Date.now(),
     }

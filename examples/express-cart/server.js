@@ -4,10 +4,13 @@
 // (examples/nginx): a user keeps the cart whichever node answers, and when a node dies.
 import { createServer } from 'node:http'
 import { fileURLToPath } from 'node:url'
-import { clusterSession } from '@session-cluster/express'
+import { clusterSession, consoleLogger, healthRoutes } from '@session-cluster/express'
+import { registerClusterMetrics } from '@session-cluster/prometheus'
 import express from 'express'
+import { collectDefaultMetrics, Registry } from 'prom-client'
 import { cartItems, isValidAttributeKey, renderCartPage, sessionAttributes } from '../common/cart-page.js'
 import { configOrExit } from '../common/config.js'
+import { sessionRefs } from '../common/session-refs.js'
 import { closeHttpServer, exitOnSignals } from '../common/shutdown.js'
 
 const config = configOrExit()
@@ -24,7 +27,8 @@ const sessions = clusterSession({
   secret: config.cookieSecret,
   name: 'sid', // no dot: nginx can read it as $cookie_sid
   cookie: { secure: false, httpOnly: true, sameSite: 'lax' }, // the example runs over plain HTTP
-  cluster: config.cluster,
+  // The library logs nothing unless given a logger: this one writes a line per cluster event to stderr.
+  cluster: { ...config.cluster, logger: consoleLogger() },
   rebind: config.rebind,
 })
 const cluster = sessions.cluster
@@ -34,6 +38,19 @@ const cluster = sessions.cluster
 app.get('/cluster/status', (_req, res) => {
   const status = cluster.status()
   res.status(status.ready ? 200 : 503).json(status)
+})
+// Where sessions live (short hashes, never ids): the demo dashboard's sessions panel.
+app.get('/cluster/sessions', (_req, res) => res.json({ route, sessions: sessionRefs(cluster) }))
+const health = healthRoutes(cluster)
+app.get('/health/ready', health.ready)
+app.get('/health/live', health.live)
+
+// Prometheus: the application's own registry (process metrics and the cluster's session_cluster_* families).
+const registry = new Registry()
+collectDefaultMetrics({ register: registry })
+registerClusterMetrics(cluster, { registry })
+app.get('/metrics', async (_req, res) => {
+  res.type(registry.contentType).send(await registry.metrics())
 })
 
 // Until this node holds the cluster's sessions it must not answer for them (it would hand out empty carts);
@@ -75,6 +92,7 @@ app.get('/', (req, res) => {
       createdAt: meta?.createdAt ?? now,
       lastAccessedAt: meta?.lastAccessedAt ?? now,
       items,
+      members: cluster.status().members,
     }),
   )
 })
@@ -107,6 +125,7 @@ server.listen(config.port, config.host, () => {
 // SIGTERM: stop accepting, let in-flight requests finish (their replication included), then flush and
 // leave the cluster so peers drop this member at once instead of suspecting it. Exit 0 within 5 s.
 const stopping = exitOnSignals(route, async () => {
+  health.close()
   await closeHttpServer(server)
   try {
     await sessions.close()

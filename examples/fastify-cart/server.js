@@ -1,10 +1,13 @@
 // One Fastify node of the cart example: the same contract as examples/express-cart (root README, "Running a cluster by hand"),
 // on Fastify and the @session-cluster/fastify plugin.
 import { readFile } from 'node:fs/promises'
-import { clusterSession } from '@session-cluster/fastify'
-import Fastify from 'fastify'
+import { clusterSession, healthRoutes } from '@session-cluster/fastify'
+import { registerClusterMetrics } from '@session-cluster/prometheus'
+import Fastify, { LogController } from 'fastify'
+import { collectDefaultMetrics, Registry } from 'prom-client'
 import { cartItems, isValidAttributeKey, renderCartPage, sessionAttributes } from '../common/cart-page.js'
 import { configOrExit } from '../common/config.js'
+import { sessionRefs } from '../common/session-refs.js'
 import { exitOnSignals } from '../common/shutdown.js'
 
 const config = configOrExit()
@@ -15,7 +18,11 @@ const STATIC_FILES = {
   'logo.svg': { path: new URL('../common/static/logo.svg', import.meta.url), type: 'image/svg+xml' },
 }
 
-const app = Fastify({ logger: false })
+// Fastify's own pino logger, which the session plugin logs cluster events to (a JSON line each); request logging
+// is off to keep the output to what the cluster does.
+const app = Fastify({ logger: { level: 'info' }, logController: new LogController({ disableRequestLogging: true }) })
+const registry = new Registry()
+collectDefaultMetrics({ register: registry })
 
 // Routes without a session: a sibling plugin registered (and awaited) BEFORE the session plugin, so its
 // context never gets the session hooks. The static files would also be skipped by the plugin's static
@@ -31,6 +38,12 @@ await app.register(async function withoutSession(scope) {
     const status = app.cluster.status()
     return reply.code(status.ready ? 200 : 503).send(status)
   })
+  // Where sessions live (short hashes, never ids): the demo dashboard's sessions panel.
+  scope.get('/cluster/sessions', async () => ({ route, sessions: sessionRefs(app.cluster) }))
+  // GET /health/ready, GET /health/live (app.cluster is looked up per request: it is decorated just below).
+  await scope.register(healthRoutes)
+  // Prometheus: the application's own registry (process metrics and the cluster's session_cluster_* families).
+  scope.get('/metrics', async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()))
 })
 
 // Until this node holds the cluster's sessions it must not answer for them (it would hand out empty carts);
@@ -47,6 +60,7 @@ await app.register(clusterSession, {
   cluster: config.cluster,
   rebind: config.rebind,
 })
+registerClusterMetrics(app.cluster, { registry })
 
 // The page's add form posts application/x-www-form-urlencoded (no @fastify/formbody needed for one field).
 app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_request, body, done) => {
@@ -83,6 +97,7 @@ app.get('/', async (request, reply) => {
       createdAt: meta?.createdAt ?? now,
       lastAccessedAt: meta?.lastAccessedAt ?? now,
       items,
+      members: app.cluster.status().members,
     }),
   )
 })

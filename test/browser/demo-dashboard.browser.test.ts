@@ -111,6 +111,12 @@ describe.skipIf(browserCheck.skip)('browser: the demo dashboard', () => {
       .poll(async () => page.locator('.card .members .chip.alive').count(), { timeout: 15_000, message: 'every node sees two alive members' })
       .toBe(6)
     expect(await page.locator('#meta').textContent()).toContain(`:${demo.frontPort}/`)
+    // The header counts the live nodes; the demo runs with a cluster secret; each node reports its message rates.
+    await page.locator('#live-count[data-live="3"]').waitFor({ timeout: 10_000 })
+    expect(await page.locator('#secured').textContent()).toContain('encrypted')
+    await expect.poll(async () => page.locator('.card[data-route="node1"] dd.rates').textContent(), { timeout: 10_000 }).toMatch(/\d out · \d/)
+    // Every node reported its state transfer as done.
+    await expect.poll(async () => page.locator('#cluster-events li[data-kind="state-transfer-done"]').count(), { timeout: 10_000 }).toBe(3)
     // The cart page of the front, embedded.
     await expect.poll(async () => (await page.frameLocator('#cart-frame').locator('#node').textContent({ timeout: 10_000 }))?.trim()).toMatch(/^node[123]$/)
 
@@ -136,6 +142,11 @@ describe.skipIf(browserCheck.skip)('browser: the demo dashboard', () => {
     const servedBy = (await page.locator('#answer-node').textContent())?.trim() ?? ''
     expect(servedBy).toMatch(/^node[123]$/)
     await page.locator(`.card.served[data-route="${servedBy}"]`).waitFor({ timeout: 5_000 })
+    // Where the session lives: this browser's session, held by all three nodes; saves show a replication latency.
+    await expect.poll(async () => page.locator('#sessions tr.yours td.held').count(), { timeout: 10_000 }).toBe(3)
+    await expect.poll(async () => page.locator(`.card[data-route="${servedBy}"] dd.latency`).textContent(), { timeout: 10_000 }).toMatch(/ms per save/)
+    // The embedded cart page reloaded after the action: it shows the two items without a click on Reload.
+    await expect.poll(async () => page.frameLocator('#cart-frame').locator('#count').textContent({ timeout: 5_000 }), { timeout: 10_000 }).toBe('2')
     await browser.screenshot('demo-1-dashboard')
 
     // 3. Click Kill on that node: its card turns down within a bounded wait, its process is gone.
@@ -164,6 +175,9 @@ describe.skipIf(browserCheck.skip)('browser: the demo dashboard', () => {
       },
       { timeoutMs: 20_000, intervalMs: 250, describe: demo.tail },
     )
+    // The cluster panels: the header counts two live nodes, and a survivor reports the killed node removed.
+    await page.locator('#live-count[data-live="2"]').waitFor({ timeout: 10_000 })
+    await page.locator(`#cluster-events li[data-kind="removed"][data-route="${servedBy}"]`).first().waitFor({ timeout: 10_000 })
     // On the page too: the two survivors each list exactly one member, the other survivor, alive.
     await expect.poll(async () => page.locator('.card .members .chip').count(), { timeout: 5_000 }).toBe(2)
     expect(await page.locator('.card .members .chip.alive').count()).toBe(2)

@@ -13,7 +13,7 @@ const REPO = new URL('../../', import.meta.url).pathname
 const SNIPPET_DIR = '.doc-snippets'
 const documents = [
   'README.md',
-  ...['core', 'express', 'fastify'].map((pkg) => `packages/${pkg}/README.md`),
+  ...['core', 'express', 'fastify', 'prometheus'].map((pkg) => `packages/${pkg}/README.md`),
   ...readdirSync(join(REPO, 'docs'))
     .filter((file) => file.endsWith('.md'))
     .map((file) => `docs/${file}`),
@@ -39,6 +39,7 @@ function snippetsOf(document: string): Snippet[] {
 
 /** The package whose node_modules hold what the snippet imports. */
 function packageFor(code: string): string {
+  if (/from '(@session-cluster\/prometheus|prom-client)'/.test(code)) return 'prometheus'
   if (/from '(@session-cluster\/fastify|fastify|@fastify\/[a-z]+)'|declare module 'fastify'/.test(code)) return 'fastify'
   if (/from '(@session-cluster\/express|express|express-session)'|declare module 'express-session'/.test(code)) return 'express'
   return 'core'

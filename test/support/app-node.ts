@@ -43,6 +43,9 @@ const PACKAGE_OF: Record<AppName, string> = { 'express-cart': 'express', 'fastif
 export function assertBuilt(app: AppName): void {
   const dist = `${REPO_ROOT}packages/${PACKAGE_OF[app]}/dist/index.js`
   if (!existsSync(dist)) throw new Error(`${dist} is missing: run \`pnpm build\` first (\`pnpm test\` does)`)
+  // The examples serve /metrics through @session-cluster/prometheus.
+  const prometheus = `${REPO_ROOT}packages/prometheus/dist/index.js`
+  if (!existsSync(prometheus)) throw new Error(`${prometheus} is missing: run \`pnpm build\` first (\`pnpm test\` does)`)
   const link = `${REPO_ROOT}examples/${app}/node_modules/@session-cluster/${PACKAGE_OF[app]}`
   if (!existsSync(link)) throw new Error(`${link} is missing: run \`pnpm install\` to link the example's workspace dependencies`)
 }

@@ -9,6 +9,7 @@
 //                                   show which node answered (cookies are per host, not per port)
 import { readFileSync } from 'node:fs'
 import { createServer, request } from 'node:http'
+import { sessionRef } from '../../common/session-refs.js'
 import { listenOnLoopback } from './ports.js'
 
 const DASHBOARD = new URL('../dashboard.html', import.meta.url)
@@ -96,7 +97,8 @@ export async function startControlServer({ demo, port }) {
           }
           demo.recordCartAnswer(record)
           res.writeHead(200, out)
-          res.end(JSON.stringify({ ...record, sessionId: body?.sessionId ?? null, error: body?.error ?? null }))
+          const sessionId = body?.sessionId ?? null
+          res.end(JSON.stringify({ ...record, sessionId, sessionRef: sessionId ? sessionRef(sessionId) : null, error: body?.error ?? null }))
           resolve()
         })
       })

@@ -145,6 +145,42 @@ export class DemoNode {
     }
   }
 
+  /** GET `path` of this node as text, or undefined (not running, no answer). */
+  async text(path) {
+    if (!this.running) return undefined
+    try {
+      const res = await fetch(`${this.url}${path}`, { signal: AbortSignal.timeout(STATUS_TIMEOUT_MS) })
+      return res.ok ? await res.text() : undefined
+    } catch {
+      return undefined
+    }
+  }
+
+  /**
+   * Message rates and replication latency since the previous call, from the node's `/metrics` (Prometheus text):
+   * frames per second sent and received, and the mean latency of the sync saves in between (ms).
+   */
+  async rates() {
+    const text = await this.text('/metrics')
+    if (!text) {
+      this.lastSample = undefined
+      return null
+    }
+    const sample = { at: Date.now(), ...summariseMetrics(text) }
+    const previous = this.lastSample
+    this.lastSample = sample
+    if (!previous) return { sentPerSecond: null, receivedPerSecond: null, latencyMs: null, saves: sample.latencyCount }
+    const seconds = Math.max(0.001, (sample.at - previous.at) / 1000)
+    const saves = sample.latencyCount - previous.latencyCount
+    return {
+      sentPerSecond: Math.max(0, sample.sent - previous.sent) / seconds,
+      receivedPerSecond: Math.max(0, sample.received - previous.received) / seconds,
+      // No save since the last look: keep showing the last mean rather than nothing.
+      latencyMs: saves > 0 ? ((sample.latencySum - previous.latencySum) / saves) * 1000 : (this.lastLatencyMs ?? null),
+      saves: sample.latencyCount,
+    }
+  }
+
   /** Wait until `/cluster/status` answers 200 (ready), the process exits, or `timeoutMs` passes. */
   async waitReady(timeoutMs = 30_000) {
     const deadline = Date.now() + timeoutMs
@@ -167,7 +203,8 @@ export class DemoNode {
  * up (ready), starting (running, not ready yet), down (no process, or it does not answer).
  */
 export async function describeNode(node) {
-  const s = await node.status()
+  const [s, rates] = await Promise.all([node.status(), node.rates()])
+  if (rates?.latencyMs != null) node.lastLatencyMs = rates.latencyMs
   let state
   if (!node.running) state = 'down'
   else if (s.httpStatus === 200) state = 'up'
@@ -193,5 +230,38 @@ export async function describeNode(node) {
       ? body.members.map((m) => ({ route: m.route, address: m.address, state: m.state, ready: m.ready }))
       : null,
     replication: body?.replication ?? node.spec.replication,
+    rates,
+    events: Array.isArray(body?.events) ? body.events : [],
+    /** Members this node has fenced off (excluded from sync replication until they catch up). */
+    fenced: Array.isArray(body?.strategy?.streams)
+      ? body.strategy.streams.filter((m) => m.included === false).map((m) => body.members?.find((x) => x.id === m.id)?.route ?? m.id)
+      : [],
+    sessionRefs: await sessionsOf(node),
+    rejectedBy: Array.isArray(body?.rejectedBy) ? body.rejectedBy.map((r) => r.message) : [],
   }
+}
+
+async function sessionsOf(node) {
+  const text = await node.text('/cluster/sessions')
+  try {
+    return text ? JSON.parse(text).sessions.map((s) => s.ref) : null
+  } catch {
+    return null
+  }
+}
+
+/** The few series the dashboard draws, summed over their labels, from Prometheus text. */
+export function summariseMetrics(text) {
+  const out = { sent: 0, received: 0, latencySum: 0, latencyCount: 0 }
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#')) continue
+    const value = Number(line.slice(line.lastIndexOf(' ') + 1))
+    if (!Number.isFinite(value)) continue
+    if (line.startsWith('session_cluster_frames_total{')) {
+      if (line.includes('direction="sent"')) out.sent += value
+      else if (line.includes('direction="received"')) out.received += value
+    } else if (line.startsWith('session_cluster_replication_latency_seconds_sum')) out.latencySum += value
+    else if (line.startsWith('session_cluster_replication_latency_seconds_count')) out.latencyCount += value
+  }
+  return out
 }

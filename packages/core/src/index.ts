@@ -12,6 +12,7 @@
 export { createSessionCluster } from './cluster/create-session-cluster.js'
 export { CLUSTER_DEFAULTS, type SessionClusterInit } from './cluster/options.js'
 export type {
+  ClusterEvent,
   ClusterStatus,
   LoadedSession,
   LoadOptions,
@@ -26,11 +27,32 @@ export type {
 export type { Address, Member } from './member.js'
 export type { MemberInfo, MemberState } from './membership/membership.js'
 
+// Metrics: the labelled families a node publishes (exporters read them; see @session-cluster/prometheus).
+export {
+  Counter,
+  CounterFamily,
+  GaugeFamily,
+  Histogram,
+  HistogramFamily,
+  type Labels,
+  type MetricDefinition,
+  type MetricFamily,
+  type MetricSample,
+  Metrics,
+} from './metrics.js'
+export {
+  type ClusterMetrics,
+  LATENCY_BUCKETS_SECONDS,
+  METRIC_PREFIX,
+  STATE_TRANSFER_BUCKETS_SECONDS,
+} from './metrics-contract.js'
+
 // Errors, matched by `name` (or by class).
 export * from './errors.js'
 
 // What an application may inject: a logger, a clock, another transport.
 export { consoleLogger, type Logger, silentLogger } from './logger.js'
+export { type PinoLike, pinoLogger } from './pino-logger.js'
 export type { Clock, TimerHandle } from './clock/clock.js'
 export { systemClock } from './clock/system-clock.js'
 export type { FrameHandler, FrameRejection, PeerRefusal, Transport, TransportEvents } from './transport/transport.js'
@@ -78,3 +100,4 @@ export {
   type FrameworkSessionMapping,
   type RequestSaveState,
 } from './adapter/cluster-store-core.js'
+export { type ClusterHealth, clusterHealth, type HealthAnswer, type HealthOptions } from './adapter/health.js'

@@ -18,3 +18,4 @@ export { pinoLogger } from './logger.js'
 export { DEFAULT_COOKIE_NAME, DEFAULT_STATIC_FILTER } from '@session-cluster/core'
 export type { RebindMode, SessionCluster, SessionClusterInit, StaticFilterOption } from '@session-cluster/core'
 export default clusterSession
+export { healthRoutes, type HealthRoutesOptions } from './health.js'

@@ -157,12 +157,12 @@ export class Channel {
       }
       this.metrics.increment(`channel.sent.${message.t}`)
       if (!ack) {
-        if (this.#write(target, [PROTOCOL_VERSION, Kind.Message, 0, body])) report.delivered.push(target)
+        if (this.#write(target, [PROTOCOL_VERSION, Kind.Message, 0, body], message.t)) report.delivered.push(target)
         else report.failed.push({ to: target, error: new SendQueueFullError(`send queue to ${addressKey(target)} is full`) })
         continue
       }
       const timeoutMs = options.timeoutMs ?? this.#ackTimeoutMs
-      const wait = this.#exchange(target, Kind.Message, body, timeoutMs, options.signal, () =>
+      const wait = this.#exchange(target, Kind.Message, message.t, body, timeoutMs, options.signal, () =>
         new ReplicationTimeoutError(`${addressKey(target)} did not apply ${message.t} within ${timeoutMs} ms`),
       ).then(
         () => void report.delivered.push(target),
@@ -185,7 +185,7 @@ export class Channel {
     if (!this.#started) throw new NotStartedError('channel is not started')
     const timeoutMs = options.timeoutMs ?? this.#requestTimeoutMs
     this.metrics.increment(`channel.sent.${message.t}`)
-    const body = await this.#exchange(to, Kind.Request, this.#codec.encode(message), timeoutMs, options.signal, () =>
+    const body = await this.#exchange(to, Kind.Request, message.t, this.#codec.encode(message), timeoutMs, options.signal, () =>
       new RequestTimeoutError(`${addressKey(to)} did not answer ${message.t} within ${timeoutMs} ms`),
     )
     if (!(body instanceof Uint8Array)) throw new MalformedMessageError('response without a body')
@@ -195,6 +195,7 @@ export class Channel {
   #exchange(
     to: Address,
     kind: Kind,
+    type: string,
     body: Uint8Array,
     timeoutMs: number,
     signal: AbortSignal | undefined,
@@ -214,14 +215,20 @@ export class Channel {
       const timer = this.#clock.setTimeout(() => settle(timeoutError()), timeoutMs)
       this.#pending.set(id, { to: addressKey(to), resolve: (v) => settle(undefined, v), reject: (e) => settle(e), timer })
       signal?.addEventListener('abort', onAbort, { once: true })
-      if (!this.#write(to, [PROTOCOL_VERSION, kind, id, body])) {
+      if (!this.#write(to, [PROTOCOL_VERSION, kind, id, body], type)) {
         settle(new SendQueueFullError(`send queue to ${addressKey(to)} is full`))
       }
     })
   }
 
-  #write(to: Address, envelope: Envelope): boolean {
-    return this.#transport.send(to, this.#codec.encode(envelope))
+  /** `type`: the message's type tag, or the reply's kind; frames and bytes are counted under it. */
+  #write(to: Address, envelope: Envelope, type: string): boolean {
+    const frame = this.#codec.encode(envelope)
+    if (!this.#transport.send(to, frame)) return false
+    const counters = this.metrics.cluster.frameCounters('sent', type)
+    counters.frames.inc()
+    counters.bytes.inc(frame.length)
+    return true
   }
 
   #receive(from: Address, frame: Uint8Array): void {
@@ -236,19 +243,27 @@ export class Channel {
     switch (kind) {
       case Kind.Ack:
       case Kind.Response:
+        this.#countReceived(kind === Kind.Ack ? 'ack' : 'response', frame.length)
         this.#settle(from, id, body)
         break
       case Kind.Failure:
+        this.#countReceived('failure', frame.length)
         this.#settle(from, id, body, remoteError(from, body))
         break
       case Kind.Message:
       case Kind.Request:
-        void this.#dispatch(from, kind, id, body)
+        void this.#dispatch(from, kind, id, body, frame.length)
         break
     }
   }
 
-  async #dispatch(from: Address, kind: Kind, id: number, body: Envelope[3]): Promise<void> {
+  #countReceived(type: string, bytes: number): void {
+    const counters = this.metrics.cluster.frameCounters('received', type)
+    counters.frames.inc()
+    counters.bytes.inc(bytes)
+  }
+
+  async #dispatch(from: Address, kind: Kind, id: number, body: Envelope[3], frameBytes: number): Promise<void> {
     let reply: Uint8Array | null = null
     try {
       if (!(body instanceof Uint8Array)) throw new MalformedMessageError('message without a body')
@@ -258,6 +273,8 @@ export class Channel {
         return
       }
       this.metrics.increment(`channel.received.${message.t}`)
+      // Counted under its type only once a handler exists for it: a peer cannot grow the label set at will.
+      this.#countReceived(this.#handlers.has(message.t) || this.#requestHandlers.has(message.t) ? message.t : 'other', frameBytes)
       if (kind === Kind.Message) {
         const handler = this.#handlers.get(message.t)
         if (!handler) throw new MalformedMessageError(`no handler for message type ${JSON.stringify(message.t)}`)
@@ -271,10 +288,13 @@ export class Channel {
       // A refusal for now is the handler's decision, counted and logged (rate-limited) where it was made.
       if (error instanceof PeerBusyError) this.metrics.increment('channel.refused-busy')
       else this.#reject(from, error)
-      if (id > 0) this.#write(from, [PROTOCOL_VERSION, Kind.Failure, id, describe(error)])
+      if (id > 0) this.#write(from, [PROTOCOL_VERSION, Kind.Failure, id, describe(error)], 'failure')
       return
     }
-    if (id > 0) this.#write(from, [PROTOCOL_VERSION, kind === Kind.Message ? Kind.Ack : Kind.Response, id, reply])
+    if (id > 0) {
+      const replyKind = kind === Kind.Message ? Kind.Ack : Kind.Response
+      this.#write(from, [PROTOCOL_VERSION, replyKind, id, reply], replyKind === Kind.Ack ? 'ack' : 'response')
+    }
   }
 
   #settle(from: Address, id: number, body: Envelope[3], error?: Error): void {
@@ -299,6 +319,7 @@ export class Channel {
   #reject(from: Address, error: unknown): void {
     const name = error instanceof ClusterError ? error.name : 'HandlerError'
     this.metrics.increment(name === 'MalformedMessageError' ? 'channel.malformed' : 'channel.handler-errors')
+    if (name === 'MalformedMessageError') this.metrics.cluster.decodeFailures.labels('malformed-message').inc()
     this.#log.warn('message from peer rejected', { from: addressKey(from), error: describe(error) })
   }
 }

@@ -3,11 +3,13 @@ import { systemClock } from '../clock/system-clock.js'
 import { cborCodec } from '../codec/cbor-codec.js'
 import { aesGcmProtector, plaintextProtector, weakSecretReason } from '../crypto/index.js'
 import { InsecureConfigurationError, InvalidParametersError } from '../errors.js'
-import { childLogger, consoleLogger } from '../logger.js'
-import { isLoopbackHost, validateHost, validatePort, validateRoute } from '../member.js'
+import { peerNamingLogger, rateLimitedLogger } from '../log-hygiene.js'
+import { childLogger, silentLogger } from '../logger.js'
+import { addressKey, isLoopbackHost, validateHost, validatePort, validateRoute } from '../member.js'
 import { newIncarnationId, staticMembership } from '../membership/static/static-membership.js'
 import { Metrics } from '../metrics.js'
 import { describeValue, refuseUnknownOptions } from '../option-checks.js'
+import { WARNING_INTERVAL_MS } from '../throttled-warning.js'
 import { tcpTransport } from '../transport/tcp/index.js'
 import { CLUSTER_DEFAULTS, CLUSTER_OPTION_NAMES, NUMERIC_CLUSTER_OPTIONS, type SessionClusterInit } from './options.js'
 import { type ClusterSettings, ReplicatedSessionCluster } from './replicated-session-cluster.js'
@@ -42,7 +44,15 @@ export function createSessionCluster(init: SessionClusterInit): SessionCluster {
   const settings = resolveSettings(init)
   const route = validateRoute(init.route)
   const clock = init.clock ?? systemClock
-  const logger = childLogger(init.logger ?? consoleLogger(), { route })
+  // Silent unless the application gives a logger. Every line names this node (`node`: its route; `route` and
+  // `address` name a peer); lines about a peer name its route as well as its address (`peerRoute`, once membership
+  // knows it), and a line that keeps repeating is written once per interval with a count.
+  let routeOf: (address: string) => string | undefined = () => undefined
+  const limited = rateLimitedLogger(init.logger ?? silentLogger, clock, WARNING_INTERVAL_MS)
+  const logger = childLogger(
+    peerNamingLogger(limited, (address) => routeOf(address)),
+    { node: route },
+  )
   const metrics = new Metrics()
   const secret = validateSecrets(init.secret)
   for (const [i, s] of (secret ?? []).entries()) {
@@ -96,7 +106,8 @@ export function createSessionCluster(init: SessionClusterInit): SessionCluster {
     logger: childLogger(logger, { component: 'membership' }),
     metrics,
   })
-  return new ReplicatedSessionCluster({ channel, membership, clock, logger, metrics, settings, codec: cborCodec() })
+  routeOf = (address) => membership.members().find((m) => addressKey(m.address) === address)?.route
+  return new ReplicatedSessionCluster({ channel, membership, clock, logger, metrics, settings, codec: cborCodec(), flushLog: () => limited.flush() })
 }
 
 function resolveSettings(init: SessionClusterInit): ClusterSettings {

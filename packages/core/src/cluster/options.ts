@@ -105,7 +105,10 @@ export interface SessionClusterInit {
   transport?: Transport
   /** @default systemClock */
   clock?: Clock
-  /** @default consoleLogger() for warnings and errors */
+  /**
+   * Where the node logs (`consoleLogger()`, or a pino logger through `pinoLogger(pino)`); a line that repeats is
+   * written once per 10 s with a count. @default silentLogger: a library says nothing unless asked
+   */
   logger?: Logger
 }
 

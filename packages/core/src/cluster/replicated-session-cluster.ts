@@ -5,7 +5,7 @@ import { TypedEmitter } from '../events.js'
 import type { Logger } from '../logger.js'
 import { addressKey, type Member } from '../member.js'
 import type { Membership } from '../membership/membership.js'
-import type { Metrics } from '../metrics.js'
+import type { Histogram, Metrics } from '../metrics.js'
 import type { Codec } from '../codec/codec.js'
 import { AllToAllStrategy } from '../replication/all-to-all/all-to-all-strategy.js'
 import { Housekeeping } from '../replication/housekeeping.js'
@@ -33,8 +33,10 @@ import {
 import { covers, encodeVersionToken, parseVersionToken, type VersionToken, versionOf } from '../session/version-token.js'
 import { chooseRoute, type RebindMode } from '../valve/route-binding.js'
 import { formatSessionId, generateSessionId, sessionIdOf, sessionKeyOf } from '../valve/session-id.js'
+import { countRejection, MAX_RECENT_EVENTS, observeMembership } from './observe.js'
 import type { CLUSTER_DEFAULTS } from './options.js'
 import type {
+  ClusterEvent,
   ClusterStatus,
   LoadedSession,
   LoadOptions,
@@ -59,6 +61,8 @@ export interface ClusterParts {
   metrics: Metrics
   settings: ClusterSettings
   codec: Codec
+  /** Write what the logger still holds back (repeat counts) when the node stops. */
+  flushLog?: () => void
 }
 
 /** Clocks of members may differ this much; the hybrid clock does not follow a peer further ahead. */
@@ -101,6 +105,9 @@ export class ReplicatedSessionCluster implements SessionCluster {
   readonly #refusedPeers = new Map<string, string>()
   /** Peers that refuse our connections (wrong secret or cluster name, no common protocol, no node of ours), by address. */
   readonly #rejectedBy = new Map<string, { reason: PeerRefusal; detail: string }>()
+  /** The last membership and start-up events, oldest first (status().events; bounded). */
+  readonly #recentEvents: ClusterEvent[] = []
+  readonly #commitLatency: Histogram
   /** Reads waiting for a session to reach a client's version token (async mode), by session. */
   readonly #versionWaiters = new Map<string, Set<() => void>>()
 
@@ -115,6 +122,8 @@ export class ReplicatedSessionCluster implements SessionCluster {
     })
     // Settled either way; only callers of whenReady() should see a rejection.
     this.#readyPromise.catch(() => {})
+    this.#commitLatency = parts.metrics.cluster.replicationLatency.labels()
+    this.#readGaugesFrom(parts.metrics)
     this.#hlc = new HybridClock(parts.membership.local.id, parts.clock, { maxDriftMs: MAX_CLOCK_SKEW_MS })
     const s = this.#s
     const requestLimits = new PeerRequestLimits({
@@ -155,16 +164,20 @@ export class ReplicatedSessionCluster implements SessionCluster {
       apply: (deltas, why) => this.#applyRemote(deltas, why === 'expired'),
       destroy: (ids) => this.#destroy(ids, false),
       isReady: () => this.#ready,
+      onFenced: (m, reason) => this.#recordEvent('fenced', { route: m.route, address: addressKey(m.address), detail: reason }),
     })
     parts.channel.transport.on('peerRefused', (peer, reason, error) => {
       const address = addressKey(peer)
       const known = this.#rejectedBy.get(address)
       this.#rejectedBy.set(address, { reason, detail: error.message })
+      parts.metrics.cluster.peerRefusals.labels(reason).inc()
+      if (known?.reason !== reason) this.#recordEvent(reason === 'wrong-secret' ? 'rejected-wrong-secret' : 'rejected', { address, detail: reason })
       // Once per peer and reason: the transport retries with backoff, and each refusal would say the same.
       if (known?.reason !== reason) parts.logger.error(`rejected by ${address}: ${REFUSAL_TEXT[reason]}`, { peer: address, detail: error.message })
     })
     parts.channel.transport.on('peerUp', (peer) => void this.#rejectedBy.delete(addressKey(peer)))
     parts.channel.transport.on('rejected', ({ reason, error }) => {
+      countRejection(parts.metrics, reason)
       if (reason !== 'incompatible-version' || !error) return
       this.#refusedPeers.delete(error.message)
       this.#refusedPeers.set(error.message, reason)
@@ -183,6 +196,10 @@ export class ReplicatedSessionCluster implements SessionCluster {
       expire: (ids) => this.#expire(ids),
       requestLimits,
     })
+  }
+
+  get metrics(): Metrics {
+    return this.#p.metrics
   }
 
   get local(): Member {
@@ -228,9 +245,13 @@ export class ReplicatedSessionCluster implements SessionCluster {
   async #start(): Promise<void> {
     this.#state = 'starting'
     const { membership, logger } = this.#p
+    const startedAt = this.#p.clock.monotonic()
     this.#offMembership.push(
       membership.on('join', (m) => this.#events.emit('memberJoined', m)),
       membership.on('leave', (m) => this.#events.emit('memberLeft', m)),
+      ...observeMembership(membership, this.#p.metrics, (kind, m, detail) =>
+        this.#recordEvent(kind, { route: m.route, address: addressKey(m.address), ...(detail ? { detail } : {}) }),
+      ),
     )
     await membership.start()
     if (this.#state !== 'starting') {
@@ -245,6 +266,8 @@ export class ReplicatedSessionCluster implements SessionCluster {
     this.#stateTransfer = await this.#strategy.start(this.#abort.signal)
     if (this.#state !== 'running') throw new NotStartedError('cluster node stopped while starting')
     this.#ready = true
+    this.#p.metrics.cluster.stateTransferDuration.labels(this.#stateTransfer).observe((this.#p.clock.monotonic() - startedAt) / 1000)
+    this.#recordEvent('state-transfer-done', { detail: this.#stateTransfer })
     membership.setReady(true)
     logger.info('cluster node ready', { route: this.route, stateTransfer: this.#stateTransfer, sessions: this.#table.size })
     this.#resolveReady()
@@ -271,6 +294,7 @@ export class ReplicatedSessionCluster implements SessionCluster {
     await this.#p.channel.stop()
     this.#requestLimits.flush()
     this.#state = 'stopped'
+    this.#p.flushLog?.()
     this.#p.logger.info('cluster node stopped', { route: this.route })
   }
 
@@ -343,7 +367,10 @@ export class ReplicatedSessionCluster implements SessionCluster {
     if (!delta) return
     this.#applyLocal(delta)
     this.#p.metrics.increment('sessions.commits')
+    if (this.#s.replication !== 'sync') return this.#strategy.commit([delta])
+    const startedAt = this.#p.clock.monotonic()
     await this.#strategy.commit([delta])
+    this.#commitLatency.observe((this.#p.clock.monotonic() - startedAt) / 1000)
   }
 
   touch(id: string, options: { maxInactiveMs?: number } = {}): void {
@@ -420,8 +447,31 @@ export class ReplicatedSessionCluster implements SessionCluster {
       refusedPeers: [...this.#refusedPeers].reverse().map(([detail, reason]) => ({ reason, detail })),
       rejectedBy: [...this.#rejectedBy].map(([address, { reason, detail }]) => ({ address, reason, message: `rejected by ${address}: ${REFUSAL_TEXT[reason]}`, detail })),
       strategy: this.#strategy.status(),
+      events: [...this.#recentEvents],
       counters: metrics.snapshot(),
     }
+  }
+
+  #recordEvent(kind: ClusterEvent['kind'], fields: Omit<ClusterEvent, 'kind' | 'at'>): void {
+    this.#recentEvents.push({ at: this.#p.clock.now(), kind, ...fields })
+    if (this.#recentEvents.length > MAX_RECENT_EVENTS) this.#recentEvents.shift()
+  }
+
+  /** The gauges are read when scraped, from the state itself: nothing to keep in step on the hot path. */
+  #readGaugesFrom(metrics: Metrics): void {
+    const { cluster } = metrics
+    cluster.sessions.readBy(() => [{ labels: {}, value: this.#table.size }])
+    cluster.tombstones.readBy(() => [{ labels: {}, value: this.#table.tombstoneCount }])
+    cluster.ready.readBy(() => [{ labels: {}, value: this.ready ? 1 : 0 }])
+    cluster.members.readBy(() => {
+      let alive = 0
+      let suspect = 0
+      for (const m of this.#p.membership.members()) m.state === 'alive' ? alive++ : suspect++
+      return [
+        { labels: { state: 'alive' }, value: alive },
+        { labels: { state: 'suspect' }, value: suspect },
+      ]
+    })
   }
 
   on<K extends keyof SessionClusterEvents>(event: K, listener: SessionClusterEvents[K]): () => void {
@@ -511,11 +561,18 @@ export class ReplicatedSessionCluster implements SessionCluster {
     }
     if (covers(this.#table.get(base), token)) return
     metrics.increment('tokens.behind')
-    if (await this.#waitForVersion(base, token)) return
+    if (await this.#waitForVersion(base, token)) {
+      metrics.cluster.tokenWaits['caught-up'].inc()
+      return
+    }
     const writers = token.map(([node]) => node).filter((node) => membership.member(node) !== undefined)
     metrics.increment('tokens.fetches')
     await this.#strategy.fetchSession(base, writers.length > 0 ? writers : undefined)
-    if (!covers(this.#table.get(base), token)) metrics.increment('tokens.still-behind')
+    if (covers(this.#table.get(base), token)) metrics.cluster.tokenWaits.fetched.inc()
+    else {
+      metrics.increment('tokens.still-behind')
+      metrics.cluster.tokenWaits['still-behind'].inc()
+    }
   }
 
   /** Resolves true once replication brings the record up to `token`, false after tokenWaitMs. */

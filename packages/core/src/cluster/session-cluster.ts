@@ -1,4 +1,5 @@
 import type { Member } from '../member.js'
+import type { Metrics } from '../metrics.js'
 import type { MemberInfo } from '../membership/membership.js'
 import type { RebindMode } from '../valve/route-binding.js'
 
@@ -65,6 +66,29 @@ export interface SessionClusterEvents {
   ready: () => void
 }
 
+/** Something an operator watches the cluster for, as `status().events` lists it (the last 50, oldest first). */
+export interface ClusterEvent {
+  /** Wall-clock ms. */
+  at: number
+  kind:
+    | 'joined'
+    | 'suspected'
+    | 'recovered'
+    | 'left'
+    | 'removed'
+    | 'replaced'
+    | 'state-transfer-done'
+    /** This node excluded the member from sync replication until it catches up (it did not acknowledge in time...). */
+    | 'fenced'
+    | 'rejected-wrong-secret'
+    | 'rejected'
+  /** The member concerned, when there is one. */
+  route?: string
+  address?: string
+  /** The leave reason, the state transfer outcome, the refusal. */
+  detail?: string
+}
+
 export interface ClusterStatus {
   route: string
   memberId: string
@@ -89,6 +113,8 @@ export interface ClusterStatus {
   rejectedBy: Array<{ address: string; reason: 'wrong-secret' | 'incompatible-version' | 'not-a-node'; message: string; detail: string }>
   /** What the replication strategy reports: per member, batches sent and acknowledged, whether commits wait for it, whether this node holds its read lease. */
   strategy: Record<string, unknown>
+  /** Recent membership and start-up events, oldest first. */
+  events: ClusterEvent[]
   /** Counters: messages sent/applied by type, ack timeouts, rejected frames, expiries... */
   counters: Record<string, number>
 }
@@ -102,6 +128,8 @@ export interface SessionCluster {
   readonly local: Member
   readonly route: string
   readonly replication: ReplicationMode
+  /** Counters, gauges and histograms of this node (see metrics-contract.ts; `@session-cluster/prometheus` exports them). */
+  readonly metrics: Metrics
   /** True once state transfer finished (or timed out). */
   readonly ready: boolean
   /** Join the cluster; resolves when ready. Idempotent. */

@@ -45,6 +45,8 @@ export interface AllToAllInit {
   /** Destroy sessions here as a local change (stamped, applied, replicated). */
   destroy(ids: string[]): Promise<void>
   isReady(): boolean
+  /** A member was excluded from sync replication until it catches up (reason: ack-timeout, connection-lost...). */
+  onFenced?(member: MemberInfo, reason: string): void
 }
 
 /**
@@ -98,6 +100,7 @@ export class AllToAllStrategy implements ReplicationStrategy {
       flushEarly: init.mode === 'async',
       apply: init.apply,
       onMemberGone: (member, inSync, reason) => this.#memberGone(member, inSync, reason),
+      onFenced: (member, reason) => init.onFenced?.(member, reason),
     })
     this.#antiEntropy = new AntiEntropy({
       ...this.#parts(),

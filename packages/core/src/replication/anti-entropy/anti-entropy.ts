@@ -201,7 +201,10 @@ export class AntiEntropy {
       return !mine || mine[0] !== their[0] || mine[1] !== their[1]
     })
     const wanted = want.map(([id]) => id)
-    if (push.length > 0 || wanted.length > 0) metrics.increment('anti-entropy.repairs', push.length + wanted.length)
+    if (push.length > 0 || wanted.length > 0) {
+      metrics.increment('anti-entropy.repairs', push.length + wanted.length)
+      metrics.cluster.antiEntropyRepairs.inc(push.length + wanted.length)
+    }
     const guard = this.#guardFor(member.id)
     const goneThere: string[] = []
     let p = 0

@@ -27,6 +27,10 @@ export interface OutboundStreamInit {
   maxUnackedBytes: number
   /** First resend of unacknowledged batches when acks stop coming over a live connection; doubles up to 8x. */
   retransmitMs: number
+  /** Told, per batch acknowledged, how long it took since it was first sent (ms). */
+  onAcked?: (ms: number) => void
+  /** Told how many batches each resend sends again (counted as retransmissions). */
+  onRetransmit?: (batches: number) => void
   /** Why the member stopped being waited for (counted and logged by the owner). */
   onExcluded(reason: ExclusionReason): void
 }
@@ -142,7 +146,11 @@ export class OutboundStream {
       this.#lastProgressAt = now
       this.#retransmitMs = this.#init.retransmitMs
       let drop = 0
-      while (drop < this.#unacked.length && this.#unacked[drop]!.seq <= acked) this.#unackedBytes -= this.#unacked[drop++]!.d.length
+      while (drop < this.#unacked.length && this.#unacked[drop]!.seq <= acked) {
+        const batch = this.#unacked[drop++]!
+        this.#unackedBytes -= batch.d.length
+        this.#init.onAcked?.(now - batch.sentAt)
+      }
       if (drop > 0) this.#unacked = this.#unacked.slice(drop)
       this.#settle((w) => (w.seq <= acked ? 'applied' : undefined))
     }
@@ -220,6 +228,7 @@ export class OutboundStream {
   }
 
   #resend(): void {
+    if (this.#unacked.length > 0) this.#init.onRetransmit?.(this.#unacked.length)
     for (const batch of this.#unacked) this.#transmit(batch)
     this.#lastProgressAt = this.#init.clock.monotonic()
   }

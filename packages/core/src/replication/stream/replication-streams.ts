@@ -5,7 +5,7 @@ import { MalformedMessageError } from '../../errors.js'
 import type { Logger } from '../../logger.js'
 import { type Address, addressKey } from '../../member.js'
 import type { LeaveReason, MemberInfo, Membership } from '../../membership/membership.js'
-import type { Metrics } from '../../metrics.js'
+import type { Histogram, Metrics } from '../../metrics.js'
 import { type Delta, fromWire, toWire, type WireDelta } from '../../session/index.js'
 import { MAX_DELTAS_PER_MESSAGE } from '../messages.js'
 import { InboundStream } from './inbound-stream.js'
@@ -37,6 +37,8 @@ export interface ReplicationStreamsInit {
   apply(deltas: Delta[], why: 'expired' | undefined): void
   /** A member left; `inSync` says whether we still held a read lease on its writes at that moment. */
   onMemberGone(member: MemberInfo, inSync: boolean, reason: LeaveReason): void
+  /** A member was fenced off: excluded from sync replication until it catches up (for status events). */
+  onFenced?(member: MemberInfo, reason: ExclusionReason): void
 }
 
 /** What one commit's replication came to, per member incarnation. */
@@ -70,9 +72,12 @@ export class ReplicationStreams {
   #timer: TimerHandle | undefined
   #unsubscribe: Array<() => void> = []
   #running = false
+  /** Batch sent → acknowledged, every member's, bound once. */
+  readonly #ackLatency: Histogram
 
   constructor(init: ReplicationStreamsInit) {
     this.#init = init
+    this.#ackLatency = init.metrics.cluster.ackLatency.labels()
     const { channel } = init
     channel.handle('rd', (m, { from }) => this.#onBatch(parseBatch(m), from))
     channel.handle('ra', (m) => this.#onAck(parseAck(m)))
@@ -175,6 +180,8 @@ export class ReplicationStreams {
       maxUnackedBytes,
       retransmitMs: Math.max(50, Math.floor(ackTimeoutMs / 4)),
       send: (message) => this.#send(member.address, message),
+      onRetransmit: (batches) => this.#init.metrics.cluster.retransmissions.inc(batches),
+      onAcked: (ms) => this.#ackLatency.observe(ms / 1000),
       onExcluded: (reason) => this.#excluded(member, reason),
     })
     this.#out.set(member.id, stream)
@@ -197,12 +204,16 @@ export class ReplicationStreams {
   #excluded(member: MemberInfo, reason: ExclusionReason): void {
     const { metrics, logger, membership } = this.#init
     metrics.increment(`replication.exclusions.${reason}`)
-    if (reason === 'ack-timeout') metrics.increment('replication.ack-misses')
+    if (reason === 'ack-timeout') {
+      metrics.increment('replication.ack-misses')
+      metrics.cluster.ackMisses.inc()
+    }
     logger.warn('member excluded from sync replication until it catches up', {
       route: member.route,
       address: addressKey(member.address),
       reason,
     })
+    this.#init.onFenced?.(member, reason)
     if (reason === 'ack-timeout' || reason === 'refused') membership.suspect(member.id, `replication ${reason}`)
   }
 
@@ -215,7 +226,10 @@ export class ReplicationStreams {
       localId: membership.local.id,
       clock,
       leaseMs,
-      send: (message) => this.#send(from, message),
+      send: (message) => {
+        if (message.t === 'ra') this.#init.metrics.cluster.acks.sent.inc()
+        this.#send(from, message)
+      },
       apply: (d, why) => this.#applyBatch(d, why),
     })
     this.#in.set(senderId, stream)
@@ -237,6 +251,7 @@ export class ReplicationStreams {
     if (!this.#addressedToUs(ack)) return
     const stream = this.#out.get(ack.f)
     if (!stream) return
+    this.#init.metrics.cluster.acks.received.inc()
     if (ack.n) {
       this.#init.metrics.increment('replication.refused', ack.n.length)
       this.#init.logger.error('a member refused replicated changes (failed its checks)', { member: ack.f, batches: ack.n.length })
