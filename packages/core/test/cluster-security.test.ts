@@ -128,6 +128,20 @@ describe('cluster port security (real TCP)', () => {
     expect(a.status().members).toEqual([])
   })
 
+  it('a refused node backs off between redials instead of dialling its refuser ten times a second', async () => {
+    const a = await node('a')
+    const b = createSessionCluster({ route: 'b', host: '127.0.0.2', port: 0, secret: SECRET_B, ...FAST, stateTransferTimeoutMs: 1_000, logger: capture().logger, members: [addressKey(a.local.address)] })
+    cleanups.push(() => b.stop())
+    await b.start()
+    await eventually(() => b.status().rejectedBy.length === 1)
+    const refusals = () => b.status().counters['transport.refused-by-peer.wrong-secret'] ?? 0
+    const before = refusals()
+    await new Promise((resolve) => setTimeout(resolve, 2_000))
+    // Backoff from 100 ms doubling towards 5 s: at most 100 + 200 + 400 + 800 ms of waits fit in 2 s (plus the
+    // connections' own time), so 5 at most; a redial after every refusal made about 20.
+    expect(refusals() - before).toBeLessThanOrEqual(5)
+  })
+
   it('a wrong cluster name is refused the same way', async () => {
     const a = await node('a')
     const b = await node('b', { host: '127.0.0.2', clusterName: 'another-shop', stateTransferTimeoutMs: 1_000, members: [addressKey(a.local.address)] })

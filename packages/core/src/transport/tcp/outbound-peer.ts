@@ -41,6 +41,9 @@ export class OutboundPeer {
   #connectTimer: TimerHandle | undefined
   #retryTimer: TimerHandle | undefined
   #lastError: Error | undefined
+  /** The peer refused our last connection (wrong secret, another version): redial with backoff, not at once. */
+  #refusedLastConnection = false
+  #refusedThisConnection = false
   /** peerDown is reported once per outage, not once per failed retry (and once more when the peer refuses). */
   #reportedDown = false
   #reportedRefused = false
@@ -95,6 +98,7 @@ export class OutboundPeer {
   #connect(): void {
     const { options } = this.#ctx
     this.#state = 'connecting'
+    this.#refusedThisConnection = false
     const socket = connect({
       host: this.#peer.host,
       port: this.#peer.port,
@@ -183,7 +187,9 @@ export class OutboundPeer {
       sender: addressKey(this.#ctx.localAddress()),
     })
     this.#helloPending = true
-    this.#backoff.reset()
+    // A peer that refused our last connection greets the next one too, then refuses it again: only a connection
+    // that ends without a refusal proves the peer takes us, so only then does the backoff start over (#onClosed).
+    if (!this.#refusedLastConnection) this.#backoff.reset()
     this.#reportedDown = false
     this.#reportedRefused = false
     this.#lastError = undefined
@@ -197,6 +203,8 @@ export class OutboundPeer {
   #refused(socket: Socket, reason: PeerRefusal, detail: string): void {
     const error = new Error(detail)
     this.#lastError = error
+    this.#refusedThisConnection = true
+    this.#refusedLastConnection = true
     this.#ctx.options.metrics.increment(`transport.refused-by-peer.${reason}`)
     this.#ctx.events.emit('peerRefused', this.#peer, reason, error)
     socket.destroy(error)
@@ -214,6 +222,10 @@ export class OutboundPeer {
     this.#awaitingDrain = false
     if (this.#state === 'closed') return
     const wasUp = this.#state === 'up'
+    if (wasUp && !this.#refusedThisConnection) {
+      this.#refusedLastConnection = false
+      this.#backoff.reset()
+    }
     const { logger, metrics } = this.#ctx.options
     metrics.increment(wasUp ? 'transport.connections.dropped' : 'transport.connections.failed')
     // A refusal is reported even within an outage: it proves no node listens there any more.
