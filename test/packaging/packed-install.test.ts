@@ -13,7 +13,7 @@ import { waitFor } from '../support/wait.js'
 
 const run = promisify(execFile)
 const REPO = new URL('../../', import.meta.url).pathname
-const PACKAGES = ['core', 'express', 'fastify'] as const
+const PACKAGES = ['core', 'express', 'fastify', 'prometheus'] as const
 const TSC = join(REPO, 'node_modules/typescript/bin/tsc')
 /** Every version the app installs is the one the workspace tests with (its lockfile's). */
 const versionIn = (pkg: string, name: string) =>
@@ -52,6 +52,8 @@ beforeAll(async () => {
         '@session-cluster/core': tarball('core'),
         '@session-cluster/express': tarball('express'),
         '@session-cluster/fastify': tarball('fastify'),
+        '@session-cluster/prometheus': tarball('prometheus'),
+        'prom-client': versionIn('prometheus', 'prom-client'),
         express: versionIn('express', 'express'),
         'express-session': versionIn('express', 'express-session'),
         fastify: versionIn('fastify', 'fastify'),
@@ -107,7 +109,7 @@ describe('packages packed with pnpm and installed with npm', () => {
   }, 120_000)
 
   it('load with require() too', async () => {
-    const script = "for (const p of ['core', 'express', 'fastify']) require('@session-cluster/' + p)"
+    const script = "for (const p of ['core', 'express', 'fastify', 'prometheus']) require('@session-cluster/' + p)"
     await run(process.execPath, ['-e', script], { cwd: app })
   })
 
@@ -130,6 +132,11 @@ describe('packages packed with pnpm and installed with npm', () => {
       expect(cookie, 'the first node sets a session cookie').toMatch(/^sid=/)
       const read = await getJson(two!.port, '/read', cookie)
       expect(read.body).toEqual({ note: 'hello' })
+      if (framework === 'express') {
+        // @session-cluster/prometheus from its tarball, in the app's own prom-client registry.
+        const metrics = await (await fetch(`http://127.0.0.1:${one!.port}/metrics`)).text()
+        expect(metrics).toMatch(/^session_cluster_sessions(\{[^}]*\})? 1$/m)
+      }
       for (const node of [one!, two!]) node.child.kill('SIGTERM')
     }, 90_000)
   }
