@@ -29,7 +29,8 @@ interface Rebind {
  * a save sends only the attributes the request changed, measured against what it loaded (so `set` on every
  * request, as `rolling` does, replicates nothing when nothing changed, and concurrent requests on different
  * nodes that change different attributes both survive). The same store as @session-cluster/express's
- * ClusterStore (both forward to core's ClusterStoreCore); this one adds what the plugin needs from
+ * ClusterStore (this one extends core's ClusterStoreCore, that one forwards to it, as it must extend
+ * express-session's Store); this one adds what the plugin needs from
  * @fastify/session: tying a Session to its load (`claim`) and route rebinding through `regenerate`.
  *
  * Methods take an optional callback and return a promise when none is given. Data is copied both ways: a
@@ -38,17 +39,17 @@ interface Rebind {
  * @example
  * await fastify.register(fastifySession, { secret, store: new ClusterStore(cluster) })
  */
-export class ClusterStore {
+export class ClusterStore extends ClusterStoreCore<Session> {
   /** Loads waiting to be tied to the Session built from them (see `claim`); dropped on the next turn of the loop. */
   readonly #pending = new Map<string, LoadedSession[]>()
   /** Session object → what the store knows about it (a Session lives for one request). */
   readonly #states = new WeakMap<object, RequestSaveState>()
   readonly #rebinds: Rebind[] = []
-  readonly #core: ClusterStoreCore<Session>
 
   /** Starts the cluster if it is not (start is idempotent); operations wait until it is ready. */
   constructor(cluster: SessionCluster, options: ClusterStoreOptions = {}) {
-    this.#core = new ClusterStoreCore<Session>(
+    // The mapping's functions run only once an operation does, after the fields above exist.
+    super(
       cluster,
       {
         stateOf: (sid, sess) => {
@@ -62,50 +63,13 @@ export class ClusterStore {
     )
   }
 
-  get cluster(): SessionCluster {
-    return this.#core.cluster
-  }
-  /** Resolves once the cluster is ready (state transfer done); rejects if it could not start. */
-  get ready(): Promise<void> {
-    return this.#core.ready
-  }
-  /** Async mode: the version token of the request whose `get` comes next (set by the plugin). */
-  get nextReadToken(): string | undefined {
-    return this.#core.nextReadToken
-  }
-  set nextReadToken(token: string | undefined) {
-    this.#core.nextReadToken = token
-  }
-  /** Stops the cluster if this store owns it (`clusterStore()`); otherwise the cluster is its creator's. Idempotent. */
-  close(): Promise<void> {
-    return this.#core.close()
-  }
-
-  get(sid: string, callback?: StoreCallback<Session | null>): Promise<Session | null> {
-    return this.#core.get(sid, callback)
-  }
-  set(sid: string, sess: StoredSession, callback?: StoreCallback<void>): Promise<void> {
-    return this.#core.set(sid, sess as Session, callback)
-  }
-  destroy(sid: string, callback?: StoreCallback<void>): Promise<void> {
+  override destroy(sid: string, callback?: StoreCallback<void>): Promise<void> {
     // `regenerate` destroys the old id before saving the new one; a rebinding keeps the session (stored by
     // its random part, which does not change), so that destroy must not happen.
     const rebind = this.#rebinds.find((r) => r.from === sid && !r.destroyed)
-    if (!rebind) return this.#core.destroy(sid, callback)
+    if (!rebind) return super.destroy(sid, callback)
     rebind.destroyed = true
     return callbackOrPromise(callback, async () => {})
-  }
-  touch(sid: string, sess: StoredSession, callback?: StoreCallback<void>): Promise<void> {
-    return this.#core.touch(sid, sess as Session, callback)
-  }
-  all(callback?: StoreCallback<Record<string, Session>>): Promise<Record<string, Session>> {
-    return this.#core.all(callback)
-  }
-  length(callback?: StoreCallback<number>): Promise<number> {
-    return this.#core.length(callback)
-  }
-  clear(callback?: StoreCallback<void>): Promise<void> {
-    return this.#core.clear(callback)
   }
 
   /**

@@ -5,10 +5,10 @@ import { StoreLifecycle } from './store-lifecycle.js'
 import { sameSessionBase } from '../valve/session-id.js'
 
 /**
- * The store both adapters export as `ClusterStore` (express-session's and @fastify/session's), in one place:
- * each adapter's class is a thin shell that forwards to this and adds what its framework needs (express-session's
- * `Store` base class and `createSession`; @fastify/session's claim and rebinding). An Express node and a Fastify
- * node therefore store, load, expire and touch sessions the same way.
+ * The store both adapters export as `ClusterStore` (express-session's and @fastify/session's), in one place.
+ * Fastify's class extends it; Express's forwards to it (it must extend express-session's `Store`). Each adds what
+ * its framework needs (`createSession`; @fastify/session's claim and rebinding), so an Express node and a Fastify
+ * node store, load, expire and touch sessions the same way.
  */
 
 /** What a store knows about the request a session belongs to: the load to diff against, what it last saved. */
