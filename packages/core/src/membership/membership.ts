@@ -37,7 +37,7 @@ export interface MembershipEvents {
   stray: (member: MemberInfo) => void
 }
 
-/** Who is in the cluster. Implementations: static list (this package), multicast and DNS later. */
+/** Who is in the cluster. Where members come from is a `Discovery` (discovery.ts); `heartbeatMembership` runs over any of them. */
 export interface Membership {
   /** This node's incarnation. */
   readonly local: Member
