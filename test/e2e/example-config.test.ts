@@ -28,3 +28,28 @@ describe('example configuration', () => {
     expect(() => readConfig({ PORT: '70000' })).toThrow(/PORT must be a port number/)
   })
 })
+
+describe('example configuration: discovery', () => {
+  it('static stays the default and keeps CLUSTER_MEMBERS', () => {
+    const config = readConfig({ CLUSTER_MEMBERS: '127.0.0.1:4001' })
+    expect(config.cluster.discovery).toBeUndefined()
+    expect(config.cluster.members).toEqual(['127.0.0.1:4001'])
+  })
+
+  it('CLUSTER_DISCOVERY=dns takes CLUSTER_DNS_NAME and the resolver extras', () => {
+    const config = readConfig({ CLUSTER_DISCOVERY: 'dns', CLUSTER_DNS_NAME: 'cart.shop.svc.cluster.local', CLUSTER_DNS_SERVERS: '10.0.0.10, 127.0.0.1:5353' })
+    expect(config.cluster.discovery).toEqual({ kind: 'dns', name: 'cart.shop.svc.cluster.local', servers: ['10.0.0.10', '127.0.0.1:5353'] })
+    expect(() => readConfig({ CLUSTER_DISCOVERY: 'dns' })).toThrow(/needs CLUSTER_DNS_NAME/)
+  })
+
+  it('CLUSTER_DISCOVERY=local gives each worker its own route (PM2 instance, node:cluster worker, or pid)', () => {
+    expect(readConfig({ CLUSTER_DISCOVERY: 'local', NODE_APP_INSTANCE: '2' })).toMatchObject({ route: 'w2', cluster: { discovery: { kind: 'local' } } })
+    expect(readConfig({ CLUSTER_DISCOVERY: 'local' }).route).toBe(`w${process.pid}`)
+    expect(readConfig({ CLUSTER_DISCOVERY: 'local', ROUTE: 'mine' }).route).toBe('mine')
+  })
+
+  it('refuses an unknown CLUSTER_DISCOVERY, and members next to a discovery, by name', () => {
+    expect(() => readConfig({ CLUSTER_DISCOVERY: 'consul' })).toThrow(/CLUSTER_DISCOVERY must be one of static, multicast, dns, local/)
+    expect(() => readConfig({ CLUSTER_DISCOVERY: 'local', CLUSTER_MEMBERS: '127.0.0.1:4001' })).toThrow(/one or the other/)
+  })
+})
