@@ -12,12 +12,16 @@ export function makeResolver(servers: readonly string[] | undefined, timeoutMs: 
   return resolver
 }
 
-/** A, AAAA of `name`; throws only when the lookup itself failed (timeout, refused, server failure). */
+/**
+ * A and AAAA of `name`. Some servers refuse or drop the family they hold nothing for: what one family answered is
+ * used when the other failed, and only a lookup where both failed (timeout, refused, server failure) throws.
+ */
 export async function resolveAddresses(resolver: Resolver, name: string): Promise<string[]> {
   // A literal address resolves to itself (a test, or a single node given by address).
   if (isIP(name)) return [name]
-  const [v4, v6] = await Promise.all([orNone(resolver.resolve4(name)), orNone(resolver.resolve6(name))])
-  return [...v4, ...v6]
+  const [v4, v6] = await Promise.allSettled([orNone(resolver.resolve4(name)), orNone(resolver.resolve6(name))])
+  if (v4.status === 'rejected' && v6.status === 'rejected') throw v4.reason
+  return [...(v4.status === 'fulfilled' ? v4.value : []), ...(v6.status === 'fulfilled' ? v6.value : [])]
 }
 
 /** The members behind `name`: every address of it on `port`, or, with `srv`, every SRV target on its own port. */
