@@ -77,7 +77,7 @@ describe('dns discovery (a headless service served by dnsmasq)', () => {
     expect(outcomes.slice(1)).toEqual(['complete', 'complete'])
     await waitFor(
       'every node to see the two others',
-      async () => ((await Promise.all(nodes.map(aliveRoutes))).join(' ') === 'pod1,pod2 pod0,pod2 pod0,pod1' ? true : undefined),
+      async () => ((await Promise.all(nodes.map((n) => aliveRoutes(n)))).join(' ') === 'pod1,pod2 pod0,pod2 pod0,pod1' ? true : undefined),
       { timeoutMs: 15_000, intervalMs: 100, describe: () => tails(nodes) },
     )
     // One cluster: a cart written on one node is read whole on the others.
@@ -102,7 +102,7 @@ describe('dns discovery (a headless service served by dnsmasq)', () => {
     )
     const { body } = await a.status()
     expect(body?.members.map((m) => m.route)).toEqual(['pod1'])
-    expect((body?.counters as Record<string, number>)['membership.leaves.failed']).toBe(1)
+    expect((body?.counters as Record<string, number> | undefined)?.['membership.leaves.failed']).toBe(1)
   })
 
   it('the resolver really is dnsmasq: the name is unknown to the system resolver', async () => {
