@@ -92,7 +92,7 @@ describe('multicast discovery', () => {
     socket.close()
     expect(decodeAnnouncement(datagram, 'shop', [key])).toEqual({ kind: 'member', announcement })
     const tampered = Buffer.from(datagram)
-    tampered[tampered.length - 40] ^= 1 // inside the signed address
+    tampered[tampered.length - 40]! ^= 1 // inside the signed address
     expect(decodeAnnouncement(tampered, 'shop', [key]).kind).toBe('unauthenticated')
     expect(decodeAnnouncement(datagram, 'shop', [announcementKey(deriveClusterKey('another-secret-0123456789abcdef', 'shop'))]).kind).toBe('unauthenticated')
     expect(decodeAnnouncement(datagram, 'another-shop', [key])).toEqual({ kind: 'other-cluster', clusterName: 'shop' })
