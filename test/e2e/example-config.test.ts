@@ -67,7 +67,7 @@ describe('examples/kubernetes', () => {
     Object.assign(env, { ROUTE: 'cart-0', CLUSTER_HOST: '10.0.0.7', CLUSTER_SECRET: 'a-secret-from-the-kubernetes-secret' })
     const config = readConfig(env)
     expect(config.cluster.discovery).toEqual({ kind: 'dns', name: 'cart-cluster.shop.svc.cluster.local' })
-    expect(manifest).toMatch(/readinessProbe:\s+httpGet: \{ path: \/cluster\/status/)
+    expect(manifest).toMatch(/readinessProbe:.*\n\s+httpGet: \{ path: \/cluster\/status/)
     expect(manifest).toMatch(/preStop:/)
     expect(manifest).toMatch(/secretKeyRef: \{ name: cart-cluster, key: secret \}/)
   })
