@@ -42,6 +42,8 @@ class LocalDiscovery implements Discovery {
   #probed = false
   #timer?: TimerHandle
   #running = false
+  /** A round still waiting for slow ports is not overlapped by the next one. */
+  #probing = false
 
   constructor(init: LocalDiscoveryInit) {
     this.#opts = { ...LOCAL_DISCOVERY_DEFAULTS, ...definedOnly(init) }
@@ -80,7 +82,16 @@ class LocalDiscovery implements Discovery {
 
   async #probeRange(): Promise<void> {
     const context = this.#context
-    if (!context || !this.#running) return
+    if (!context || !this.#running || this.#probing) return
+    this.#probing = true
+    try {
+      await this.#probeOnce(context)
+    } finally {
+      this.#probing = false
+    }
+  }
+
+  async #probeOnce(context: DiscoveryContext): Promise<void> {
     const host = this.#host ?? context.self.address.host
     const { firstPort, lastPort, probeTimeoutMs } = this.#opts
     const ports = Array.from({ length: lastPort - firstPort + 1 }, (_, i) => firstPort + i).filter(
