@@ -76,21 +76,3 @@ export function isLoopbackHost(host: string): boolean {
   return isIP(host) === 4 && host.startsWith('127.')
 }
 
-/** Orders addresses (host as text, then port): the lowest address forms a cluster whose nodes start together. */
-export function compareAddresses(a: Address, b: Address): number {
-  const ha = a.host.toLowerCase()
-  const hb = b.host.toLowerCase()
-  if (ha !== hb) {
-    // IPv4 numerically (127.0.0.10 after 127.0.0.9), anything else as text.
-    const na = ipv4Number(ha)
-    const nb = ipv4Number(hb)
-    if (na !== undefined && nb !== undefined) return na - nb
-    return ha < hb ? -1 : 1
-  }
-  return a.port - b.port
-}
-
-function ipv4Number(host: string): number | undefined {
-  if (isIP(host) !== 4) return undefined
-  return host.split('.').reduce((n, part) => n * 256 + Number(part), 0)
-}

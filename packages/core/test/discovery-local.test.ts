@@ -58,7 +58,7 @@ describe('local discovery (a port range on this host)', () => {
     expect(new Set(ports).size).toBe(3)
     expect(ports.every((p) => p >= base && p <= base + 5)).toBe(true)
     expect(await eventually(() => peersOf(a) === 'w2,w3' && peersOf(b) === 'w1,w3' && peersOf(c) === 'w1,w2')).toBe(true)
-    // One cluster from the start: only the lowest port may start alone; the others waited for a member and pulled.
+    // One cluster from the start: at most the first worker up (it took the lowest port) started alone.
     const outcomes = [a, b, c].map((n) => ({ port: n.local.address.port, outcome: n.status().stateTransfer })).sort((x, y) => x.port - y.port)
     expect(outcomes.slice(1).map((o) => o.outcome)).toEqual(['complete', 'complete'])
 

@@ -3,7 +3,7 @@ import { Channel } from '../src/channel/channel.js'
 import { ManualClock } from '../src/clock/manual-clock.js'
 import { DiscoveryUnavailableError } from '../src/errors.js'
 import type { Address } from '../src/member.js'
-import type { BootstrapRule, Discovery, DiscoveryContext } from '../src/membership/discovery.js'
+import type { Discovery, DiscoveryContext } from '../src/membership/discovery.js'
 import { heartbeatMembership } from '../src/membership/heartbeat-membership.js'
 import type { Membership } from '../src/membership/membership.js'
 import { MemoryNetwork } from '../src/transport/memory/memory-network.js'
@@ -15,10 +15,7 @@ class SteeredDiscovery implements Discovery {
   #contacts: Address[] = []
   #settled = true
   #context?: DiscoveryContext
-  constructor(
-    readonly bootstrap: BootstrapRule = 'lowest-address',
-    private readonly failStart = false,
-  ) {}
+  constructor(private readonly failStart = false) {}
   async start(context: DiscoveryContext) {
     if (this.failStart) throw new DiscoveryUnavailableError('no such thing here')
     this.#context = context
@@ -94,23 +91,27 @@ describe('heartbeat membership over a discovery (in-memory network, manual clock
     expect(clock.monotonic() - start).toBeLessThan(60_000) // suspectTimeoutMs: silence had not removed it yet
   })
 
-  it('lowest-address bootstrap: nobody decides before the contacts settle, then only the lowest starts alone', async () => {
-    const { nodes } = cluster(3)
-    for (const n of nodes) await n.membership.start()
+  it('a starting node decides nothing before its contacts settle, then waits for every contact that accepts connections', async () => {
+    const { clock, nodes } = cluster(3)
+    const [a, b, c] = nodes as [(typeof nodes)[0], (typeof nodes)[0], (typeof nodes)[0]]
+    await a.membership.start()
+    await b.membership.start()
+    // c is listed but not started: its port refuses connections once a heartbeat tried it.
+    // a has the lowest address, and b runs already: a must hear b before it decides anything.
     const all = nodes.map((n) => n.address)
-    for (const n of nodes) n.discovery.report(all, false)
-    expect(nodes.map((n) => n.membership.pendingSeeds())).toEqual([1, 1, 1])
-    for (const n of nodes) n.discovery.report(all, true)
-    const pending = nodes.map((n) => n.membership.pendingSeeds())
-    expect(pending[0]).toBe(0) // lowest: may start alone
-    expect(pending[1]).toBeGreaterThan(0) // waits for a member
-    expect(pending[2]).toBeGreaterThan(0)
+    a.discovery.report(all, false)
+    expect(a.membership.pendingSeeds()).toBe(1) // not settled: not even alone yet
+    a.discovery.report(all, true)
+    expect(a.membership.pendingSeeds()).toBe(1) // b not heard yet; c refused the first heartbeat: not waited for
+    expect(await clock.advanceUntil(() => a.membership.pendingSeeds() === 0)).toBe(true)
+    expect(a.membership.members().map((m) => m.route)).toEqual(['n1'])
+    expect(c.membership.members()).toEqual([])
   })
 
   it('a discovery that cannot start fails the membership start with its named error', async () => {
     const clock = new ManualClock()
     const channel = new Channel({ transport: memoryTransport({ network: new MemoryNetwork({ clock }), port: 6100 }), clock })
-    const membership = heartbeatMembership({ channel, route: 'x', discovery: new SteeredDiscovery('seeds', true), clock })
+    const membership = heartbeatMembership({ channel, route: 'x', discovery: new SteeredDiscovery(true), clock })
     running.push({ membership, channel })
     await expect(membership.start()).rejects.toBeInstanceOf(DiscoveryUnavailableError)
     expect(membership.pendingSeeds()).toBe(0)

@@ -5,7 +5,7 @@ import { systemClock } from '../clock/system-clock.js'
 import { InvalidParametersError } from '../errors.js'
 import { TypedEmitter } from '../events.js'
 import { type Logger, silentLogger } from '../logger.js'
-import { type Address, addressKey, compareAddresses, type Member, parseAddress, sameAddress, validateRoute } from '../member.js'
+import { type Address, addressKey, type Member, parseAddress, sameAddress, validateRoute } from '../member.js'
 import { Metrics } from '../metrics.js'
 import { isConnectionRefused } from '../transport/transport.js'
 import type { Discovery } from './discovery.js'
@@ -184,10 +184,9 @@ class HeartbeatMembership implements Membership {
       const key = addressKey(a)
       return !sameAddress(a, self) && !this.#byAddress.has(key) && !this.#refused.has(key)
     })
-    if (this.#discovery.bootstrap === 'seeds' || this.#byAddress.size > 0) return unheard.length
-    // lowest-address: alone so far, so only the lowest of the contacts that may be alive starts without anyone;
-    // the others wait for a member (the lowest one, or whoever it admitted first).
-    return unheard.some((a) => compareAddresses(a, self) < 0) ? unheard.length : 0
+    // A contact that accepts connections may hold sessions, or be starting with us: hear it first. One that refuses
+    // has no node behind it yet; when it starts it finds us listening and joins us, so one cluster forms either way.
+    return unheard.length
   }
 
   hasRoute(route: string): boolean {

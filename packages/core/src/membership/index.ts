@@ -1,4 +1,4 @@
-export type { BootstrapRule, Discovery, DiscoveryContext } from './discovery.js'
+export type { Discovery, DiscoveryContext } from './discovery.js'
 export { heartbeatMembership, MEMBERSHIP_DEFAULTS, newIncarnationId } from './heartbeat-membership.js'
 export type { HeartbeatMembershipInit } from './heartbeat-membership.js'
 export type { LeaveReason, MemberInfo, MemberState, Membership, MembershipEvents } from './membership.js'

@@ -35,8 +35,8 @@ export const DNS_DISCOVERY_DEFAULTS = { srv: false, intervalMs: 5_000, timeoutMs
  * Members from DNS (a Kubernetes headless service lists one A/AAAA record per pod). The name is resolved every
  * `intervalMs`: new addresses are called at once; a member whose address vanished is checked directly and removed
  * if it does not answer. A failed lookup changes nothing (a DNS outage must not empty the cluster). A starting node
- * waits for `stableAnswers` equal answers, then only the lowest address starts alone and the others join it, so
- * pods that start together form one cluster. Set `publishNotReadyAddresses: true` on the service: a pod is not
+ * waits for `stableAnswers` equal answers, then for every address that accepts connections to answer, so pods that
+ * start together all join one cluster. Set `publishNotReadyAddresses: true` on the service: a pod is not
  * ready before it joined, and pods that start together must see each other before any is ready (without it, each
  * sees an empty service and starts alone; they merge once ready, but sessions created meanwhile stay where made
  * until then).
@@ -50,7 +50,6 @@ export function dnsDiscovery(init: DnsDiscoveryInit): Discovery {
 
 class DnsDiscovery implements Discovery {
   readonly kind = 'dns'
-  readonly bootstrap = 'lowest-address'
   readonly #name: string
   readonly #port: number | undefined
   readonly #opts: typeof DNS_DISCOVERY_DEFAULTS

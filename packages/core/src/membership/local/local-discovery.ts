@@ -22,8 +22,8 @@ export const LOCAL_DISCOVERY_DEFAULTS = { firstPort: 4000, lastPort: 4100, probe
 /**
  * Workers on one host with nothing to configure (PM2 `-i max`, node:cluster): each binds the first free port of a
  * range, and finds its siblings by probing the range for ports that greet as a session-cluster node. No primary
- * process is involved, so it works where PM2 owns the master. Workers that start together: the one on the lowest
- * port starts alone, the others join it.
+ * process is involved, so it works where PM2 owns the master. Workers that start together: the first to bind takes
+ * the lowest port and may start alone; every later one finds it listening and joins it.
  *
  * @example
  * createSessionCluster({ route: `w${process.pid}`, port: 4000, autoBind: 100, discovery: { kind: 'local' } })
@@ -34,7 +34,6 @@ export function localDiscovery(init: LocalDiscoveryInit = {}): Discovery {
 
 class LocalDiscovery implements Discovery {
   readonly kind = 'local'
-  readonly bootstrap = 'lowest-address'
   readonly #opts: Required<Omit<LocalDiscoveryInit, 'host'>>
   readonly #host: string | undefined
   #context?: DiscoveryContext

@@ -45,7 +45,6 @@ export function multicastDiscovery(init: MulticastDiscoveryInit): Discovery {
 
 class MulticastDiscovery implements Discovery {
   readonly kind = 'multicast'
-  readonly bootstrap = 'lowest-address'
   readonly #opts: MulticastOptions
   readonly #clusterName: string
   readonly #keys: Buffer[]

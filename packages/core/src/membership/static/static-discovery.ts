@@ -17,7 +17,6 @@ export function staticDiscovery(init: StaticDiscoveryInit = {}): Discovery {
   const members = (init.members ?? []).map((m) => parseAddress(m, 'cluster member'))
   return {
     kind: 'static',
-    bootstrap: 'seeds',
     start: async () => {},
     stop: async () => {},
     contacts: () => members,
