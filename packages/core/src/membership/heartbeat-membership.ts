@@ -145,9 +145,11 @@ class HeartbeatMembership implements Membership {
         contactsChanged: () => this.#onContactsChanged(),
       })
     } catch (error) {
-      // A discovery that cannot work (no multicast route, a bad resolver) is a start-up error, not a lonely node.
+      // A discovery that cannot work (no multicast route, a bad resolver) is a start-up error, not a lonely node;
+      // the cluster port this start opened is closed again.
       this.#started = false
       for (const off of this.#unsubscribe.splice(0)) off()
+      await this.#channel.stop()
       throw error
     }
     this.#contacts = this.#currentContacts()
