@@ -75,4 +75,3 @@ export function isLoopbackHost(host: string): boolean {
   if (host === 'localhost' || host === '::1' || host === '0:0:0:0:0:0:0:1') return true
   return isIP(host) === 4 && host.startsWith('127.')
 }
-
