@@ -103,6 +103,7 @@ describe('dns discovery (a headless service served by dnsmasq)', () => {
     )
     const { body } = await a.status()
     expect(body?.members.map((m) => m.route)).toEqual(['pod1'])
+    expect(body?.discovery).toEqual({ kind: 'dns', contacts: HOSTS.slice(0, 2).map((h) => `${h}:${clusterPort}`), settled: true })
     expect((body?.counters as Record<string, number> | undefined)?.['membership.leaves.failed']).toBe(1)
   })
 

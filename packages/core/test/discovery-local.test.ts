@@ -58,6 +58,8 @@ describe('local discovery (a port range on this host)', () => {
     expect(new Set(ports).size).toBe(3)
     expect(ports.every((p) => p >= base && p <= base + 5)).toBe(true)
     expect(await eventually(() => peersOf(a) === 'w2,w3' && peersOf(b) === 'w1,w3' && peersOf(c) === 'w1,w2')).toBe(true)
+    expect(await eventually(() => a.status().discovery.contacts.length === 2)).toBe(true)
+    expect(a.status().discovery).toEqual({ kind: 'local', contacts: [b, c].map((n) => `127.0.0.1:${n.local.address.port}`).sort(), settled: true })
     // One cluster from the start: at most the first worker up (it took the lowest port) started alone.
     const outcomes = [a, b, c].map((n) => ({ port: n.local.address.port, outcome: n.status().stateTransfer })).sort((x, y) => x.port - y.port)
     expect(outcomes.slice(1).map((o) => o.outcome)).toEqual(['complete', 'complete'])

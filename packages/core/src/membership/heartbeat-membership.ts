@@ -10,7 +10,7 @@ import { Metrics } from '../metrics.js'
 import { isConnectionRefused } from '../transport/transport.js'
 import type { Discovery } from './discovery.js'
 import { FailureDetector, type Verdict } from './failure-detector.js'
-import type { LeaveReason, MemberInfo, Membership, MembershipEvents } from './membership.js'
+import type { DiscoveryStatus, LeaveReason, MemberInfo, Membership, MembershipEvents } from './membership.js'
 import { type Heartbeat, MAX_GOSSIPED_PEERS, parseHeartbeat, parseMemberId } from './messages.js'
 
 export interface HeartbeatMembershipInit {
@@ -172,6 +172,11 @@ class HeartbeatMembership implements Membership {
 
   members(): MemberInfo[] {
     return [...this.#byAddress.values()].map((e) => e.info)
+  }
+
+  discoveryStatus(): DiscoveryStatus {
+    const { kind } = this.#discovery
+    return { kind, contacts: [...this.#contacts.keys()].sort(), settled: this.#started && this.#discovery.settled() }
   }
 
   member(id: string): MemberInfo | undefined {

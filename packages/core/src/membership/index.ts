@@ -1,7 +1,7 @@
 export type { Discovery, DiscoveryContext } from './discovery.js'
 export { heartbeatMembership, MEMBERSHIP_DEFAULTS, newIncarnationId } from './heartbeat-membership.js'
 export type { HeartbeatMembershipInit } from './heartbeat-membership.js'
-export type { LeaveReason, MemberInfo, MemberState, Membership, MembershipEvents } from './membership.js'
+export type { DiscoveryStatus, LeaveReason, MemberInfo, MemberState, Membership, MembershipEvents } from './membership.js'
 export type { MembershipMessage } from './messages.js'
 export { staticDiscovery, type StaticDiscoveryInit } from './static/static-discovery.js'
 export { staticMembership, type StaticMembershipInit } from './static/static-membership.js'

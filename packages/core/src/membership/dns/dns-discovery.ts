@@ -57,6 +57,7 @@ class DnsDiscovery implements Discovery {
   #context?: DiscoveryContext
   #found = new Map<string, Address>()
   #agreeing = 0
+  #settled = false
   #timer?: TimerHandle
   #running = false
   #resolving = false
@@ -104,8 +105,9 @@ class DnsDiscovery implements Discovery {
     return [...this.#found.values()]
   }
 
+  /** Once settled, settled for good: the stable answer only guards a starting node's first decision. */
   settled(): boolean {
-    return this.#agreeing >= this.#opts.stableAnswers
+    return this.#settled
   }
 
   /** Quickly while settling, then every intervalMs. */
@@ -130,6 +132,7 @@ class DnsDiscovery implements Discovery {
       const found = new Map(answer.map((a) => [addressKey(a), a]))
       const changed = found.size !== this.#found.size || [...found.keys()].some((key) => !this.#found.has(key))
       this.#agreeing = changed ? 1 : this.#agreeing + 1
+      if (this.#agreeing >= this.#opts.stableAnswers) this.#settled = true
       this.#found = found
       context.metrics.increment('discovery.dns.lookups')
       if (changed) context.contactsChanged()
