@@ -1,47 +1,19 @@
-import { randomBytes } from 'node:crypto'
 import type { Channel } from '../channel/channel.js'
 import type { Clock, TimerHandle } from '../clock/clock.js'
 import { systemClock } from '../clock/system-clock.js'
-import { InvalidParametersError } from '../errors.js'
 import { TypedEmitter } from '../events.js'
 import { type Logger, silentLogger } from '../logger.js'
-import { type Address, addressKey, type Member, parseAddress, sameAddress, validateRoute } from '../member.js'
+import { type Address, addressKey, type Member, sameAddress, validateRoute } from '../member.js'
 import { Metrics } from '../metrics.js'
 import { isConnectionRefused } from '../transport/transport.js'
 import type { Discovery } from './discovery.js'
 import { FailureDetector, type Verdict } from './failure-detector.js'
+import { GossipedAddresses } from './gossip.js'
 import type { DiscoveryStatus, LeaveReason, MemberInfo, Membership, MembershipEvents } from './membership.js'
+import { type HeartbeatMembershipInit, type MEMBERSHIP_DEFAULTS, newIncarnationId, resolveTimings } from './heartbeat-options.js'
 import { type Heartbeat, MAX_GOSSIPED_PEERS, parseHeartbeat, parseMemberId } from './messages.js'
 
-export interface HeartbeatMembershipInit {
-  channel: Channel
-  /** This node's route name. */
-  route: string
-  /** Where members may be (a static list, multicast, DNS, a port range). */
-  discovery: Discovery
-  /** How often to announce ourselves to every member. @default 500 */
-  heartbeatIntervalMs?: number
-  /** Silence after which a member is suspected and checked directly (Tomcat's dropTime). @default 3000 */
-  suspectTimeoutMs?: number
-  /** How long the direct check of a suspect may take before it is removed. @default 1000 */
-  verifyTimeoutMs?: number
-  /** This incarnation's id (random per process start). @default 16 random base64url characters */
-  id?: string
-  clock?: Clock
-  logger?: Logger
-  metrics?: Metrics
-}
-
-export const MEMBERSHIP_DEFAULTS = {
-  heartbeatIntervalMs: 500,
-  suspectTimeoutMs: 3_000,
-  verifyTimeoutMs: 1_000,
-} as const
-
-/** A new random incarnation id. */
-export function newIncarnationId(): string {
-  return randomBytes(12).toString('base64url')
-}
+export { type HeartbeatMembershipInit, MEMBERSHIP_DEFAULTS, newIncarnationId } from './heartbeat-options.js'
 
 interface Entry {
   info: MemberInfo
@@ -78,8 +50,7 @@ class HeartbeatMembership implements Membership {
   readonly #byAddress = new Map<string, Entry>()
   readonly #byId = new Map<string, Entry>()
   readonly #failedAddresses = new Map<string, Address>()
-  /** Addresses other members told us about that we have not heard from yet, with when we learned them (monotonic). */
-  readonly #rumoured = new Map<string, { address: Address; since: number }>()
+  readonly #gossiped: GossipedAddresses
   /** Addresses whose port refused our last connection attempt (no node listens there now). */
   readonly #refused = new Set<string>()
   readonly #id: string
@@ -93,19 +64,15 @@ class HeartbeatMembership implements Membership {
     this.#channel = init.channel
     this.#route = validateRoute(init.route)
     this.#discovery = init.discovery
-    this.#opts = { ...MEMBERSHIP_DEFAULTS, ...definedOnly(init) }
-    for (const [key, value] of Object.entries(this.#opts)) {
-      if (!Number.isFinite(value) || value <= 0) throw new InvalidParametersError(`${key} must be a positive number of milliseconds`)
-    }
-    if (this.#opts.suspectTimeoutMs <= this.#opts.heartbeatIntervalMs) {
-      throw new InvalidParametersError('suspectTimeoutMs must be longer than heartbeatIntervalMs')
-    }
+    this.#opts = resolveTimings(init)
     this.#id = init.id ?? newIncarnationId()
     this.#clock = init.clock ?? systemClock
     this.#log = init.logger ?? silentLogger
     this.#metrics = init.metrics ?? new Metrics()
     this.#events = new TypedEmitter((error, event) => this.#log.error('membership listener threw', { event, error }))
     this.#startedAt = this.#clock.now()
+    // A gossiped address that stays silent that long was a member that left: stop calling it.
+    this.#gossiped = new GossipedAddresses(this.#clock, this.#metrics, 2 * this.#opts.suspectTimeoutMs)
     this.#detector = new FailureDetector({
       clock: this.#clock,
       suspectTimeoutMs: this.#opts.suspectTimeoutMs,
@@ -167,7 +134,7 @@ class HeartbeatMembership implements Membership {
     if (targets.length > 0) await this.#channel.send(targets, { t: 'bye', id: this.#id })
     // Not forgotten by the transport: the goodbye just queued must still leave (the transport drains on stop).
     for (const entry of [...this.#byAddress.values()]) this.#remove(entry, 'left', undefined, { log: false, forget: false })
-    this.#rumoured.clear()
+    this.#gossiped.clear()
   }
 
   members(): MemberInfo[] {
@@ -235,11 +202,7 @@ class HeartbeatMembership implements Membership {
   }
 
   #tick(): void {
-    const now = this.#clock.monotonic()
-    for (const [key, r] of this.#rumoured) {
-      // A gossiped address that stays silent was a member that left: stop calling it.
-      if (now - r.since > 2 * this.#opts.suspectTimeoutMs) this.#rumoured.delete(key)
-    }
+    this.#gossiped.expire()
     this.#heartbeat()
     this.#detector.tick()
   }
@@ -260,7 +223,7 @@ class HeartbeatMembership implements Membership {
     const out = new Map<string, Address>()
     for (const [key, a] of this.#contacts) if (!sameAddress(a, self)) out.set(key, a)
     for (const e of this.#byAddress.values()) out.set(addressKey(e.info.address), e.info.address)
-    for (const [key, r] of this.#rumoured) out.set(key, r.address)
+    for (const [key, address] of this.#gossiped.entries()) out.set(key, address)
     return [...out.values()]
   }
 
@@ -280,9 +243,9 @@ class HeartbeatMembership implements Membership {
   #onHeartbeat(hb: Heartbeat, from: Address): void {
     if (!this.#started || hb.id === this.#id) return
     const key = addressKey(from)
-    this.#rumoured.delete(key)
+    this.#gossiped.heard(key)
     this.#refused.delete(key)
-    if (hb.peers) this.#learn(hb.peers)
+    if (hb.peers) this.#gossiped.learn(hb.peers, this.#channel.address, (peer) => this.#byAddress.has(peer))
     const existing = this.#byAddress.get(key)
     if (existing && existing.info.id !== hb.id) this.#remove(existing, 'replaced', 'a new incarnation answers at its address')
     const current = this.#byAddress.get(key)
@@ -328,24 +291,6 @@ class HeartbeatMembership implements Membership {
     this.#events.emit('join', info)
     // Answer at once so the newcomer learns about us without waiting a full interval.
     this.#heartbeat()
-  }
-
-  /** Heartbeat addresses a member gossiped, until they answer (or for a while, if they never do). */
-  #learn(peers: string[]): void {
-    const self = this.#channel.address
-    const now = this.#clock.monotonic()
-    for (const peer of peers) {
-      if (this.#byAddress.has(peer) || this.#rumoured.has(peer)) continue
-      let address: Address
-      try {
-        address = parseAddress(peer, 'gossiped member')
-      } catch {
-        this.#metrics.increment('membership.bad-gossip')
-        continue
-      }
-      if (sameAddress(address, self) || this.#byAddress.has(addressKey(address))) continue
-      this.#rumoured.set(addressKey(address), { address, since: now })
-    }
   }
 
   #onBye(id: string, from: Address): void {
@@ -396,12 +341,4 @@ class HeartbeatMembership implements Membership {
     if (log) this.#log.info('member left', { route: entry.info.route, address: key, reason, why })
     this.#events.emit('leave', entry.info, reason)
   }
-}
-
-function definedOnly(init: HeartbeatMembershipInit): Partial<typeof MEMBERSHIP_DEFAULTS> {
-  const out: Record<string, number> = {}
-  for (const key of Object.keys(MEMBERSHIP_DEFAULTS) as Array<keyof typeof MEMBERSHIP_DEFAULTS>) {
-    if (init[key] !== undefined) out[key] = init[key]
-  }
-  return out
 }
