@@ -9,6 +9,12 @@ export interface ExampleConfig {
     port: number
     advertiseHost?: string
     members: string[]
+    discovery?:
+      | { kind: 'local' }
+      | { kind: 'multicast'; address?: string; port?: number; interface?: string }
+      | { kind: 'dns'; name: string; servers?: string[]; intervalMs?: number; srv?: boolean }
+    autoBind?: number
+    clusterName?: string
     secret?: string
     replication: 'sync' | 'async'
     heartbeatIntervalMs?: number

@@ -1,9 +1,11 @@
+import cluster from 'node:cluster'
 import { createHash } from 'node:crypto'
 
 // The example contract (root README, "Running a cluster by hand"): configuration from the environment, shared by the
 // Express and Fastify cart apps so both read exactly the same variables with the same defaults.
 
 const MANAGERS = ['delta', 'backup']
+const DISCOVERIES = ['static', 'multicast', 'dns', 'local']
 const REPLICATION_MODES = ['sync', 'async']
 /** REBIND (an extra outside the contract): when a node takes over a session whose route names another node. */
 const REBIND_MODES = { failover: 'failover', always: 'always', off: false }
@@ -20,7 +22,11 @@ const TIMING_VARIABLES = {
 /** Read and validate the example's environment. Throws an Error with a readable message on bad input. */
 export function readConfig(env = process.env) {
   const port = toPort(env.PORT || '3000', 'PORT')
-  const route = env.ROUTE || 'node1'
+  const discoveryKind = env.CLUSTER_DISCOVERY || 'static'
+  if (!DISCOVERIES.includes(discoveryKind)) {
+    throw new Error(`CLUSTER_DISCOVERY must be one of ${DISCOVERIES.join(', ')}, got "${discoveryKind}"`)
+  }
+  const route = env.ROUTE || (discoveryKind === 'local' ? workerRoute(env) : 'node1')
   const clusterHost = env.CLUSTER_HOST || '127.0.0.1'
   const clusterPort = toPort(env.CLUSTER_PORT || '4000', 'CLUSTER_PORT')
   // Own entry is ignored by the cluster itself; empty means "alone".
@@ -41,6 +47,10 @@ export function readConfig(env = process.env) {
   if (!MANAGERS.includes(manager)) throw new Error(`MANAGER must be one of ${MANAGERS.join(', ')}, got "${manager}"`)
   // Outside the contract too: the address peers dial when it is not CLUSTER_HOST (a proxy or NAT in between).
   const advertiseHost = env.CLUSTER_ADVERTISE_HOST || undefined
+  const discovery = readDiscovery(discoveryKind, env)
+  if (discoveryKind !== 'static' && members.length > 0) {
+    throw new Error(`CLUSTER_MEMBERS lists static members; CLUSTER_DISCOVERY=${discoveryKind} finds them itself: set one or the other`)
+  }
   const timing = {}
   for (const [name, option] of Object.entries(TIMING_VARIABLES)) {
     if (env[name]) timing[option] = toMilliseconds(env[name], name)
@@ -58,6 +68,9 @@ export function readConfig(env = process.env) {
       port: clusterPort,
       ...(advertiseHost ? { advertiseHost } : {}),
       members,
+      ...(discovery ? { discovery } : {}),
+      ...(env.CLUSTER_AUTO_BIND ? { autoBind: toCount(env.CLUSTER_AUTO_BIND, 'CLUSTER_AUTO_BIND') } : {}),
+      ...(env.CLUSTER_NAME ? { clusterName: env.CLUSTER_NAME } : {}),
       secret: clusterSecret,
       replication,
       ...timing,
@@ -82,6 +95,52 @@ export function effectiveManager(config, log = console.warn) {
     log(`[${config.route}] MANAGER=backup: backup mode falls back to delta until it ships`)
   }
   return 'delta'
+}
+
+/**
+ * CLUSTER_DISCOVERY's options: `dns` needs CLUSTER_DNS_NAME; the extras CLUSTER_DNS_SERVERS (comma-separated
+ * `ip[:port]`), CLUSTER_DNS_INTERVAL_MS, CLUSTER_DNS_SRV=true, CLUSTER_MULTICAST_ADDRESS, CLUSTER_MULTICAST_PORT and
+ * CLUSTER_MULTICAST_INTERFACE tune them. `static` (the default) is the CLUSTER_MEMBERS list: no option.
+ */
+function readDiscovery(kind, env) {
+  if (kind === 'static') return undefined
+  if (kind === 'local') return { kind }
+  if (kind === 'multicast') {
+    return {
+      kind,
+      ...(env.CLUSTER_MULTICAST_ADDRESS ? { address: env.CLUSTER_MULTICAST_ADDRESS } : {}),
+      ...(env.CLUSTER_MULTICAST_PORT ? { port: toPort(env.CLUSTER_MULTICAST_PORT, 'CLUSTER_MULTICAST_PORT') } : {}),
+      ...(env.CLUSTER_MULTICAST_INTERFACE ? { interface: env.CLUSTER_MULTICAST_INTERFACE } : {}),
+    }
+  }
+  if (!env.CLUSTER_DNS_NAME) throw new Error('CLUSTER_DISCOVERY=dns needs CLUSTER_DNS_NAME (e.g. a Kubernetes headless service name)')
+  const servers = (env.CLUSTER_DNS_SERVERS ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+  return {
+    kind,
+    name: env.CLUSTER_DNS_NAME,
+    ...(servers.length > 0 ? { servers } : {}),
+    ...(env.CLUSTER_DNS_INTERVAL_MS ? { intervalMs: toMilliseconds(env.CLUSTER_DNS_INTERVAL_MS, 'CLUSTER_DNS_INTERVAL_MS') } : {}),
+    ...(env.CLUSTER_DNS_SRV === 'true' ? { srv: true } : {}),
+  }
+}
+
+/**
+ * A worker's own route when workers share one environment (PM2 `-i max`, node:cluster): PM2's instance number, else
+ * the node:cluster worker id, else the process id. Each worker's sessions end in its own route.
+ */
+function workerRoute(env) {
+  if (env.NODE_APP_INSTANCE !== undefined && /^\d+$/.test(env.NODE_APP_INSTANCE)) return `w${env.NODE_APP_INSTANCE}`
+  if (cluster.isWorker && cluster.worker) return `w${cluster.worker.id}`
+  return `w${process.pid}`
+}
+
+function toCount(value, name) {
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a whole number, got "${value}"`)
+  return n
 }
 
 function toPort(value, name) {

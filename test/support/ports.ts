@@ -32,3 +32,26 @@ export async function freePorts(n: number): Promise<number[]> {
   for (let i = 0; i < n; i++) ports.push(await freePort())
   return ports
 }
+
+/**
+ * A base port with `count` consecutive ports that nothing listens on now, for nodes that bind the first free port of
+ * a range (autoBind). Picked at random below the ephemeral band so two test files rarely pick overlapping ranges;
+ * a range taken meanwhile only moves a node to the next free port.
+ */
+export async function freePortRange(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 12_000)
+    const free = await Promise.all(Array.from({ length: count }, (_, i) => isFree(base + i)))
+    if (free.every(Boolean)) return base
+  }
+  throw new Error(`freePortRange: no ${count} free consecutive ports found`)
+}
+
+function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer()
+    server.unref()
+    server.once('error', () => resolve(false))
+    server.listen({ host: '127.0.0.1', port, exclusive: true }, () => server.close(() => resolve(true)))
+  })
+}

@@ -43,6 +43,8 @@ export class RemoteApplyError extends defineError('RemoteApplyError', 'ERR_REMOT
  * request rate). Nothing is wrong with the request: ask again later, or ask another member.
  */
 export class PeerBusyError extends defineError('PeerBusyError', 'ERR_PEER_BUSY') {}
+/** A discovery cannot work where it was asked to (no multicast on the interface, no such interface). */
+export class DiscoveryUnavailableError extends defineError('DiscoveryUnavailableError', 'ERR_DISCOVERY_UNAVAILABLE') {}
 /** An operation on a component that is not started (or already stopped). */
 export class NotStartedError extends defineError('NotStartedError', 'ERR_NOT_STARTED') {}
 /** The operation was cancelled through its AbortSignal. */

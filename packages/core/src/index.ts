@@ -26,6 +26,10 @@ export type {
 } from './cluster/session-cluster.js'
 export type { Address, Member } from './member.js'
 export type { MemberInfo, MemberState } from './membership/membership.js'
+export type { Discovery, DiscoveryContext } from './membership/discovery.js'
+export type { DiscoveryOption } from './membership/discovery-option.js'
+export type { DnsDiscoveryInit } from './membership/dns/dns-discovery.js'
+export type { MulticastDiscoveryInit } from './membership/multicast/multicast-discovery.js'
 
 // Metrics: the labelled families a node publishes (exporters read them; see @session-cluster/prometheus).
 export {

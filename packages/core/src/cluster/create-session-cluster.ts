@@ -6,7 +6,8 @@ import { InsecureConfigurationError, InvalidParametersError } from '../errors.js
 import { peerNamingLogger, rateLimitedLogger } from '../log-hygiene.js'
 import { childLogger, silentLogger } from '../logger.js'
 import { addressKey, isLoopbackHost, validateHost, validatePort, validateRoute } from '../member.js'
-import { newIncarnationId, staticMembership } from '../membership/static/static-membership.js'
+import { createDiscovery } from '../membership/discovery-option.js'
+import { heartbeatMembership, newIncarnationId } from '../membership/heartbeat-membership.js'
 import { Metrics } from '../metrics.js'
 import { describeValue, refuseUnknownOptions } from '../option-checks.js'
 import { WARNING_INTERVAL_MS } from '../throttled-warning.js'
@@ -59,6 +60,10 @@ export function createSessionCluster(init: SessionClusterInit): SessionCluster {
     const weakness = weakSecretReason(s)
     if (weakness) logger.warn(`the cluster secret${secret!.length > 1 ? ` #${i + 1}` : ''} looks guessable: ${weakness}`)
   }
+  const clusterName = init.clusterName ?? CLUSTER_DEFAULTS.clusterName
+  const port = validatePort(init.port ?? CLUSTER_DEFAULTS.port, 'port')
+  const autoBind = resolveAutoBind(init)
+  const discovery = createDiscovery(init.discovery, { members: init.members ?? [], port, autoBind, secrets: secret, clusterName })
   const transport =
     init.transport ??
     (() => {
@@ -71,7 +76,8 @@ export function createSessionCluster(init: SessionClusterInit): SessionCluster {
       }
       return tcpTransport({
         host,
-        port: validatePort(init.port ?? CLUSTER_DEFAULTS.port, 'port'),
+        port,
+        autoBind,
         ...(advertiseHost ? { advertiseHost } : {}),
         insecure: init.insecure ?? false,
         maxFrameBytes: settings.maxFrameBytes,
@@ -79,7 +85,7 @@ export function createSessionCluster(init: SessionClusterInit): SessionCluster {
         maxPendingConnections: settings.maxPendingConnections,
         maxPendingConnectionsPerSource: settings.maxPendingConnectionsPerSource,
         protector: secret
-          ? aesGcmProtector({ secret, clusterName: init.clusterName ?? CLUSTER_DEFAULTS.clusterName })
+          ? aesGcmProtector({ secret, clusterName })
           : plaintextProtector(),
         clock,
         logger: childLogger(logger, { component: 'transport' }),
@@ -94,11 +100,11 @@ export function createSessionCluster(init: SessionClusterInit): SessionCluster {
     metrics,
     ackTimeoutMs: settings.ackTimeoutMs,
   })
-  const membership = staticMembership({
+  const membership = heartbeatMembership({
     channel,
     route,
     id: newIncarnationId(),
-    members: init.members ?? [],
+    discovery,
     heartbeatIntervalMs: settings.heartbeatIntervalMs,
     suspectTimeoutMs: settings.suspectTimeoutMs,
     verifyTimeoutMs: settings.verifyTimeoutMs,
@@ -108,6 +114,16 @@ export function createSessionCluster(init: SessionClusterInit): SessionCluster {
   })
   routeOf = (address) => membership.members().find((m) => addressKey(m.address) === address)?.route
   return new ReplicatedSessionCluster({ channel, membership, clock, logger, metrics, settings, codec: cborCodec(), flushLog: () => limited.flush() })
+}
+
+/** 0 unless set; local discovery needs a range, so it defaults to 100 ports there (Tomcat's autoBind). */
+function resolveAutoBind(init: SessionClusterInit): number {
+  const local = typeof init.discovery === 'object' && init.discovery !== null && (init.discovery as { kind?: unknown }).kind === 'local'
+  const autoBind = init.autoBind ?? (local ? 100 : 0)
+  if (typeof autoBind !== 'number' || !Number.isInteger(autoBind) || autoBind < 0 || autoBind > 1_000) {
+    throw new InvalidParametersError(`autoBind must be a whole number of ports from 0 to 1000, got ${describeValue(autoBind)}`)
+  }
+  return autoBind
 }
 
 function resolveSettings(init: SessionClusterInit): ClusterSettings {

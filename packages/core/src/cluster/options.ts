@@ -1,6 +1,7 @@
 import type { Clock } from '../clock/clock.js'
 import type { Logger } from '../logger.js'
 import type { Address } from '../member.js'
+import type { DiscoveryOption } from '../membership/discovery-option.js'
 import type { Transport } from '../transport/transport.js'
 import type { ReplicationMode } from './session-cluster.js'
 
@@ -16,6 +17,17 @@ export interface SessionClusterInit {
   advertiseHost?: string
   /** `host:port` of the other nodes; this node's own entry is ignored. @default [] */
   members?: ReadonlyArray<string | Address>
+  /**
+   * Where members come from: `{ kind: 'static' }` (the `members` list), `{ kind: 'local' }` (workers on one host,
+   * each on the first free port of `port`..`port + autoBind`), `{ kind: 'dns', name }` (a Kubernetes headless
+   * service), `{ kind: 'multicast' }` (Tomcat's 228.0.0.4:45564), or a `Discovery` of your own. @default { kind: 'static' }
+   */
+  discovery?: DiscoveryOption
+  /**
+   * Ports above `port` to try when it is taken (Tomcat's autoBind); local discovery probes the same range.
+   * @default 0, or 100 with local discovery (ports 4000-4100)
+   */
+  autoBind?: number
   /**
    * Shared secret: frames are encrypted and authenticated (AES-256-GCM, key derived with scrypt). Required off
    * loopback. Several during a rotation: the first one seals, any of them opens; roll `[old, new]` to every node,
@@ -131,6 +143,8 @@ export const CLUSTER_OPTION_KINDS = {
   port: 'own',
   advertiseHost: 'own',
   members: 'own',
+  discovery: 'own',
+  autoBind: 'own',
   secret: 'own',
   clusterName: 'own',
   insecure: 'own',

@@ -442,6 +442,7 @@ export class ReplicatedSessionCluster implements SessionCluster {
         state: m.state,
         ready: m.ready,
       })),
+      discovery: membership.discoveryStatus(),
       sessions: this.#table.size,
       tombstones: this.#table.tombstoneCount,
       refusedPeers: [...this.#refusedPeers].reverse().map(([detail, reason]) => ({ reason, detail })),

@@ -99,6 +99,8 @@ export interface ClusterStatus {
   replication: ReplicationMode
   manager: 'delta'
   members: Array<{ route: string; id: string; address: string; state: 'alive' | 'suspect'; ready: boolean }>
+  /** Where members are looked for: `static`, `local`, `dns`, `multicast`, or a custom kind; the contacts it reports now. */
+  discovery: { kind: string; contacts: string[]; settled: boolean }
   sessions: number
   tombstones: number
   /**

@@ -37,7 +37,15 @@ export interface MembershipEvents {
   stray: (member: MemberInfo) => void
 }
 
-/** Who is in the cluster. Implementations: static list (this package), multicast and DNS later. */
+/** Where this node looks for members, for status pages: the discovery's kind, its contacts now, whether they settled. */
+export interface DiscoveryStatus {
+  kind: string
+  /** `host:port` of every contact (this node's own address included when the discovery reports it). */
+  contacts: string[]
+  settled: boolean
+}
+
+/** Who is in the cluster. Where members come from is a `Discovery` (discovery.ts); `heartbeatMembership` runs over any of them. */
 export interface Membership {
   /** This node's incarnation. */
   readonly local: Member
@@ -46,6 +54,8 @@ export interface Membership {
   stop(): Promise<void>
   /** Remote members, alive and suspect. */
   members(): MemberInfo[]
+  /** What the discovery reports now. */
+  discoveryStatus(): DiscoveryStatus
   member(id: string): MemberInfo | undefined
   /**
    * Configured members neither heard from nor refusing connections: a starting node waits (up to its state

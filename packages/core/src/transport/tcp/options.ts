@@ -19,6 +19,12 @@ export interface TcpTransportInit {
    * @default 4000
    */
   port?: number
+  /**
+   * Ports above `port` to try, one after another, when it is taken (Tomcat's autoBind): workers on one host that
+   * share a configuration each get their own port of `port`..`port + autoBind`.
+   * @default 0
+   */
+  autoBind?: number
   /** Host peers should dial, when it differs from `host` (required when `host` is 0.0.0.0 or ::). */
   advertiseHost?: string
   /**
@@ -87,6 +93,7 @@ export interface TcpTransportInit {
 export const TCP_DEFAULTS = {
   host: '127.0.0.1',
   port: 4000,
+  autoBind: 0,
   insecure: false,
   maxFrameBytes: 16 * 1024 * 1024,
   maxQueueBytes: 64 * 1024 * 1024,
@@ -124,6 +131,9 @@ export function resolveTcpOptions(init: TcpTransportInit): TcpTransportOptions {
   }
   const host = validateHost(merged.host, 'host')
   validatePort(merged.port, 'port')
+  if (!Number.isInteger(merged.autoBind) || merged.autoBind < 0 || merged.port + merged.autoBind > 65535 || (merged.port === 0 && merged.autoBind > 0)) {
+    throw new InvalidParametersError(`autoBind must be a whole number of ports from 0 with port + autoBind <= 65535 (and port not 0), got ${String(merged.autoBind)}`)
+  }
   if (UNSPECIFIED_HOSTS.has(host) && merged.advertiseHost === undefined) {
     throw new InvalidParametersError(`host ${host} listens on every interface: set advertiseHost to the address peers dial`)
   }

@@ -140,17 +140,16 @@ class TcpTransport implements Transport {
 
   async #start(): Promise<void> {
     if (this.#running) return
-    const { host, port, keepAliveInitialDelayMs, logger, protector, insecure, advertiseHost } = this.#options
+    const { host, port, autoBind, keepAliveInitialDelayMs, logger, protector, insecure, advertiseHost } = this.#options
     const server = createServer({ noDelay: true, keepAlive: true, keepAliveInitialDelay: keepAliveInitialDelayMs }, (socket) =>
       this.#accept(socket),
     )
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (error) => reject(listenError(error, host, port)))
-      server.listen({ host, port }, () => {
-        server.off('error', reject)
-        resolve()
-      })
-    })
+    for (let candidate = port; ; candidate++) {
+      const error = await listen(server, host, candidate)
+      if (!error) break
+      if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE' && candidate < port + autoBind) continue
+      throw listenError(error, host, candidate, autoBind > 0 ? port : undefined)
+    }
     server.on('error', (error) => logger.error('cluster listener error', { error }))
     this.#server = server
     this.#port = (server.address() as AddressInfo).port
@@ -220,13 +219,31 @@ class TcpTransport implements Transport {
 }
 
 /**
+ * Listen on one port; resolves with the error instead of throwing, so the caller can try the next port. `exclusive`:
+ * in a node:cluster worker (PM2's cluster mode too) a shared handle would let every worker "bind" the same port and
+ * have the primary hand each worker a share of the connections; a cluster port must belong to one process.
+ */
+function listen(server: Server, host: string, port: number): Promise<Error | undefined> {
+  return new Promise((resolve) => {
+    const onError = (error: Error) => resolve(error)
+    server.once('error', onError)
+    server.listen({ host, port, exclusive: true }, () => {
+      server.off('error', onError)
+      resolve(undefined)
+    })
+  })
+}
+
+/**
  * node:net's listen errors name neither the option nor what the port is for; a node that cannot start should
  * say which setting to change. The original error is the cause (its `code` is still there).
  */
-function listenError(error: Error, host: string, port: number): Error {
+function listenError(error: Error, host: string, port: number, rangeStart?: number): Error {
   const code = (error as NodeJS.ErrnoException).code
   const reason =
-    code === 'EADDRINUSE'
+    code === 'EADDRINUSE' && rangeStart !== undefined
+      ? `every cluster port of ${rangeStart}-${port} (options \`port\` and \`autoBind\`) is in use on ${host}: widen the range, or stop some of the processes that hold it`
+      : code === 'EADDRINUSE'
       ? `cluster port ${port} (option \`port\`) is already in use on ${host}: another process, or another cluster node in this one, listens there; choose another port (0 picks a free one)`
       : code === 'EACCES'
         ? `cluster port ${port} (option \`port\`) on ${host} needs privileges this process lacks; choose a port above 1023`
