@@ -15,6 +15,7 @@ export type {
   ClusterStatus,
   LoadedSession,
   LoadOptions,
+  ReplicationManager,
   ReplicationMode,
   SaveOptions,
   SessionCluster,

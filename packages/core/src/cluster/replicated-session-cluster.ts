@@ -7,7 +7,7 @@ import { addressKey, type Member } from '../member.js'
 import type { Membership } from '../membership/membership.js'
 import type { Metrics } from '../metrics.js'
 import type { Codec } from '../codec/codec.js'
-import { AllToAllStrategy } from '../replication/all-to-all/all-to-all-strategy.js'
+import { createStrategy } from '../replication/create-strategy.js'
 import { Housekeeping } from '../replication/housekeeping.js'
 import { chunked } from '../replication/messages.js'
 import { PeerRequestLimits } from '../replication/peer-request-limits.js'
@@ -128,8 +128,9 @@ export class ReplicatedSessionCluster implements SessionCluster {
       },
     })
     this.#requestLimits = requestLimits
-    this.#strategy = new AllToAllStrategy({
+    this.#strategy = createStrategy(s.manager, {
       ...parts,
+      backups: s.backups,
       table: this.#table,
       mode: s.replication,
       ackTimeoutMs: s.ackTimeoutMs,
@@ -173,7 +174,7 @@ export class ReplicatedSessionCluster implements SessionCluster {
     this.#housekeeping = new Housekeeping({
       ...parts,
       table: this.#table,
-      expiresHere: (route) => this.#strategy.expiresHere(route),
+      expiresHere: (route, base) => this.#strategy.expiresHere(route, base),
       defaultMaxInactiveMs: this.#s.defaultMaxInactiveMs,
       accessFlushIntervalMs: this.#s.accessFlushIntervalMs,
       expiryIntervalMs: this.#s.expiryIntervalMs,
@@ -281,7 +282,7 @@ export class ReplicatedSessionCluster implements SessionCluster {
   async load(id: string, options?: LoadOptions): Promise<LoadedSession | undefined> {
     const parsed = sessionKeyOf(id)
     if (!parsed) return undefined
-    const fencing = this.#state === 'running' ? this.#strategy.beforeRead(parsed.key) : undefined
+    const fencing = this.#state === 'running' ? this.#strategy.beforeRead(parsed.key, parsed.route) : undefined
     if (fencing) await fencing
     if (options?.token !== undefined && this.#s.replication === 'async' && this.#state === 'running') await this.#catchUpTo(parsed.key, options.token)
     // Any route of a known random part resolves: the random part is the credential (and cookie signatures cover
@@ -394,6 +395,13 @@ export class ReplicatedSessionCluster implements SessionCluster {
     return record ? this.#metaOf(record) : undefined
   }
 
+  /** This node's own copy of a session's data, without fetching or fencing (tests and diagnostics), or undefined. */
+  peek(id: string): SessionData | undefined {
+    const parsed = sessionKeyOf(id)
+    const record = parsed && this.#table.getLive(parsed.key)
+    return record ? loadSession(record).data : undefined
+  }
+
   ids(): string[] {
     return [...this.#table].map((r) => sessionIdOf(r.id, r.route.value || this.route))
   }
@@ -407,7 +415,7 @@ export class ReplicatedSessionCluster implements SessionCluster {
       ready: this.ready,
       stateTransfer: this.#stateTransfer,
       replication: this.replication,
-      manager: 'delta',
+      manager: this.#strategy.name,
       members: membership.members().map((m) => ({
         route: m.route,
         id: m.id,
