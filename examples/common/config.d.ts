@@ -11,6 +11,8 @@ export interface ExampleConfig {
     members: string[]
     secret?: string
     replication: 'sync' | 'async'
+    manager: 'delta' | 'backup'
+    backups?: number
     heartbeatIntervalMs?: number
     suspectTimeoutMs?: number
     verifyTimeoutMs?: number
@@ -22,5 +24,4 @@ export interface ExampleConfig {
 }
 /** Read and validate the example's environment; throws an Error naming the bad variable. */
 export declare function readConfig(env?: Record<string, string | undefined>): ExampleConfig
-export declare function effectiveManager(config: ExampleConfig, log?: (message: string) => void): 'delta'
 export declare function configOrExit(env?: Record<string, string | undefined>): ExampleConfig

@@ -39,6 +39,9 @@ export function readConfig(env = process.env) {
   }
   const manager = env.MANAGER || 'delta'
   if (!MANAGERS.includes(manager)) throw new Error(`MANAGER must be one of ${MANAGERS.join(', ')}, got "${manager}"`)
+  // Outside the contract: copies of each session besides its primary's, with MANAGER=backup.
+  const backups = env.BACKUPS ? toCount(env.BACKUPS, 'BACKUPS') : undefined
+  if (backups !== undefined && manager !== 'backup') throw new Error('BACKUPS applies to MANAGER=backup only')
   // Outside the contract too: the address peers dial when it is not CLUSTER_HOST (a proxy or NAT in between).
   const advertiseHost = env.CLUSTER_ADVERTISE_HOST || undefined
   const timing = {}
@@ -60,6 +63,8 @@ export function readConfig(env = process.env) {
       members,
       secret: clusterSecret,
       replication,
+      manager,
+      ...(backups ? { backups } : {}),
       ...timing,
     },
     manager,
@@ -76,17 +81,15 @@ export function readConfig(env = process.env) {
   }
 }
 
-/** Backup mode is not shipped yet: say so once and run the delta manager. */
-export function effectiveManager(config, log = console.warn) {
-  if (config.manager === 'backup') {
-    log(`[${config.route}] MANAGER=backup: backup mode falls back to delta until it ships`)
-  }
-  return 'delta'
-}
-
 function toPort(value, name) {
   const n = Number(value)
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name} must be a port number, got "${value}"`)
+  return n
+}
+
+function toCount(value, name) {
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a whole number of at least 1, got "${value}"`)
   return n
 }
 
@@ -98,7 +101,7 @@ function toMilliseconds(value, name) {
 
 /**
  * The example apps' start-up: the configuration from the environment, or exit 1 with the reason (a bad
- * option is an error at start-up, never a crash at the first request); a MANAGER fallback is logged.
+ * option is an error at start-up, never a crash at the first request).
  */
 export function configOrExit(env = process.env) {
   let config
@@ -108,6 +111,5 @@ export function configOrExit(env = process.env) {
     console.error(`configuration error: ${err.message}`)
     process.exit(1)
   }
-  effectiveManager(config)
   return config
 }

@@ -303,6 +303,7 @@ export class ReplicatedSessionCluster implements SessionCluster {
     this.#assertRunning()
     const parsed = sessionKeyOf(id)
     if (!parsed) throw new InvalidParametersError(`not a session id: ${JSON.stringify(id)} (a non-empty string of at most 190 bytes)`)
+    await this.#holdCopy(parsed.key, parsed.route)
     const existing = this.#table.get(parsed.key)
     if (existing?.destroyed) {
       // Destroyed (here or by a concurrent request elsewhere): destruction is final.
@@ -366,6 +367,7 @@ export class ReplicatedSessionCluster implements SessionCluster {
   async destroy(id: string): Promise<void> {
     const parsed = sessionKeyOf(id)
     if (!parsed) return
+    if (this.#state === 'running') await this.#holdCopy(parsed.key, parsed.route)
     await this.#destroy([parsed.key], false)
   }
 
@@ -434,6 +436,17 @@ export class ReplicatedSessionCluster implements SessionCluster {
 
   on<K extends keyof SessionClusterEvents>(event: K, listener: SessionClusterEvents[K]): () => void {
     return this.#events.on(event, listener)
+  }
+
+  /**
+   * A save or destroy without a load before it, of a session another node created: where sessions do not live on
+   * every node, this one may hold no copy, and must get one before it changes it (a destroy of nothing here would
+   * destroy nothing anywhere). A session this node created needs none.
+   */
+  async #holdCopy(base: string, route: string | undefined): Promise<void> {
+    if (route === undefined || route === this.route || this.#table.get(base)) return
+    const fetching = this.#strategy.beforeRead(base, route)
+    if (fetching) await fetching
   }
 
   #assertRunning(): void {

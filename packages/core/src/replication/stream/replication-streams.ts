@@ -140,13 +140,14 @@ export class ReplicationStreams {
   }
 
   /** Per member: batches sent and acknowledged, bytes waiting, whether commits wait for it, whether we hold its lease. */
-  describe(): Array<{ id: string; sent: number; acked: number; unackedBytes: number; included: boolean; synced: boolean; leased: boolean }> {
+  describe(): Array<{ id: string; sent: number; acked: number; unackedBytes: number; included: boolean; linkDown: boolean; synced: boolean; leased: boolean }> {
     return [...this.#out.values()].map((s) => ({
       id: s.peerId,
       sent: s.sent,
       acked: s.acked,
       unackedBytes: s.unackedBytes,
       included: s.included,
+      linkDown: s.linkIsDown,
       synced: this.isSynced(s.peerId),
       leased: this.inSyncWith(s.peerId),
     }))
