@@ -70,9 +70,11 @@ export class BackupStrategy implements ReplicationStrategy {
       chunkBytes: init.stateTransferChunkBytes,
       requestTimeoutMs: Math.max(init.ackTimeoutMs, 5_000),
       requestLimits: init.requestLimits,
+      // Every tombstone goes too, owned or not: a member that missed a destruction (it was cut off, or readmitted
+      // after a removal) may hold a copy of the session, which must end there as well.
       ownedBy: (member) => {
         const ids: string[] = []
-        for (const record of table.records()) if (this.#owners(record.id).some((m) => m.id === member.id)) ids.push(record.id)
+        for (const record of table.records()) if (record.destroyed || this.#owners(record.id).some((m) => m.id === member.id)) ids.push(record.id)
         return ids
       },
       apply: (deltas) => init.apply(deltas, undefined),
@@ -86,7 +88,11 @@ export class BackupStrategy implements ReplicationStrategy {
       // long after its last use here, so a pull from this node still finds the writes it made meanwhile.
       keepMs: init.ghostMs,
       owners: (id) => this.#owners(id),
-      push: (deltas, targets) => this.#streams.publish(deltas, undefined, targets),
+      push: async (deltas, targets) => {
+        const owners = targets.map((id) => membership.member(id))
+        if (owners.some((m) => m === undefined)) throw new Error('an owner is no member any more')
+        await Promise.all(owners.map((m) => this.#transfer.push(m!, deltas)))
+      },
     })
     channel.handleRequest('fetch', (m, { from }) => {
       const ids = parseIds((m as { ids?: unknown }).ids)
@@ -174,26 +180,59 @@ export class BackupStrategy implements ReplicationStrategy {
         add(owners, delta)
       }
     }
-    const sent = [...groups.values()].map((g) => ({ targets: g.targets, outcomes: this.#streams.publish(g.deltas, why, g.targets) }))
+    const sent = [...groups.values()].map((g) => ({ ...g, outcomes: this.#streams.publish(g.deltas, why, g.targets) }))
     if (this.#init.mode !== 'sync') {
       for (const s of sent) s.outcomes.catch(() => {})
       return
     }
-    for (const { targets, outcomes } of sent) {
-      const result = await outcomes
+    for (const group of sent) {
+      const result = await group.outcomes
       let applied = 0
       let excluded = 0
-      for (const outcome of result.values()) {
+      const missed = new Set<string>()
+      for (const [id, outcome] of result) {
         if (outcome === 'applied') applied++
-        else this.#init.metrics.increment(`replication.commit.${outcome}`)
+        else {
+          missed.add(id)
+          this.#init.metrics.increment(`replication.commit.${outcome}`)
+        }
         if (outcome === 'excluded' || outcome === 'refused') excluded++
       }
-      if ((targets === undefined || targets.length > 0) && applied === 0 && (excluded > 0 || this.#liveGhosts().length > 0)) {
+      // An owner missed the change (excluded, gone): the next members of the ranking take a copy, so the change is
+      // on backups + 1 members all the same, and whoever reads without that owner asks them.
+      if (group.targets && missed.size > 0) applied += await this.#toStandIns(group.deltas, group.targets, missed)
+      if ((group.targets === undefined || group.targets.length > 0) && applied === 0 && (excluded > 0 || this.#liveGhosts().length > 0)) {
         // Owners are alive as far as we know, yet none holds the change: it is on this node only (see all-to-all).
         this.#init.metrics.increment('replication.commit.unreplicated')
         throw new StaleReplicaError('no owner in step applied the change: it is on this node only')
       }
     }
+  }
+
+  /** Send whole records to the members that own them when `missed` are left out; resolves how many applied. */
+  async #toStandIns(deltas: Delta[], tried: string[], missed: ReadonlySet<string>): Promise<number> {
+    const selfId = this.#init.membership.local.id
+    const byTargets = new Map<string, { targets: string[]; deltas: Delta[] }>()
+    for (const delta of deltas) {
+      const record = this.#init.table.get(delta.id)
+      if (!record) continue
+      const targets = this.#owners(delta.id, undefined, missed)
+        .map((m) => m.id)
+        .filter((id) => id !== selfId && !tried.includes(id))
+        .sort()
+      if (targets.length === 0) continue
+      const key = targets.join(',')
+      let group = byTargets.get(key)
+      if (!group) byTargets.set(key, (group = { targets, deltas: [] }))
+      group.deltas.push(recordToDelta(record))
+    }
+    let applied = 0
+    for (const { targets, deltas: records } of byTargets.values()) {
+      this.#init.metrics.increment('backup.stand-in-copies', records.length)
+      const result = await this.#streams.publish(records, undefined, targets)
+      for (const outcome of result.values()) if (outcome === 'applied') applied++
+    }
+    return applied
   }
 
   beforeRead(base: string, route?: string): Promise<void> | undefined {
@@ -203,6 +242,12 @@ export class BackupStrategy implements ReplicationStrategy {
     if (primary && (mode !== 'sync' || this.#trusted())) return undefined
     const selfId = membership.local.id
     let from = this.#owners(base, route).filter((m) => m.id !== selfId) as MemberInfo[]
+    // An owner commits cannot reach now (its connection dropped, it stopped acknowledging) is not waited for: writers
+    // gave its copies to the next members of the ranking (see commit), which are asked instead.
+    const unreachable = new Set(from.filter((m) => !this.#streams.reaches(m.id)).map((m) => m.id))
+    if (unreachable.size > 0) {
+      from = this.#owners(base, route, unreachable).filter((m) => m.id !== selfId) as MemberInfo[]
+    }
     // A session whose route names no member, held nowhere here: it was rebound after its route's node went, and
     // placement by that route no longer finds it. Every member is asked (one round trip still).
     if (!record && route && !membership.hasRoute(route)) from = membership.members()
@@ -254,11 +299,12 @@ export class BackupStrategy implements ReplicationStrategy {
     }
   }
 
-  /** Owners of a session as this node sees the members now, primary first. */
-  #owners(base: string, routeHint?: string): Placed[] {
+  /** Owners of a session as this node sees the members now (or without those `leftOut`), primary first. */
+  #owners(base: string, routeHint?: string, leftOut?: ReadonlySet<string>): Placed[] {
     const { membership, table, backups } = this.#init
     const route = table.get(base)?.route.value || routeHint || ''
-    return ownersOf(base, route, [membership.local, ...membership.members()], backups)
+    const members = leftOut ? membership.members().filter((m) => !leftOut.has(m.id)) : membership.members()
+    return ownersOf(base, route, [membership.local, ...members], backups)
   }
 
   /** Local state holds every acknowledged change of the sessions this node is primary of. */

@@ -58,6 +58,38 @@ export class OwnedTransfer {
   constructor(init: OwnedTransferInit) {
     this.#init = init
     init.channel.handleRequest('bk-pull', (m, { from }) => this.#serve(m as { x?: unknown; c?: unknown }, from))
+    init.channel.handleRequest('bk-push', (m, { from }) => {
+      const { s, r } = m as { s?: unknown; r?: unknown }
+      if (!Array.isArray(r) || r.length > MAX_RECORDS_PER_CHUNK) throw new MalformedMessageError('bad owned-records push')
+      init.requestLimits.admit('records', from, r.length)
+      const strings = new WireStrings(s)
+      const deltas = r.map((wire) => recordFromWire(wire, strings))
+      if (deltas.length > 0) init.apply(deltas)
+      return { t: 'bk-pushed', n: deltas.length }
+    })
+  }
+
+  /**
+   * Hand whole records to `member` (an owner of them), in chunks; resolves once it applied every one, rejects when it
+   * could not be asked. A copy this node lets go of leaves only this way: the owner's answer is the proof it holds it.
+   */
+  async push(member: MemberInfo, deltas: readonly Delta[]): Promise<void> {
+    const { channel, requestTimeoutMs, table } = this.#init
+    let i = 0
+    while (i < deltas.length) {
+      const strings = new WireStringTable()
+      const r: WireRecord[] = []
+      let bytes = 0
+      while (i < deltas.length && r.length < MAX_RECORDS_PER_CHUNK && (r.length === 0 || bytes < this.#init.chunkBytes)) {
+        const record = table.get(deltas[i++]!.id)
+        if (!record) continue
+        bytes += estimateRecordBytes(record)
+        r.push(recordToWire(record, strings))
+      }
+      if (r.length === 0) continue
+      const reply = (await channel.request(member.address, { t: 'bk-push', s: strings.list, r }, { timeoutMs: requestTimeoutMs })) as { t?: unknown }
+      if (reply.t !== 'bk-pushed') throw new MalformedMessageError('bad owned-records push reply')
+    }
   }
 
   /** Pulls in flight, records pulled and pulls completed since start (status). */

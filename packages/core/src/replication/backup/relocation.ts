@@ -1,7 +1,6 @@
 import type { Clock } from '../../clock/clock.js'
 import type { Metrics } from '../../metrics.js'
 import { type Delta, recordToDelta, type SessionTable } from '../../session/index.js'
-import type { CommitOutcomes } from '../stream/replication-streams.js'
 import type { Placed } from './placement.js'
 
 export interface RelocationInit {
@@ -12,8 +11,8 @@ export interface RelocationInit {
   /** A copy not used here for this long, and not owned here, may go (once its owners hold it). */
   keepMs: number
   owners(id: string): Placed[]
-  /** Send whole records to these members; resolves with each one's outcome. */
-  push(deltas: Delta[], targets: string[]): Promise<CommitOutcomes>
+  /** Hand whole records to these members; resolves once every one of them applied them all, rejects otherwise. */
+  push(deltas: Delta[], targets: string[]): Promise<void>
 }
 
 /** Copies let go of per pass, at most: placement changes move sessions in bounded batches while traffic goes on. */
@@ -94,10 +93,14 @@ export class Relocation {
         })
         if (records.length === 0) return
         const pushedAt = clock.monotonic()
-        const outcomes = await this.#init.push(records, targets)
+        try {
+          await this.#init.push(records, targets)
+        } catch {
+          return // an owner could not be asked: the copy stays, and the next pass tries again
+        }
         this.#pushed += records.length
         this.#init.metrics.increment('backup.copies-pushed', records.length)
-        if (leaving || !targets.every((id) => outcomes.get(id) === 'applied')) return
+        if (leaving) return
         let dropped = 0
         for (const { id } of records) {
           // Used here again meanwhile, or owned here now: keep it.

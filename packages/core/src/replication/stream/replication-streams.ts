@@ -121,6 +121,12 @@ export class ReplicationStreams {
     return result.then((outcomes) => outcomes)
   }
 
+  /** Whether commits reach this member now: its stream waits for it and its connection is up. */
+  reaches(memberId: string): boolean {
+    const stream = this.#out.get(memberId)
+    return stream !== undefined && stream.included && !stream.linkIsDown
+  }
+
   /** Whether we hold a read lease on this member's writes now. */
   inSyncWith(memberId: string): boolean {
     return this.#in.get(memberId)?.inSync ?? false
