@@ -56,7 +56,7 @@ describe('primary/backup between real processes (SIGKILL)', () => {
           const batch = list.slice(start, start + 250)
           const reader = survivors[(j + start / 250) % survivors.length]!
           const data = await reader.call<Array<{ i: number } | null>>('load', { ids: batch }, 30_000)
-          data.forEach((d, k) => d?.i !== expected.get(batch[k]!) && bad.push(batch[k]!))
+          for (const [k, d] of data.entries()) if (d?.i !== expected.get(batch[k]!)) bad.push(batch[k]!)
         }
       }
       return bad

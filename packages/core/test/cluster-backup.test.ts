@@ -130,7 +130,11 @@ describe('primary/backup replication (in-memory network, manual clock)', () => {
   it('expiry: exactly one owner expires a session', async () => {
     const { clock, nodes } = await cluster(4, { ...BACKUP, expiryIntervalMs: 1_000, accessFlushIntervalMs: 500 })
     const expired: number[] = []
-    nodes.forEach((n, i) => n.on('expired', (e) => !e.replicated && expired.push(i)))
+    for (const [i, n] of nodes.entries()) {
+      n.on('expired', (e) => {
+        if (!e.replicated) expired.push(i)
+      })
+    }
     const id = nodes[2]!.generateId()
     await nodes[2]!.save(id, { n: 1 }, { maxInactiveMs: 5_000 })
     await clock.advance(10_000)

@@ -10,6 +10,8 @@ import { memorySessionClusters } from './support/session-cluster.js'
 // checker then says whether any read missed an acknowledged write, a destroyed session came back, or the
 // replicas ended up different. CI runs FAULT_RUNS schedules (default 12) per manager; `pnpm test:faults` runs
 // many more. The backup manager runs on four nodes (one backup) with members also leaving and joining.
+// FAULT_MANAGER=delta|backup runs one manager; FAULT_NO_SHRINK stops at the first failure; FAULT_TRACE prints
+// each schedule as it starts; FAULT_DEBUG prints the logs and operations of a failing one.
 
 const RUNS = Number(process.env.FAULT_RUNS ?? 12)
 const SETTINGS = {

@@ -124,7 +124,7 @@ export class ReplicationStreams {
   /** Whether commits reach this member now: its stream waits for it and its connection is up. */
   reaches(memberId: string): boolean {
     const stream = this.#out.get(memberId)
-    return stream !== undefined && stream.included && !stream.linkIsDown
+    return stream?.included === true && !stream.linkIsDown
   }
 
   /** Whether we hold a read lease on this member's writes now. */
