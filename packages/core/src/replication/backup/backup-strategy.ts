@@ -260,12 +260,34 @@ export class BackupStrategy implements ReplicationStrategy {
     let fetch = this.#fetches.get(base)
     if (!fetch) {
       this.#init.metrics.increment('replication.read-fetches')
-      fetch = Promise.all([...from, ...ghosts].map((member) => this.#fetch(member, base)))
-        .then(() => undefined)
-        .finally(() => this.#fetches.delete(base))
+      fetch = this.#fetchWithStandIns(base, route, from, ghosts).finally(() => this.#fetches.delete(base))
       this.#fetches.set(base, fetch)
     }
     return fetch
+  }
+
+  /**
+   * Fetch from every one of `from` and `ghosts`. An owner that does not answer (it died a moment ago, and this node
+   * has not noticed yet) is replaced by its stand-ins, as writers replace it: what it alone may hold of an
+   * acknowledged change, they hold too. A ghost that does not answer fails the read.
+   */
+  async #fetchWithStandIns(base: string, route: string | undefined, from: MemberInfo[], ghosts: MemberInfo[]): Promise<void> {
+    const asked = [...from, ...ghosts]
+    const results = await Promise.allSettled(asked.map((member) => this.#fetch(member, base)))
+    const failed = new Set<string>()
+    let error: unknown
+    for (const [i, result] of results.entries()) {
+      if (result.status === 'fulfilled') continue
+      if (i >= from.length) throw result.reason
+      failed.add(asked[i]!.id)
+      error ??= result.reason
+    }
+    if (failed.size === 0) return
+    const selfId = this.#init.membership.local.id
+    const standIns = this.#owners(base, route, failed).filter((m) => m.id !== selfId && !asked.some((a) => a.id === m.id)) as MemberInfo[]
+    if (standIns.length === 0) throw error
+    this.#init.metrics.increment('backup.read-stand-ins')
+    await Promise.all(standIns.map((member) => this.#fetch(member, base)))
   }
 
   async fetchSession(base: string, memberIds?: readonly string[]): Promise<void> {
