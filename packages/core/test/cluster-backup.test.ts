@@ -142,6 +142,33 @@ describe('primary/backup replication (in-memory network, manual clock)', () => {
     expect(holders(nodes, id)).toEqual([])
   })
 
+  it('events: a session is created where it lives (its primary, and its backup as a replicated change)', async () => {
+    const { nodes } = await cluster(4, BACKUP)
+    const created: Array<[number, boolean]> = []
+    for (const [i, n] of nodes.entries()) n.on('created', (e) => created.push([i, e.replicated]))
+    const id = nodes[1]!.generateId()
+    await nodes[1]!.save(id, { n: 1 })
+    const backup = holders(nodes, id).find((i) => i !== 1)!
+    expect(created.sort()).toEqual([
+      [1, false],
+      [backup, true],
+    ].sort())
+  })
+
+  it('async: a client reads its own write on any node, even on the backup the change has not reached (reads there ask the primary)', async () => {
+    const c = await cluster(4, { ...BACKUP, replication: 'async', tokenWaitMs: 50 })
+    const [a] = c.nodes as [SessionCluster]
+    const id = a.generateId()
+    await c.run(a.save(id, { n: 1 }))
+    await c.clock.advance(1_000)
+    const loaded = (await c.run(a.load(id)))!
+    // Every frame now takes 300 ms: the change is on its way to the backup when other nodes are asked.
+    c.network.setFaults({ delayMs: [300, 300] })
+    await a.save(id, { n: 2 }, { loaded })
+    const token = a.versionToken(id)!
+    for (const node of c.nodes.slice(1)) expect((await c.run(node.load(id, { token })))?.data).toEqual({ n: 2 })
+  })
+
   it('options: a bad manager or backups is a named error', async () => {
     const { createSessionCluster } = await import('../src/cluster/create-session-cluster.js')
     expect(() => createSessionCluster({ route: 'a', manager: 'primary' as never })).toThrow(/manager must be 'delta' or 'backup'/)
