@@ -1,15 +1,15 @@
 import type { TimerHandle } from '../../clock/clock.js'
-import { MalformedMessageError, StaleReplicaError } from '../../errors.js'
+import { StaleReplicaError } from '../../errors.js'
 import type { LeaveReason, MemberInfo } from '../../membership/membership.js'
-import { type Delta, recordFromWire, recordToDelta, recordToWire, type WireRecord, WireStrings, WireStringTable } from '../../session/index.js'
+import { type Delta, recordToDelta } from '../../session/index.js'
 import type { AllToAllInit } from '../all-to-all/all-to-all-strategy.js'
-import { parseIds } from '../messages.js'
 import type { StateTransferOutcome } from '../state-transfer.js'
 import type { ReplicationStrategy } from '../strategy.js'
 import { ReplicationStreams } from '../stream/replication-streams.js'
 import { OwnedTransfer } from './owned-transfer.js'
 import { ownersOf, type Placed } from './placement.js'
 import { Relocation } from './relocation.js'
+import { SessionFetch } from './session-fetch.js'
 
 export interface BackupInit extends AllToAllInit {
   /** Copies of each session besides the primary's. */
@@ -32,12 +32,11 @@ export class BackupStrategy implements ReplicationStrategy {
   readonly #streams: ReplicationStreams
   readonly #transfer: OwnedTransfer
   readonly #relocation: Relocation
+  readonly #fetch: SessionFetch
   /** Members to pull from again before local reads are trusted (a member left: placement moved sessions here). */
   readonly #catchUp = new Set<string>()
   /** Members failure detection gave up on (they may still run behind a broken link): reads ask them too until then. */
   readonly #ghosts = new Map<string, { member: MemberInfo; until: number }>()
-  /** Fetches in flight, by session: concurrent reads of one session share one round trip. */
-  readonly #fetches = new Map<string, Promise<void>>()
   #timer: TimerHandle | undefined
   #transferred = false
   /** The table's changeSeq when every member last held everything we sent (tombstones up to it may be purged). */
@@ -94,16 +93,15 @@ export class BackupStrategy implements ReplicationStrategy {
         await Promise.all(owners.map((m) => this.#transfer.push(m!, deltas)))
       },
     })
-    channel.handleRequest('fetch', (m, { from }) => {
-      const ids = parseIds((m as { ids?: unknown }).ids)
-      init.requestLimits.admit('records', from, ids.length)
-      const strings = new WireStringTable()
-      const r: WireRecord[] = []
-      for (const id of ids) {
-        const record = table.get(id)
-        if (record) r.push(recordToWire(record, strings))
-      }
-      return { t: 'fetched', s: strings.list, r }
+    this.#fetch = new SessionFetch({
+      channel,
+      table,
+      metrics,
+      requestLimits: init.requestLimits,
+      localId: membership.local.id,
+      timeoutMs: Math.max(init.leaseMs, 1_000),
+      owners: (base, route, leftOut) => this.#owners(base, route, leftOut),
+      apply: (deltas) => init.apply(deltas, undefined),
     })
   }
 
@@ -257,44 +255,14 @@ export class BackupStrategy implements ReplicationStrategy {
     const ghosts = mode === 'sync' ? this.#liveGhosts() : []
     if (from.length === 0 && ghosts.length === 0) return undefined
     if (!primary) this.#relocation.used(base)
-    let fetch = this.#fetches.get(base)
-    if (!fetch) {
-      this.#init.metrics.increment('replication.read-fetches')
-      fetch = this.#fetchWithStandIns(base, route, from, ghosts).finally(() => this.#fetches.delete(base))
-      this.#fetches.set(base, fetch)
-    }
-    return fetch
-  }
-
-  /**
-   * Fetch from every one of `from` and `ghosts`. An owner that does not answer (it died a moment ago, and this node
-   * has not noticed yet) is replaced by its stand-ins, as writers replace it: what it alone may hold of an
-   * acknowledged change, they hold too. A ghost that does not answer fails the read.
-   */
-  async #fetchWithStandIns(base: string, route: string | undefined, from: MemberInfo[], ghosts: MemberInfo[]): Promise<void> {
-    const asked = [...from, ...ghosts]
-    const results = await Promise.allSettled(asked.map((member) => this.#fetch(member, base)))
-    const failed = new Set<string>()
-    let error: unknown
-    for (const [i, result] of results.entries()) {
-      if (result.status === 'fulfilled') continue
-      if (i >= from.length) throw result.reason
-      failed.add(asked[i]!.id)
-      error ??= result.reason
-    }
-    if (failed.size === 0) return
-    const selfId = this.#init.membership.local.id
-    const standIns = this.#owners(base, route, failed).filter((m) => m.id !== selfId && !asked.some((a) => a.id === m.id)) as MemberInfo[]
-    if (standIns.length === 0) throw error
-    this.#init.metrics.increment('backup.read-stand-ins')
-    await Promise.all(standIns.map((member) => this.#fetch(member, base)))
+    return this.#fetch.fromOwners(base, route, from, ghosts)
   }
 
   async fetchSession(base: string, memberIds?: readonly string[]): Promise<void> {
     const selfId = this.#init.membership.local.id
     const ids = new Set([...(memberIds ?? []), ...this.#owners(base).map((m) => m.id)])
     const from = this.#init.membership.members().filter((m) => m.state === 'alive' && m.id !== selfId && (!memberIds || ids.has(m.id)))
-    await Promise.allSettled(from.map((member) => this.#fetch(member, base)))
+    await Promise.allSettled(from.map((member) => this.#fetch.from(member, base)))
   }
 
   expiresHere(route: string, base: string): boolean {
@@ -347,20 +315,6 @@ export class BackupStrategy implements ReplicationStrategy {
       else live.push(ghost.member)
     }
     return live
-  }
-
-  async #fetch(member: MemberInfo, base: string): Promise<void> {
-    const { channel, leaseMs } = this.#init
-    let reply: unknown
-    try {
-      reply = await channel.request(member.address, { t: 'fetch', ids: [base] }, { timeoutMs: Math.max(leaseMs, 1_000) })
-    } catch (error) {
-      this.#init.metrics.increment('replication.read-fetch-failures')
-      throw new StaleReplicaError(`cannot fetch session state from member ${member.route}: ${(error as Error).message}`, { cause: error })
-    }
-    const { s, r } = reply as { t?: unknown; s?: unknown; r?: unknown }
-    if ((reply as { t?: unknown }).t !== 'fetched' || !Array.isArray(r) || r.length > 1) throw new MalformedMessageError('bad fetch reply')
-    if (r.length === 1) this.#init.apply([recordFromWire(r[0], new WireStrings(s))], undefined)
   }
 
   /** Pull from `member` what this node owns; true once its hand-off is complete (it knew us). */
