@@ -240,15 +240,6 @@ export class BackupStrategy implements ReplicationStrategy {
     if (primary && (mode !== 'sync' || this.#trusted())) return undefined
     const selfId = membership.local.id
     let from = this.#owners(base, route).filter((m) => m.id !== selfId) as MemberInfo[]
-    // An owner commits cannot reach now (its connection dropped, it stopped acknowledging) is not waited for: writers
-    // gave its copies to the next members of the ranking (see commit), which are asked instead.
-    // When no other member can be reached, the owners are asked all the same (and the read fails if they do not
-    // answer): this node's own copy is never served for want of anyone to check it with.
-    const unreachable = new Set(from.filter((m) => !this.#streams.reaches(m.id)).map((m) => m.id))
-    if (unreachable.size > 0) {
-      const standIns = this.#owners(base, route, unreachable).filter((m) => m.id !== selfId) as MemberInfo[]
-      if (standIns.length > 0) from = standIns
-    }
     // A session whose route names no member, held nowhere here: it was rebound after its route's node went, and
     // placement by that route no longer finds it. Every member is asked (one round trip still).
     if (!record && route && !membership.hasRoute(route)) from = membership.members()

@@ -48,7 +48,7 @@ export class SessionFetch {
    * Merge session `base` as `from` (its owners) and `ghosts` hold it (joined to a fetch of it in flight). An owner
    * that does not answer (it died a moment ago, and this node has not noticed yet) is replaced by its stand-ins, as
    * writers replace it: what it alone may hold of an acknowledged change, they hold too. A ghost that does not
-   * answer fails the read (StaleReplicaError), as does an owner without stand-ins.
+   * answer fails the read (StaleReplicaError), as do owners none of which answered, or without stand-ins.
    */
   fromOwners(base: string, route: string | undefined, from: MemberInfo[], ghosts: MemberInfo[]): Promise<void> {
     let fetch = this.#inFlight.get(base)
@@ -72,6 +72,10 @@ export class SessionFetch {
       error ??= result.reason
     }
     if (failed.size === 0) return
+    // Stand-ins hold what a silent owner alone may hold only if some owner answered: what every owner applied is in
+    // that answer. (Which members are reachable is each node's own view: skipping owners up front could ask only
+    // members that never held the session.)
+    if (failed.size === from.length) throw error
     const { localId } = this.#init
     const standIns = this.#init.owners(base, route, failed).filter((m) => m.id !== localId && !asked.some((a) => a.id === m.id)) as MemberInfo[]
     if (standIns.length === 0) throw error
