@@ -17,6 +17,8 @@ export interface ExampleConfig {
     clusterName?: string
     secret?: string
     replication: 'sync' | 'async'
+    manager: 'delta' | 'backup'
+    backups?: number
     heartbeatIntervalMs?: number
     suspectTimeoutMs?: number
     verifyTimeoutMs?: number
@@ -28,5 +30,4 @@ export interface ExampleConfig {
 }
 /** Read and validate the example's environment; throws an Error naming the bad variable. */
 export declare function readConfig(env?: Record<string, string | undefined>): ExampleConfig
-export declare function effectiveManager(config: ExampleConfig, log?: (message: string) => void): 'delta'
 export declare function configOrExit(env?: Record<string, string | undefined>): ExampleConfig

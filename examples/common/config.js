@@ -45,6 +45,9 @@ export function readConfig(env = process.env) {
   }
   const manager = env.MANAGER || 'delta'
   if (!MANAGERS.includes(manager)) throw new Error(`MANAGER must be one of ${MANAGERS.join(', ')}, got "${manager}"`)
+  // Outside the contract: copies of each session besides its primary's, with MANAGER=backup.
+  const backups = env.BACKUPS ? toCount(env.BACKUPS, 'BACKUPS') : undefined
+  if (backups !== undefined && manager !== 'backup') throw new Error('BACKUPS applies to MANAGER=backup only')
   // Outside the contract too: the address peers dial when it is not CLUSTER_HOST (a proxy or NAT in between).
   const advertiseHost = env.CLUSTER_ADVERTISE_HOST || undefined
   const discovery = readDiscovery(discoveryKind, env)
@@ -69,10 +72,12 @@ export function readConfig(env = process.env) {
       ...(advertiseHost ? { advertiseHost } : {}),
       members,
       ...(discovery ? { discovery } : {}),
-      ...(env.CLUSTER_AUTO_BIND ? { autoBind: toCount(env.CLUSTER_AUTO_BIND, 'CLUSTER_AUTO_BIND') } : {}),
+      ...(env.CLUSTER_AUTO_BIND ? { autoBind: toWholeNumber(env.CLUSTER_AUTO_BIND, 'CLUSTER_AUTO_BIND') } : {}),
       ...(env.CLUSTER_NAME ? { clusterName: env.CLUSTER_NAME } : {}),
       secret: clusterSecret,
       replication,
+      manager,
+      ...(backups ? { backups } : {}),
       ...timing,
     },
     manager,
@@ -87,14 +92,6 @@ export function readConfig(env = process.env) {
       ? createHash('sha256').update(`session-cluster example cookie:${clusterSecret}`).digest('base64url')
       : 'session-cluster example cookie secret (change me)',
   }
-}
-
-/** Backup mode is not shipped yet: say so once and run the delta manager. */
-export function effectiveManager(config, log = console.warn) {
-  if (config.manager === 'backup') {
-    log(`[${config.route}] MANAGER=backup: backup mode falls back to delta until it ships`)
-  }
-  return 'delta'
 }
 
 /**
@@ -137,7 +134,7 @@ function workerRoute(env) {
   return `w${process.pid}`
 }
 
-function toCount(value, name) {
+function toWholeNumber(value, name) {
   const n = Number(value)
   if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a whole number, got "${value}"`)
   return n
@@ -149,6 +146,12 @@ function toPort(value, name) {
   return n
 }
 
+function toCount(value, name) {
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a whole number of at least 1, got "${value}"`)
+  return n
+}
+
 function toMilliseconds(value, name) {
   const n = Number(value)
   if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive whole number of milliseconds, got "${value}"`)
@@ -157,7 +160,7 @@ function toMilliseconds(value, name) {
 
 /**
  * The example apps' start-up: the configuration from the environment, or exit 1 with the reason (a bad
- * option is an error at start-up, never a crash at the first request); a MANAGER fallback is logged.
+ * option is an error at start-up, never a crash at the first request).
  */
 export function configOrExit(env = process.env) {
   let config
@@ -167,6 +170,5 @@ export function configOrExit(env = process.env) {
     console.error(`configuration error: ${err.message}`)
     process.exit(1)
   }
-  effectiveManager(config)
   return config
 }

@@ -22,6 +22,15 @@ describe('example configuration', () => {
     expect(() => readConfig({ CLUSTER_ACK_TIMEOUT_MS: '-3' })).toThrow(/CLUSTER_ACK_TIMEOUT_MS/)
   })
 
+  it('MANAGER=backup reaches the cluster options, with BACKUPS copies', () => {
+    expect(readConfig({}).cluster.manager).toBe('delta')
+    expect(readConfig({ MANAGER: 'backup' }).cluster).toMatchObject({ manager: 'backup' })
+    expect(readConfig({ MANAGER: 'backup', BACKUPS: '2' }).cluster).toMatchObject({ manager: 'backup', backups: 2 })
+    expect(() => readConfig({ MANAGER: 'backup', BACKUPS: '0' })).toThrow(/BACKUPS must be a whole number/)
+    expect(() => readConfig({ BACKUPS: '2' })).toThrow(/BACKUPS applies to MANAGER=backup only/)
+    expect(() => readConfig({ MANAGER: 'primary' })).toThrow(/MANAGER must be one of delta, backup/)
+  })
+
   it('refuses an unknown REBIND, REPLICATION or port by name', () => {
     expect(() => readConfig({ REBIND: 'sometimes' })).toThrow(/REBIND must be one of failover, always, off, got "sometimes"/)
     expect(() => readConfig({ REBIND: 'toString' })).toThrow(/REBIND must be one of/)

@@ -53,7 +53,7 @@ export interface Nginx {
 export async function startNginx({
   mode,
   nodes,
-  routes = ['node1', 'node2', 'node3'],
+  routes = nodes.map((_, i) => `node${i + 1}`),
   edit,
 }: {
   mode: NginxMode

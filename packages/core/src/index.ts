@@ -16,6 +16,7 @@ export type {
   ClusterStatus,
   LoadedSession,
   LoadOptions,
+  ReplicationManager,
   ReplicationMode,
   SaveOptions,
   SessionCluster,

@@ -1,13 +1,17 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import type { ReplicatedSessionCluster } from '../src/cluster/replicated-session-cluster.js'
 import type { SessionCluster } from '../src/cluster/session-cluster.js'
 import type { Address } from '../src/member.js'
 import { checkHistory, type Cut, type Operation } from './support/history-checker.js'
 import { memorySessionClusters } from './support/session-cluster.js'
 
-// Random fault schedules against three in-memory nodes (manual clock), with clients on every node; the history
+// Random fault schedules against in-memory nodes (manual clock), with clients on every node; the history
 // checker then says whether any read missed an acknowledged write, a destroyed session came back, or the
-// replicas ended up different. CI runs FAULT_RUNS schedules (default 12); `pnpm test:faults` runs many more.
+// replicas ended up different. CI runs FAULT_RUNS schedules (default 12) per manager; `pnpm test:faults` runs
+// many more. The backup manager runs on four nodes (one backup) with members also leaving and joining.
+// FAULT_MANAGER=delta|backup runs one manager; FAULT_NO_SHRINK stops at the first failure; FAULT_TRACE prints
+// each schedule as it starts; FAULT_DEBUG prints the logs and operations of a failing one.
 
 const RUNS = Number(process.env.FAULT_RUNS ?? 12)
 const SETTINGS = {
@@ -26,6 +30,8 @@ const SETTINGS = {
  */
 const DETECTION_MS = 2 * (SETTINGS.suspectTimeoutMs + 2 * SETTINGS.verifyTimeoutMs) + SETTINGS.heartbeatIntervalMs
 const NODES = 3
+/** The backup manager's run: four nodes, each session on two; a fifth may join. */
+const BACKUP = { manager: 'backup' as const, backups: 1, nodes: 4, maxNodes: 5 }
 const SESSIONS = 3
 const ATTRS = ['a', 'b']
 
@@ -37,11 +43,17 @@ type Fault =
   | { kind: 'pause'; node: number; ms: number }
   | { kind: 'clock-step'; node: number; ms: number }
   | { kind: 'kill'; node: number; downMs: number }
+  /** A graceful stop (SIGTERM), and a new process at its address later. */
+  | { kind: 'leave'; node: number; downMs: number }
+  /** A new member (backup manager only, up to BACKUP.maxNodes). */
+  | { kind: 'join' }
   | { kind: 'none'; ms: number }
 
-const node = fc.integer({ min: 0, max: NODES - 1 })
 const duration = fc.oneof(fc.integer({ min: 100, max: 1_500 }), fc.integer({ min: 3_000, max: 30_000 }))
-const FAULTS: Record<Fault['kind'], fc.Arbitrary<Fault>> = {
+/** Faults on nodes 0 to `nodes - 1`. */
+function faultsOn(nodes: number): Record<Fault['kind'], fc.Arbitrary<Fault>> {
+  const node = fc.integer({ min: 0, max: nodes - 1 })
+  return {
   drop: fc.record({ kind: fc.constant('drop' as const), rate: fc.double({ min: 0.05, max: 0.5, noNaN: true }), ms: fc.integer({ min: 100, max: 3_000 }) }),
   'one-way': fc.record({ kind: fc.constant('one-way' as const), from: node, to: node, ms: duration }),
   partition: fc.record({ kind: fc.constant('partition' as const), node, ms: duration }),
@@ -49,7 +61,10 @@ const FAULTS: Record<Fault['kind'], fc.Arbitrary<Fault>> = {
   pause: fc.record({ kind: fc.constant('pause' as const), node, ms: fc.integer({ min: 500, max: 4_000 }) }),
   'clock-step': fc.record({ kind: fc.constant('clock-step' as const), node, ms: fc.constantFrom(-300_000, 300_000) }),
   kill: fc.record({ kind: fc.constant('kill' as const), node, downMs: fc.integer({ min: 0, max: 3_000 }) }),
+  leave: fc.record({ kind: fc.constant('leave' as const), node, downMs: fc.integer({ min: 0, max: 3_000 }) }),
+  join: fc.record({ kind: fc.constant('join' as const) }),
   none: fc.record({ kind: fc.constant('none' as const), ms: fc.integer({ min: 0, max: 500 }) }),
+  }
 }
 /**
  * The fault kinds a run draws from: FAULT_KINDS (comma-separated) or, by default, every kind but partitions;
@@ -58,7 +73,11 @@ const FAULTS: Record<Fault['kind'], fc.Arbitrary<Fault>> = {
  * (killed before it could pass them on), to the documented limit of an available cluster, not to sync's promise.
  */
 const KINDS = (process.env.FAULT_KINDS ?? 'reset,pause,clock-step,kill,drop,one-way,none').split(',') as Array<Fault['kind']>
+const FAULTS = faultsOn(NODES)
 const faultArb: fc.Arbitrary<Fault> = fc.oneof(...KINDS.map((k) => FAULTS[k]))
+const BACKUP_KINDS = [...KINDS, 'leave', 'join'] as Array<Fault['kind']>
+const BACKUP_FAULTS = faultsOn(BACKUP.nodes)
+const backupFaultArb: fc.Arbitrary<Fault> = fc.oneof(...BACKUP_KINDS.map((k) => BACKUP_FAULTS[k]))
 
 interface World {
   c: ReturnType<typeof memorySessionClusters>
@@ -69,6 +88,8 @@ interface World {
   away: Set<number>
   nextValue: number
   destroyedOne: boolean
+  /** Members a 'join' may grow the cluster to (the delta run never grows). */
+  maxNodes: number
 }
 
 const address = (w: World, n: number): Address => w.c.nodes[n]!.local.address
@@ -125,7 +146,7 @@ async function drive<T>(w: World, promise: Promise<T>, maxMs = 60_000): Promise<
 }
 
 async function burst(w: World, sessions: string[], choices: number[]): Promise<void> {
-  const serving = [...Array(NODES).keys()].filter((n) => !w.away.has(n))
+  const serving = [...w.c.nodes.keys()].filter((n) => !w.away.has(n))
   if (serving.length === 0) return
   await drive(
     w,
@@ -160,7 +181,7 @@ async function inject(w: World, fault: Fault, sessions: string[], choices: numbe
       w.cuts.push({ from: fault.from, to: fault.to, start, end: now(w) })
       return
     case 'partition': {
-      const others = [...Array(NODES).keys()].filter((n) => n !== fault.node)
+      const others = [...w.c.nodes.keys()].filter((n) => n !== fault.node)
       c.network.partition([address(w, fault.node)], others.map((n) => address(w, n)))
       await during(fault.ms)
       c.network.heal()
@@ -180,7 +201,7 @@ async function inject(w: World, fault: Fault, sessions: string[], choices: numbe
       c.wallClocks[fault.node]!.resume()
       w.away.delete(fault.node)
       // To the others, a paused node is as silent as a cut-off one.
-      for (const o of [...Array(NODES).keys()].filter((n) => n !== fault.node)) {
+      for (const o of [...w.c.nodes.keys()].filter((n) => n !== fault.node)) {
         w.cuts.push({ from: fault.node, to: o, start, end: now(w) }, { from: o, to: fault.node, start, end: now(w) })
       }
       return
@@ -197,28 +218,47 @@ async function inject(w: World, fault: Fault, sessions: string[], choices: numbe
       w.away.delete(fault.node)
       return
     }
+    case 'leave': {
+      if (w.away.size > 0) return
+      w.away.add(fault.node)
+      await drive(w, c.nodes[fault.node]!.stop())
+      await during(fault.downMs)
+      await drive(w, c.restart(fault.node), 120_000)
+      w.away.delete(fault.node)
+      return
+    }
+    case 'join':
+      if (w.c.nodes.length >= w.maxNodes || w.away.size > 0) return burst(w, sessions, choices)
+      await drive(w, c.add(1), 180_000)
+      return burst(w, sessions, choices)
     case 'none':
       return during(fault.ms)
   }
 }
 
-describe('fault injection with a history checker (in-memory network, manual clock)', () => {
+const VARIANTS = [
+  { manager: 'delta' as const, nodes: NODES, maxNodes: NODES, faults: faultArb, extra: {} },
+  { manager: 'backup' as const, nodes: BACKUP.nodes, maxNodes: BACKUP.maxNodes, faults: backupFaultArb, extra: { manager: BACKUP.manager, backups: BACKUP.backups } },
+].filter((v) => !process.env.FAULT_MANAGER || v.manager === process.env.FAULT_MANAGER)
+
+describe.each(VARIANTS)('fault injection with a history checker (in-memory network, manual clock), manager $manager', (variant) => {
   it(`sync: no read misses an acknowledged write, no destroyed session returns, replicas converge (${RUNS} schedules)`, async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 1, max: 2 ** 31 - 1 }),
-        fc.array(fc.tuple(faultArb, fc.array(fc.double({ min: 0, max: 0.9999, noNaN: true }), { minLength: 2, maxLength: 6 })), { minLength: 3, maxLength: 8 }),
+        fc.array(fc.tuple(variant.faults, fc.array(fc.double({ min: 0, max: 0.9999, noNaN: true }), { minLength: 2, maxLength: 6 })), { minLength: 3, maxLength: 8 }),
         async (seed, schedule) => {
           const logs: string[] = []
+          if (process.env.FAULT_TRACE) process.stderr.write(`RUN ${JSON.stringify([seed, schedule])}\n`)
           const at = (level: string) => (msg: string, fields?: Record<string, unknown>) => {
             logs.push(`${c.clock.monotonic() - t0} ${level} ${msg} ${JSON.stringify(fields, (_k, v) => (v instanceof Error ? v.message : v))}`)
           }
           const logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }
-          const c = memorySessionClusters({ seed, ...SETTINGS, logger })
+          const c = memorySessionClusters({ seed, ...SETTINGS, ...variant.extra, logger })
           const t0 = c.clock.monotonic()
-          const w: World = { c, ops: [], cuts: [], kills: [], away: new Set(), nextValue: 0, destroyedOne: false }
+          const w: World = { c, ops: [], cuts: [], kills: [], away: new Set(), nextValue: 0, destroyedOne: false, maxNodes: variant.maxNodes }
           try {
-            await c.add(NODES)
+            await c.add(variant.nodes)
             const sessions = Array.from({ length: SESSIONS }, () => c.nodes[0]!.generateId())
             await drive(w, Promise.all(sessions.map((id) => c.nodes[0]!.save(id, { seed: 'x' }))))
             for (const [fault, choices] of schedule) await inject(w, fault, sessions, choices)
@@ -244,12 +284,28 @@ describe('fault injection with a history checker (in-memory network, manual cloc
             expect(violations, `seed ${seed}: ${JSON.stringify(schedule.map(([f]) => f))}`).toEqual([])
             // Replicas converge: every node holds the same data.
             for (const data of final.slice(1)) expect(data).toEqual(final[0])
+            if (variant.manager === 'backup') {
+              // Every session no destroy may have ended lives on backups + 1 members (their own copies), all alike,
+              // once the copies the final reads fetched have gone back to their owners.
+              await c.clock.advance(10_000)
+              const destroyed = new Set(w.ops.filter((o) => o.kind === 'destroy').map((o) => o.session))
+              for (const id of sessions) {
+                const held = c.nodes.flatMap((n) => {
+                  const data = (n as ReplicatedSessionCluster).peek(id)
+                  return data ? [data] : []
+                })
+                if (destroyed.has(id)) continue
+                if (process.env.FAULT_DEBUG && held.length !== BACKUP.backups + 1) console.log(id, c.nodes.map((n) => [n.route, !!(n as ReplicatedSessionCluster).peek(id), JSON.stringify(n.status().strategy), JSON.stringify(Object.fromEntries(Object.entries(n.status().counters).filter(([k]) => /exclu|peer|commit/.test(k)))), n.status().members.map((m) => m.route + m.state)]))
+                expect(held, `seed ${seed}: copies of ${id}`).toHaveLength(BACKUP.backups + 1)
+                for (const data of held) expect(data).toEqual(final[0]![id])
+              }
+            }
           } finally {
             await c.stopAll()
           }
         },
       ),
-      { numRuns: RUNS, ...(process.env.FC_SEED ? { seed: Number(process.env.FC_SEED), path: process.env.FC_PATH } : {}), ...(process.env.FAULT_EXAMPLE ? { examples: [JSON.parse(process.env.FAULT_EXAMPLE)] } : {}) },
+      { numRuns: RUNS, endOnFailure: process.env.FAULT_NO_SHRINK !== undefined, ...(process.env.FC_SEED ? { seed: Number(process.env.FC_SEED), path: process.env.FC_PATH } : {}), ...(process.env.FAULT_EXAMPLE ? { examples: process.env.FAULT_EXAMPLE.startsWith("[[") ? JSON.parse(process.env.FAULT_EXAMPLE) : [JSON.parse(process.env.FAULT_EXAMPLE)] } : {}) },
     )
   }, 600_000)
 })

@@ -142,6 +142,19 @@ function resolveSettings(init: SessionClusterInit): ClusterSettings {
     }
     settings.replication = init.replication
   }
+  if (init.manager !== undefined) {
+    if (init.manager !== 'delta' && init.manager !== 'backup') {
+      throw new InvalidParametersError(`manager must be 'delta' or 'backup', got ${describeValue(init.manager)}`)
+    }
+    settings.manager = init.manager
+  }
+  if (init.backups !== undefined) {
+    if (typeof init.backups !== 'number' || !Number.isInteger(init.backups) || init.backups < 1 || init.backups > 16) {
+      throw new InvalidParametersError(`backups must be a whole number from 1 to 16, got ${describeValue(init.backups)}`)
+    }
+    if (settings.manager !== 'backup') throw new InvalidParametersError(`backups applies to manager: 'backup' only (manager is '${settings.manager}')`)
+    settings.backups = init.backups
+  }
   if (init.members !== undefined && !Array.isArray(init.members)) {
     throw new InvalidParametersError(`members must be an array of "host:port" strings, got ${describeValue(init.members)}`)
   }

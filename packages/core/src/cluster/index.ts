@@ -2,6 +2,7 @@ export type {
   ClusterStatus,
   LoadedSession,
   LoadOptions,
+  ReplicationManager,
   ReplicationMode,
   SaveOptions,
   SessionCluster,

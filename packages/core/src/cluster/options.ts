@@ -3,7 +3,7 @@ import type { Logger } from '../logger.js'
 import type { Address } from '../member.js'
 import type { DiscoveryOption } from '../membership/discovery-option.js'
 import type { Transport } from '../transport/transport.js'
-import type { ReplicationMode } from './session-cluster.js'
+import type { ReplicationManager, ReplicationMode } from './session-cluster.js'
 
 /** Options of `createSessionCluster`. Milliseconds everywhere; every default is a named constant below. */
 export interface SessionClusterInit {
@@ -40,6 +40,14 @@ export interface SessionClusterInit {
   insecure?: boolean
   /** @default 'sync' */
   replication?: ReplicationMode
+  /**
+   * Where sessions live: `'delta'` (every node holds every session, Tomcat's DeltaManager) or `'backup'` (each
+   * session on its primary, the node its route names, plus `backups` copies: Tomcat's BackupManager, for larger
+   * clusters). @default 'delta'
+   */
+  manager?: ReplicationManager
+  /** `manager: 'backup'`: copies of each session besides its primary's. @default 1 */
+  backups?: number
   /** How long a sync save waits for a member to apply a change before suspecting it. @default 2000 */
   ackTimeoutMs?: number
   /**
@@ -149,6 +157,8 @@ export const CLUSTER_OPTION_KINDS = {
   clusterName: 'own',
   insecure: 'own',
   replication: 'own',
+  manager: 'own',
+  backups: 'own',
   ackTimeoutMs: 'positive',
   stateTransferTimeoutMs: 'positive',
   stateTransferChunkBytes: 'positive',
@@ -196,6 +206,8 @@ export const CLUSTER_DEFAULTS = {
   port: 4000,
   clusterName: 'session-cluster',
   replication: 'sync' as ReplicationMode,
+  manager: 'delta' as ReplicationManager,
+  backups: 1,
   ackTimeoutMs: 2_000,
   tokenWaitMs: 50,
   stateTransferTimeoutMs: 60_000,

@@ -7,7 +7,7 @@ import { addressKey, type Member } from '../member.js'
 import type { Membership } from '../membership/membership.js'
 import type { Histogram, Metrics } from '../metrics.js'
 import type { Codec } from '../codec/codec.js'
-import { AllToAllStrategy } from '../replication/all-to-all/all-to-all-strategy.js'
+import { createStrategy } from '../replication/create-strategy.js'
 import { Housekeeping } from '../replication/housekeeping.js'
 import { chunked } from '../replication/messages.js'
 import { PeerRequestLimits } from '../replication/peer-request-limits.js'
@@ -137,8 +137,9 @@ export class ReplicatedSessionCluster implements SessionCluster {
       },
     })
     this.#requestLimits = requestLimits
-    this.#strategy = new AllToAllStrategy({
+    this.#strategy = createStrategy(s.manager, {
       ...parts,
+      backups: s.backups,
       table: this.#table,
       mode: s.replication,
       ackTimeoutMs: s.ackTimeoutMs,
@@ -186,7 +187,7 @@ export class ReplicatedSessionCluster implements SessionCluster {
     this.#housekeeping = new Housekeeping({
       ...parts,
       table: this.#table,
-      expiresHere: (route) => this.#strategy.expiresHere(route),
+      expiresHere: (route, base) => this.#strategy.expiresHere(route, base),
       defaultMaxInactiveMs: this.#s.defaultMaxInactiveMs,
       accessFlushIntervalMs: this.#s.accessFlushIntervalMs,
       expiryIntervalMs: this.#s.expiryIntervalMs,
@@ -305,7 +306,7 @@ export class ReplicatedSessionCluster implements SessionCluster {
   async load(id: string, options?: LoadOptions): Promise<LoadedSession | undefined> {
     const parsed = sessionKeyOf(id)
     if (!parsed) return undefined
-    const fencing = this.#state === 'running' ? this.#strategy.beforeRead(parsed.key) : undefined
+    const fencing = this.#state === 'running' ? this.#strategy.beforeRead(parsed.key, parsed.route) : undefined
     if (fencing) await fencing
     if (options?.token !== undefined && this.#s.replication === 'async' && this.#state === 'running') await this.#catchUpTo(parsed.key, options.token)
     // Any route of a known random part resolves: the random part is the credential (and cookie signatures cover
@@ -326,6 +327,7 @@ export class ReplicatedSessionCluster implements SessionCluster {
     this.#assertRunning()
     const parsed = sessionKeyOf(id)
     if (!parsed) throw new InvalidParametersError(`not a session id: ${JSON.stringify(id)} (a non-empty string of at most 190 bytes)`)
+    await this.#holdCopy(parsed.key, parsed.route)
     const existing = this.#table.get(parsed.key)
     if (existing?.destroyed) {
       // Destroyed (here or by a concurrent request elsewhere): destruction is final.
@@ -392,6 +394,7 @@ export class ReplicatedSessionCluster implements SessionCluster {
   async destroy(id: string): Promise<void> {
     const parsed = sessionKeyOf(id)
     if (!parsed) return
+    if (this.#state === 'running') await this.#holdCopy(parsed.key, parsed.route)
     await this.#destroy([parsed.key], false)
   }
 
@@ -421,6 +424,13 @@ export class ReplicatedSessionCluster implements SessionCluster {
     return record ? this.#metaOf(record) : undefined
   }
 
+  /** This node's own copy of a session's data, without fetching or fencing (tests and diagnostics), or undefined. */
+  peek(id: string): SessionData | undefined {
+    const parsed = sessionKeyOf(id)
+    const record = parsed && this.#table.getLive(parsed.key)
+    return record ? loadSession(record).data : undefined
+  }
+
   ids(): string[] {
     return [...this.#table].map((r) => sessionIdOf(r.id, r.route.value || this.route))
   }
@@ -434,7 +444,7 @@ export class ReplicatedSessionCluster implements SessionCluster {
       ready: this.ready,
       stateTransfer: this.#stateTransfer,
       replication: this.replication,
-      manager: 'delta',
+      manager: this.#strategy.name,
       members: membership.members().map((m) => ({
         route: m.route,
         id: m.id,
@@ -477,6 +487,17 @@ export class ReplicatedSessionCluster implements SessionCluster {
 
   on<K extends keyof SessionClusterEvents>(event: K, listener: SessionClusterEvents[K]): () => void {
     return this.#events.on(event, listener)
+  }
+
+  /**
+   * A save or destroy without a load before it, of a session another node created: where sessions do not live on
+   * every node, this one may hold no copy, and must get one before it changes it (a destroy of nothing here would
+   * destroy nothing anywhere). A session this node created needs none.
+   */
+  async #holdCopy(base: string, route: string | undefined): Promise<void> {
+    if (route === undefined || route === this.route || this.#table.get(base)) return
+    const fetching = this.#strategy.beforeRead(base, route)
+    if (fetching) await fetching
   }
 
   #assertRunning(): void {

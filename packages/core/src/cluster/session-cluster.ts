@@ -8,6 +8,8 @@ import type { RebindMode } from '../valve/route-binding.js'
  * that may have missed a change checks with its writer before serving a read. `async`: at once.
  */
 export type ReplicationMode = 'sync' | 'async'
+/** Where sessions live: on every node (`delta`) or on a primary and its backups (`backup`). */
+export type ReplicationManager = 'delta' | 'backup'
 
 /** Session data as the web framework sees it: top-level attributes with JSON values. */
 export type SessionData = Record<string, unknown>
@@ -97,7 +99,7 @@ export interface ClusterStatus {
   /** How startup went: still transferring, done, or gave up after stateTransferTimeoutMs. */
   stateTransfer: 'pending' | 'complete' | 'timed-out' | 'alone'
   replication: ReplicationMode
-  manager: 'delta'
+  manager: ReplicationManager
   members: Array<{ route: string; id: string; address: string; state: 'alive' | 'suspect'; ready: boolean }>
   /** Where members are looked for: `static`, `local`, `dns`, `multicast`, or a custom kind; the contacts it reports now. */
   discovery: { kind: string; contacts: string[]; settled: boolean }

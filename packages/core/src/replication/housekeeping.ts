@@ -14,8 +14,8 @@ export interface HousekeepingInit {
   clock: Clock
   metrics: Metrics
   logger: Logger
-  /** Whether this node expires a session bound to `route` (the replication strategy decides). */
-  expiresHere(route: string): boolean
+  /** Whether this node expires session `base`, bound to `route` (the replication strategy decides). */
+  expiresHere(route: string, base: string): boolean
   defaultMaxInactiveMs: number
   accessFlushIntervalMs: number
   expiryIntervalMs: number
@@ -159,7 +159,7 @@ export class Housekeeping {
   }
 
   #responsibleFor(record: SessionRecord): boolean {
-    return this.#init.expiresHere(record.route.value)
+    return this.#init.expiresHere(record.route.value, record.id)
   }
 
   #maxInactive(record: SessionRecord): number {

@@ -20,12 +20,13 @@ export interface ReplicationStrategy {
    * Before a read serves session `base` from local state: make sure that state holds every acknowledged
    * change (fetch it first where it may not), or reject with StaleReplicaError. Returns undefined when local
    * state can be served at once, the common case: every read passes here, so that answer costs no promise.
+   * `route` is the one the request's session id names (where to look when this node holds no copy).
    */
-  beforeRead(base: string): Promise<void> | undefined
+  beforeRead(base: string, route?: string): Promise<void> | undefined
   /** Merge the copies of session `base` held by these members (all alive members when omitted); failures are skipped. */
   fetchSession(base: string, memberIds?: readonly string[]): Promise<void>
-  /** Whether this node expires the session (exactly one live node should). */
-  expiresHere(route: string): boolean
+  /** Whether this node expires session `base`, bound to `route` (exactly one live node should). */
+  expiresHere(route: string, base: string): boolean
   /**
    * Tombstones that arrived here at or before this table position (`SessionTable.changeSeq`) are held wherever
    * the session may still live, so purging them cannot bring the session back.

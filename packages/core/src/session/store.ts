@@ -107,6 +107,21 @@ export class SessionTable {
     return purged
   }
 
+  /**
+   * Let go of a live replica this node no longer has to hold (primary/backup placement moved it elsewhere, and its
+   * owners hold it). Not for destruction: a tombstone is how a session ends.
+   */
+  evict(id: string): boolean {
+    const record = this.#records.get(id)
+    if (!record || record.destroyed) return false
+    this.#records.delete(id)
+    this.#buckets.update(id, this.#digests.get(id), undefined)
+    this.#digests.delete(id)
+    this.#dirtyAccesses.delete(id)
+    this.#changeSeq++
+    return true
+  }
+
   /** Live records idle for their maxInactiveMs plus `graceMs`. maxInactiveMs <= 0 never expires. */
   expired(now: number, graceMs = 0): SessionRecord[] {
     const result: SessionRecord[] = []

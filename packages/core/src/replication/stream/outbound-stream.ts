@@ -105,6 +105,11 @@ export class OutboundStream {
     return this.#promisedUntil
   }
 
+  /** Our connection to the member is down (no resends until it is back). */
+  get linkIsDown(): boolean {
+    return this.#linkDown
+  }
+
   get unackedBytes(): number {
     return this.#unackedBytes
   }

@@ -47,6 +47,8 @@ export type CommitOutcomes = Map<string, MemberOutcome>
 interface PendingBatch {
   deltas: WireDelta[]
   why: 'expired' | undefined
+  /** Member incarnations the batch goes to; undefined: every member. */
+  targets: readonly string[] | undefined
   waiters: Array<(outcomes: Promise<CommitOutcomes>) => void>
 }
 
@@ -116,17 +118,25 @@ export class ReplicationStreams {
   }
 
   /**
-   * Send deltas to every member. The promise resolves with each member's outcome once every member applied
-   * them or stopped being waited for (`sync`); callers in `async` mode need not await it.
+   * Send deltas to every member, or to the members `targets` names (a primary/backup strategy sends a session's
+   * changes to its owners only; a target that is no member has no outcome). The promise resolves with each
+   * member's outcome once every member applied them or stopped being waited for (`sync`); callers in `async`
+   * mode need not await it.
    */
-  publish(deltas: Delta[], why?: 'expired'): Promise<CommitOutcomes> {
-    const key = why ?? ''
+  publish(deltas: Delta[], why?: 'expired', targets?: readonly string[]): Promise<CommitOutcomes> {
+    const key = `${why ?? ''}|${targets ? [...targets].sort().join(',') : '*'}`
     let batch = this.#pending.get(key)
-    if (!batch) this.#pending.set(key, (batch = { deltas: [], why, waiters: [] }))
+    if (!batch) this.#pending.set(key, (batch = { deltas: [], why, targets, waiters: [] }))
     for (const delta of deltas) batch.deltas.push(toWire(delta))
     const result = new Promise<Promise<CommitOutcomes>>((resolve) => batch.waiters.push(resolve))
     this.#scheduleFlush()
     return result.then((outcomes) => outcomes)
+  }
+
+  /** Whether commits reach this member now: its stream waits for it and its connection is up. */
+  reaches(memberId: string): boolean {
+    const stream = this.#out.get(memberId)
+    return stream?.included === true && !stream.linkIsDown
   }
 
   /** Whether we hold a read lease on this member's writes now. */
@@ -148,13 +158,14 @@ export class ReplicationStreams {
   }
 
   /** Per member: batches sent and acknowledged, bytes waiting, whether commits wait for it, whether we hold its lease. */
-  describe(): Array<{ id: string; sent: number; acked: number; unackedBytes: number; included: boolean; synced: boolean; leased: boolean }> {
+  describe(): Array<{ id: string; sent: number; acked: number; unackedBytes: number; included: boolean; linkDown: boolean; synced: boolean; leased: boolean }> {
     return [...this.#out.values()].map((s) => ({
       id: s.peerId,
       sent: s.sent,
       acked: s.acked,
       unackedBytes: s.unackedBytes,
       included: s.included,
+      linkDown: s.linkIsDown,
       synced: this.isSynced(s.peerId),
       leased: this.inSyncWith(s.peerId),
     }))
@@ -294,7 +305,12 @@ export class ReplicationStreams {
   }
 
   #flush(batch: PendingBatch): void {
-    const streams = [...this.#out.values()]
+    const streams = batch.targets
+      ? batch.targets.flatMap((id) => {
+          const stream = this.#out.get(id)
+          return stream ? [stream] : []
+        })
+      : [...this.#out.values()]
     const sent: Array<[OutboundStream, number]> = []
     for (const d of this.#encode(batch.deltas)) {
       for (const stream of streams) sent.push([stream, stream.push(d, batch.why)])

@@ -102,9 +102,11 @@ class MemoryTransport implements Transport {
   /** @internal called by the network */
   connectionReset(peer: Address): void {
     if (!this.#started) return
-    this.#reset.add(addressKey(peer))
     const error = Object.assign(new Error(`connection to ${addressKey(peer)} reset`), { code: 'ECONNRESET' })
     this.#events.emit('peerDown', peer, error)
+    // Marked after every peerDown listener ran: a listener that sends at once must not announce the reconnection
+    // (peerUp) to the listeners still to hear of the reset, as TCP, whose reconnection takes a while, never does.
+    this.#reset.add(addressKey(peer))
   }
 
   /** @internal called by the network */

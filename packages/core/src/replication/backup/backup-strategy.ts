@@ -1,0 +1,352 @@
+import type { TimerHandle } from '../../clock/clock.js'
+import { StaleReplicaError } from '../../errors.js'
+import type { LeaveReason, MemberInfo } from '../../membership/membership.js'
+import { type Delta, recordToDelta } from '../../session/index.js'
+import type { AllToAllInit } from '../all-to-all/all-to-all-strategy.js'
+import type { StateTransferOutcome } from '../state-transfer.js'
+import type { ReplicationStrategy } from '../strategy.js'
+import { ReplicationStreams } from '../stream/replication-streams.js'
+import { OwnedTransfer } from './owned-transfer.js'
+import { ownersOf, type Placed } from './placement.js'
+import { Relocation } from './relocation.js'
+import { SessionFetch } from './session-fetch.js'
+
+export interface BackupInit extends AllToAllInit {
+  /** Copies of each session besides the primary's. */
+  backups: number
+}
+
+/**
+ * Primary/backup replication (Tomcat's BackupManager, without its gaps): each session lives on its owners (see
+ * placement.ts: the node its route names, plus `backups` others by rendezvous hashing over the members), and a
+ * commit goes to them only, over the same per-member streams as all-to-all. The primary serves its sessions from
+ * memory while it holds a read lease on every member's writes (every writer sends it every change of its
+ * sessions); any other node fetches the session from its owners before serving it (one round trip, coalesced per
+ * session), so no read misses an acknowledged write. When members come and go, each node pulls from every member
+ * what it now owns (owned-transfer.ts), and lets go of what it no longer owns once its owners hold it
+ * (relocation.ts).
+ */
+export class BackupStrategy implements ReplicationStrategy {
+  readonly name = 'backup' as const
+  readonly #init: BackupInit
+  readonly #streams: ReplicationStreams
+  readonly #transfer: OwnedTransfer
+  readonly #relocation: Relocation
+  readonly #fetch: SessionFetch
+  /** Members to pull from again before local reads are trusted (a member left: placement moved sessions here). */
+  readonly #catchUp = new Set<string>()
+  /** Members failure detection gave up on (they may still run behind a broken link): reads ask them too until then. */
+  readonly #ghosts = new Map<string, { member: MemberInfo; until: number }>()
+  #timer: TimerHandle | undefined
+  #transferred = false
+  /** The table's changeSeq when every member last held everything we sent (tombstones up to it may be purged). */
+  #confirmedSeq = 0
+  #unsubscribe: Array<() => void> = []
+
+  constructor(init: BackupInit) {
+    this.#init = init
+    const { channel, membership, codec, clock, metrics, logger, table } = init
+    this.#streams = new ReplicationStreams({
+      channel,
+      membership,
+      codec,
+      clock,
+      metrics,
+      logger,
+      ackTimeoutMs: init.ackTimeoutMs,
+      leaseMs: init.leaseMs,
+      maxUnackedBytes: init.maxUnackedBytes,
+      maxBatchBytes: init.maxBatchBytes,
+      apply: init.apply,
+      onMemberGone: (member, _inSync, reason) => this.#memberGone(member, reason),
+    })
+    this.#transfer = new OwnedTransfer({
+      channel,
+      membership,
+      table,
+      clock,
+      metrics,
+      chunkBytes: init.stateTransferChunkBytes,
+      requestTimeoutMs: Math.max(init.ackTimeoutMs, 5_000),
+      requestLimits: init.requestLimits,
+      // Every tombstone goes too, owned or not: a member that missed a destruction (it was cut off, or readmitted
+      // after a removal) may hold a copy of the session, which must end there as well.
+      ownedBy: (member) => {
+        const ids: string[] = []
+        for (const record of table.records()) if (record.destroyed || this.#owners(record.id).some((m) => m.id === member.id)) ids.push(record.id)
+        return ids
+      },
+      apply: (deltas) => init.apply(deltas, undefined),
+    })
+    this.#relocation = new Relocation({
+      table,
+      clock,
+      metrics,
+      localId: membership.local.id,
+      // A node hears of a membership change up to a failure-detection period after another: a copy is kept that
+      // long after its last use here, so a pull from this node still finds the writes it made meanwhile.
+      keepMs: init.ghostMs,
+      owners: (id) => this.#owners(id),
+      push: async (deltas, targets) => {
+        const owners = targets.map((id) => membership.member(id))
+        if (owners.some((m) => m === undefined)) throw new Error('an owner is no member any more')
+        await Promise.all(owners.map((m) => this.#transfer.push(m!, deltas)))
+      },
+    })
+    this.#fetch = new SessionFetch({
+      channel,
+      table,
+      metrics,
+      requestLimits: init.requestLimits,
+      localId: membership.local.id,
+      timeoutMs: Math.max(init.leaseMs, 1_000),
+      owners: (base, route, leftOut) => this.#owners(base, route, leftOut),
+      apply: (deltas) => init.apply(deltas, undefined),
+    })
+  }
+
+  async start(signal: AbortSignal): Promise<StateTransferOutcome> {
+    const { membership, clock, leaseMs, stateTransferTimeoutMs } = this.#init
+    this.#streams.start()
+    this.#unsubscribe.push(
+      membership.on('join', (m) => this.#ghosts.delete(m.id)),
+      membership.on('stray', (m) => {
+        if (this.#init.mode === 'sync') this.#ghosts.set(m.id, { member: m, until: clock.monotonic() + this.#init.ghostMs })
+      }),
+    )
+    this.#timer = clock.setInterval(() => this.#maintain(), Math.max(1, Math.floor(leaseMs / 2)))
+    const deadline = clock.monotonic() + stateTransferTimeoutMs
+    const poll = Math.min(100, this.#init.heartbeatIntervalMs)
+    // Hear from every configured member first (see pullState): deciding "alone" earlier would serve empty sessions.
+    while (membership.pendingSeeds() > 0 && clock.monotonic() < deadline && !signal.aborted) await this.#sleep(poll)
+    if (membership.members().length === 0) return this.#started(signal, 'alone')
+    // Pull from every member what this node owns, until each has handed off (it knew us when it listed them).
+    const pending = new Set(membership.members().map((m) => m.id))
+    while (pending.size > 0 && clock.monotonic() < deadline && !signal.aborted) {
+      await Promise.all(
+        [...pending].map(async (id) => {
+          const member = membership.member(id)
+          if (!member) return void pending.delete(id)
+          if (await this.#pullFrom(member).catch(() => false)) pending.delete(id)
+        }),
+      )
+      if (pending.size > 0) await this.#sleep(poll)
+    }
+    return this.#started(signal, pending.size === 0 ? 'complete' : 'timed-out')
+  }
+
+  #started(signal: AbortSignal, outcome: StateTransferOutcome): StateTransferOutcome {
+    if (outcome === 'timed-out' && !signal.aborted) this.#init.logger.error('backup: did not pull every owned session in time; pulling on in the background')
+    if (!signal.aborted) this.#transferred = true
+    return outcome
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => this.#init.clock.setTimeout(resolve, ms))
+  }
+
+  async stop(): Promise<void> {
+    this.#timer?.cancel()
+    for (const off of this.#unsubscribe.splice(0)) off()
+    // Leaving: what only this node holds goes to its owners first (bounded in time), as a rolling restart needs.
+    if (this.#transferred) await this.#relocation.handOffAll(Math.min(2_000, 2 * this.#init.ackTimeoutMs))
+    this.#streams.stop()
+  }
+
+  async commit(deltas: Delta[], why?: 'expired'): Promise<void> {
+    const selfId = this.#init.membership.local.id
+    const groups = new Map<string, { targets: string[] | undefined; deltas: Delta[] }>()
+    const add = (targets: string[] | undefined, delta: Delta) => {
+      const key = targets ? targets.join(',') : '*'
+      let group = groups.get(key)
+      if (!group) groups.set(key, (group = { targets, deltas: [] }))
+      group.deltas.push(delta)
+    }
+    for (const delta of deltas) {
+      const owners = this.#owners(delta.id)
+        .filter((m) => m.id !== selfId)
+        .map((m) => m.id)
+        .sort()
+      if (delta.destroyed !== undefined || (delta.route !== undefined && delta.createdAt === undefined)) {
+        // A destruction or a rebinding reaches every member: any may hold a copy (a former owner, a writer), and a
+        // copy that missed it would serve a destroyed session, or think it is still the session's primary. The new
+        // owners of a rebound session get all of it: they may not have held it.
+        add(undefined, delta)
+        const record = this.#init.table.get(delta.id)
+        if (!delta.destroyed && record) add(owners, recordToDelta(record))
+      } else {
+        add(owners, delta)
+      }
+    }
+    const sent = [...groups.values()].map((g) => ({ ...g, outcomes: this.#streams.publish(g.deltas, why, g.targets) }))
+    if (this.#init.mode !== 'sync') {
+      for (const s of sent) s.outcomes.catch(() => {})
+      return
+    }
+    for (const group of sent) {
+      const result = await group.outcomes
+      let applied = 0
+      let excluded = 0
+      const missed = new Set<string>()
+      for (const [id, outcome] of result) {
+        if (outcome === 'applied') applied++
+        else {
+          missed.add(id)
+          this.#init.metrics.increment(`replication.commit.${outcome}`)
+        }
+        if (outcome === 'excluded' || outcome === 'refused') excluded++
+      }
+      // An owner missed the change (excluded, gone): the next members of the ranking take a copy, so the change is
+      // on backups + 1 members all the same, and whoever reads without that owner asks them.
+      if (group.targets && missed.size > 0) applied += await this.#toStandIns(group.deltas, group.targets, missed)
+      if ((group.targets === undefined || group.targets.length > 0) && applied === 0 && (excluded > 0 || this.#liveGhosts().length > 0)) {
+        // Owners are alive as far as we know, yet none holds the change: it is on this node only (see all-to-all).
+        this.#init.metrics.increment('replication.commit.unreplicated')
+        throw new StaleReplicaError('no owner in step applied the change: it is on this node only')
+      }
+    }
+  }
+
+  /** Send whole records to the members that own them when `missed` are left out; resolves how many applied. */
+  async #toStandIns(deltas: Delta[], tried: string[], missed: ReadonlySet<string>): Promise<number> {
+    const selfId = this.#init.membership.local.id
+    const byTargets = new Map<string, { targets: string[]; deltas: Delta[] }>()
+    for (const delta of deltas) {
+      const record = this.#init.table.get(delta.id)
+      if (!record) continue
+      const targets = this.#owners(delta.id, undefined, missed)
+        .map((m) => m.id)
+        .filter((id) => id !== selfId && !tried.includes(id))
+        .sort()
+      if (targets.length === 0) continue
+      const key = targets.join(',')
+      let group = byTargets.get(key)
+      if (!group) byTargets.set(key, (group = { targets, deltas: [] }))
+      group.deltas.push(recordToDelta(record))
+    }
+    let applied = 0
+    for (const { targets, deltas: records } of byTargets.values()) {
+      this.#init.metrics.increment('backup.stand-in-copies', records.length)
+      const result = await this.#streams.publish(records, undefined, targets)
+      for (const outcome of result.values()) if (outcome === 'applied') applied++
+    }
+    return applied
+  }
+
+  beforeRead(base: string, route?: string): Promise<void> | undefined {
+    const { membership, table, mode } = this.#init
+    const record = table.get(base)
+    const primary = record !== undefined && record.route.value === membership.local.route
+    if (primary && (mode !== 'sync' || this.#trusted())) return undefined
+    const selfId = membership.local.id
+    let from = this.#owners(base, route).filter((m) => m.id !== selfId) as MemberInfo[]
+    // A session whose route names no member, held nowhere here: it was rebound after its route's node went, and
+    // placement by that route no longer finds it. Every member is asked (one round trip still).
+    if (!record && route && !membership.hasRoute(route)) from = membership.members()
+    const ghosts = mode === 'sync' ? this.#liveGhosts() : []
+    if (from.length === 0 && ghosts.length === 0) return undefined
+    if (!primary) this.#relocation.used(base)
+    return this.#fetch.fromOwners(base, route, from, ghosts)
+  }
+
+  async fetchSession(base: string, memberIds?: readonly string[]): Promise<void> {
+    const selfId = this.#init.membership.local.id
+    const ids = new Set([...(memberIds ?? []), ...this.#owners(base).map((m) => m.id)])
+    const from = this.#init.membership.members().filter((m) => m.state === 'alive' && m.id !== selfId && (!memberIds || ids.has(m.id)))
+    await Promise.allSettled(from.map((member) => this.#fetch.from(member, base)))
+  }
+
+  expiresHere(route: string, base: string): boolean {
+    return this.#owners(base, route)[0]?.id === this.#init.membership.local.id
+  }
+
+  tombstonesConfirmedThrough(): number {
+    return this.#confirmedSeq
+  }
+
+  status(): Record<string, unknown> {
+    const selfId = this.#init.membership.local.id
+    let owned = 0
+    let primary = 0
+    let held = 0
+    for (const record of this.#init.table) {
+      held++
+      const owners = this.#owners(record.id)
+      if (owners[0]?.id === selfId) primary++
+      if (owners.some((m) => m.id === selfId)) owned++
+    }
+    return {
+      backups: this.#init.backups,
+      sessions: { held, owned, primary, notOwned: held - owned },
+      rebalance: { catchingUp: this.#catchUp.size, ...this.#transfer.describe(), ...this.#relocation.describe() },
+      streams: this.#streams.describe(),
+    }
+  }
+
+  /** Owners of a session as this node sees the members now (or without those `leftOut`), primary first. */
+  #owners(base: string, routeHint?: string, leftOut?: ReadonlySet<string>): Placed[] {
+    const { membership, table, backups } = this.#init
+    const route = table.get(base)?.route.value || routeHint || ''
+    const members = leftOut ? membership.members().filter((m) => !leftOut.has(m.id)) : membership.members()
+    return ownersOf(base, route, [membership.local, ...members], backups)
+  }
+
+  /** Local state holds every acknowledged change of the sessions this node is primary of. */
+  #trusted(): boolean {
+    if (!this.#transferred || this.#catchUp.size > 0 || this.#liveGhosts().length > 0) return false
+    return this.#init.membership.members().every((m) => this.#streams.inSyncWith(m.id))
+  }
+
+  #liveGhosts(): MemberInfo[] {
+    if (this.#ghosts.size === 0) return []
+    const now = this.#init.clock.monotonic()
+    const live: MemberInfo[] = []
+    for (const [id, ghost] of this.#ghosts) {
+      if (ghost.until <= now) this.#ghosts.delete(id)
+      else live.push(ghost.member)
+    }
+    return live
+  }
+
+  /** Pull from `member` what this node owns; true once its hand-off is complete (it knew us). */
+  async #pullFrom(member: MemberInfo): Promise<boolean> {
+    const handedOff = await this.#transfer.pull(member)
+    if (handedOff) this.#streams.markSynced(member.id, member.address)
+    return handedOff
+  }
+
+  #memberGone(member: MemberInfo, reason: LeaveReason): void {
+    if (this.#init.mode === 'sync' && reason === 'failed') {
+      this.#ghosts.set(member.id, { member, until: this.#init.clock.monotonic() + this.#init.ghostMs })
+    }
+    if (!this.#transferred) return
+    // Placement moved the member's sessions: pull from every member what this node now owns (back to backups + 1
+    // copies), and until then read through the owners (it may have committed without us before it went).
+    this.#init.metrics.increment('backup.restores')
+    for (const m of this.#init.membership.members()) this.#catchUp.add(m.id)
+  }
+
+  /** Periodic: pull where a hand-off is due, confirm tombstones, let go of what other members own. */
+  #maintain(): void {
+    if (!this.#transferred) return
+    const { membership } = this.#init
+    for (const id of this.#catchUp) {
+      const member = membership.member(id)
+      if (!member) {
+        this.#catchUp.delete(id)
+        continue
+      }
+      void this.#pullFrom(member).then(
+        (done) => done && this.#catchUp.delete(id),
+        () => {},
+      )
+    }
+    for (const s of this.#streams.describe()) {
+      const member = membership.member(s.id)
+      if (member && !s.synced && !this.#catchUp.has(s.id)) void this.#pullFrom(member).catch(() => {})
+    }
+    const streams = this.#streams.describe()
+    if (this.#catchUp.size === 0 && streams.every((s) => s.synced && s.included && s.acked === s.sent)) this.#confirmedSeq = this.#init.table.changeSeq
+    if (this.#catchUp.size === 0) this.#relocation.run()
+  }
+}

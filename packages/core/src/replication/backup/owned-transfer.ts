@@ -1,0 +1,175 @@
+import type { Channel } from '../../channel/channel.js'
+import type { Clock } from '../../clock/clock.js'
+import { MalformedMessageError } from '../../errors.js'
+import { type Address, addressKey } from '../../member.js'
+import type { MemberInfo, Membership } from '../../membership/membership.js'
+import type { Metrics } from '../../metrics.js'
+import { type Delta, recordFromWire, recordToWire, type SessionTable, type WireRecord, WireStrings, WireStringTable } from '../../session/index.js'
+import { MAX_DELTAS_PER_MESSAGE } from '../messages.js'
+import type { PeerRequestLimits } from '../peer-request-limits.js'
+import { estimateRecordBytes } from '../state-transfer.js'
+
+export interface OwnedTransferInit {
+  channel: Channel
+  membership: Membership
+  table: SessionTable
+  clock: Clock
+  metrics: Metrics
+  /** Bytes of records per reply (a state-transfer chunk). */
+  chunkBytes: number
+  requestTimeoutMs: number
+  requestLimits: PeerRequestLimits
+  /** Ids of the records this node holds that `member` owns (live and destroyed). */
+  ownedBy(member: MemberInfo): string[]
+  /** Merge records pulled from a member. */
+  apply(deltas: Delta[]): void
+}
+
+/** Records per reply, at most, whatever their size. */
+const MAX_RECORDS_PER_CHUNK = 2_000
+/** A pull nobody continued for this long is forgotten by the member serving it. */
+const IDLE_MS = 60_000
+
+interface Serving {
+  transfer: string
+  ids: string[]
+  /** The puller was a member when the ids were listed: what it owns and we commit since goes to it over its stream. */
+  knew: boolean
+  touchedAt: number
+}
+
+/**
+ * How sessions reach the members that own them (primary/backup): a member pulls, from each other member, the records
+ * that member holds and it owns, in chunks of about `chunkBytes`, while live commits keep flowing. It pulls when it
+ * starts, when a member left (placement moved sessions to it: back to `backups + 1` copies), and whenever its stream
+ * from a member broke. The member serving a pull snapshots the ids once (a string each) and encodes each chunk's
+ * records as they are when asked; it serves one pull per peer, and a newer one replaces the older.
+ *
+ * A pull that ends with the serving member knowing the puller (`m`) completes that member's hand-off: everything it
+ * committed since went to the puller over its stream (it knew the puller), and everything before is in the chunks.
+ */
+export class OwnedTransfer {
+  readonly #init: OwnedTransferInit
+  readonly #serving = new Map<string, Serving>()
+  readonly #pulls = new Map<string, Promise<boolean>>()
+  #records = 0
+  #completed = 0
+
+  constructor(init: OwnedTransferInit) {
+    this.#init = init
+    init.channel.handleRequest('bk-pull', (m, { from }) => this.#serve(m as { x?: unknown; c?: unknown }, from))
+    init.channel.handleRequest('bk-push', (m, { from }) => {
+      const { s, r } = m as { s?: unknown; r?: unknown }
+      if (!Array.isArray(r) || r.length > MAX_RECORDS_PER_CHUNK) throw new MalformedMessageError('bad owned-records push')
+      init.requestLimits.admit('records', from, r.length)
+      const strings = new WireStrings(s)
+      const deltas = r.map((wire) => recordFromWire(wire, strings))
+      if (deltas.length > 0) init.apply(deltas)
+      return { t: 'bk-pushed', n: deltas.length }
+    })
+  }
+
+  /**
+   * Hand whole records to `member` (an owner of them), in chunks; resolves once it applied every one, rejects when it
+   * could not be asked. A copy this node lets go of leaves only this way: the owner's answer is the proof it holds it.
+   */
+  async push(member: MemberInfo, deltas: readonly Delta[]): Promise<void> {
+    const { channel, requestTimeoutMs, table } = this.#init
+    let i = 0
+    while (i < deltas.length) {
+      const strings = new WireStringTable()
+      const r: WireRecord[] = []
+      let bytes = 0
+      while (i < deltas.length && r.length < MAX_RECORDS_PER_CHUNK && (r.length === 0 || bytes < this.#init.chunkBytes)) {
+        const record = table.get(deltas[i++]!.id)
+        if (!record) continue
+        bytes += estimateRecordBytes(record)
+        r.push(recordToWire(record, strings))
+      }
+      if (r.length === 0) continue
+      const reply = (await channel.request(member.address, { t: 'bk-push', s: strings.list, r }, { timeoutMs: requestTimeoutMs })) as { t?: unknown }
+      if (reply.t !== 'bk-pushed') throw new MalformedMessageError('bad owned-records push reply')
+    }
+  }
+
+  /** Pulls in flight, records pulled and pulls completed since start (status). */
+  describe(): { pulling: number; recordsPulled: number; pullsCompleted: number; serving: number } {
+    return { pulling: this.#pulls.size, recordsPulled: this.#records, pullsCompleted: this.#completed, serving: this.#serving.size }
+  }
+
+  /**
+   * Pull what `member` holds that this node owns (joined to a pull from it in flight). Resolves whether it completed
+   * with the member knowing this node (its hand-off is then complete); rejects when the member could not be asked.
+   */
+  pull(member: MemberInfo): Promise<boolean> {
+    let pull = this.#pulls.get(member.id)
+    if (!pull) {
+      pull = this.#pull(member).finally(() => this.#pulls.delete(member.id))
+      this.#pulls.set(member.id, pull)
+    }
+    return pull
+  }
+
+  async #pull(member: MemberInfo): Promise<boolean> {
+    const { channel, requestTimeoutMs, metrics } = this.#init
+    const transfer = Math.random().toString(36).slice(2, 12)
+    let cursor = 0
+    let knowsUs = false
+    metrics.increment('backup.pulls')
+    do {
+      const reply = (await channel.request(member.address, { t: 'bk-pull', x: transfer, c: cursor }, { timeoutMs: requestTimeoutMs })) as {
+        t?: unknown
+        s?: unknown
+        r?: unknown
+        n?: unknown
+        m?: unknown
+      }
+      if (reply.t !== 'bk-chunk' || !Array.isArray(reply.r) || reply.r.length > MAX_RECORDS_PER_CHUNK || typeof reply.n !== 'number') {
+        throw new MalformedMessageError('bad owned-records chunk')
+      }
+      const strings = new WireStrings(reply.s)
+      const deltas = reply.r.map((wire) => recordFromWire(wire, strings))
+      if (deltas.length > 0) this.#init.apply(deltas)
+      this.#records += deltas.length
+      metrics.increment('backup.records-pulled', deltas.length)
+      knowsUs = reply.m === true
+      if (reply.n !== -1 && (!Number.isSafeInteger(reply.n) || reply.n <= cursor)) throw new MalformedMessageError('owned-records cursor went back')
+      cursor = reply.n
+    } while (cursor !== -1)
+    this.#completed++
+    return knowsUs
+  }
+
+  #serve(m: { x?: unknown; c?: unknown }, from: Address) {
+    const { table, requestLimits, clock } = this.#init
+    if (typeof m.x !== 'string' || m.x.length > 32 || typeof m.c !== 'number' || !Number.isSafeInteger(m.c) || m.c < 0) {
+      throw new MalformedMessageError('bad owned-records request')
+    }
+    const now = clock.monotonic()
+    for (const [peer, s] of this.#serving) if (now - s.touchedAt > IDLE_MS) this.#serving.delete(peer)
+    const peer = addressKey(from)
+    const member = this.#init.membership.members().find((candidate) => addressKey(candidate.address) === peer)
+    let serving = this.#serving.get(peer)
+    if (m.c === 0 || !serving || serving.transfer !== m.x) {
+      if (m.c !== 0) throw new MalformedMessageError('unknown owned-records pull: start again from cursor 0')
+      requestLimits.admit('anti-entropy', from)
+      serving = { transfer: m.x, ids: member ? this.#init.ownedBy(member) : [], knew: member !== undefined, touchedAt: now }
+      this.#serving.set(peer, serving)
+    }
+    serving.touchedAt = now
+    const strings = new WireStringTable()
+    const r: WireRecord[] = []
+    let bytes = 0
+    let i = m.c
+    while (i < serving.ids.length && r.length < MAX_RECORDS_PER_CHUNK && r.length < MAX_DELTAS_PER_MESSAGE && (r.length === 0 || bytes < this.#init.chunkBytes)) {
+      const record = table.get(serving.ids[i++]!)
+      if (!record) continue
+      bytes += estimateRecordBytes(record)
+      r.push(recordToWire(record, strings))
+    }
+    requestLimits.charge('records', from, r.length)
+    const done = i >= serving.ids.length
+    if (done) this.#serving.delete(peer)
+    return { t: 'bk-chunk', s: strings.list, r, n: done ? -1 : i, m: serving.knew }
+  }
+}

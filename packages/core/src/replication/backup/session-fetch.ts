@@ -1,0 +1,99 @@
+import type { Channel } from '../../channel/channel.js'
+import { MalformedMessageError, StaleReplicaError } from '../../errors.js'
+import type { MemberInfo } from '../../membership/membership.js'
+import type { Metrics } from '../../metrics.js'
+import { type Delta, recordFromWire, recordToWire, type SessionTable, type WireRecord, WireStrings, WireStringTable } from '../../session/index.js'
+import { parseIds } from '../messages.js'
+import type { PeerRequestLimits } from '../peer-request-limits.js'
+import type { Placed } from './placement.js'
+
+export interface SessionFetchInit {
+  channel: Channel
+  table: SessionTable
+  metrics: Metrics
+  requestLimits: PeerRequestLimits
+  localId: string
+  timeoutMs: number
+  /** Owners of a session, primary first, without the members `leftOut`. */
+  owners(base: string, route: string | undefined, leftOut?: ReadonlySet<string>): Placed[]
+  apply(deltas: Delta[]): void
+}
+
+/**
+ * Getting a session from the members that hold it, in one round trip: every owner asked at once, concurrent reads
+ * of one session sharing the round trip. Also answers other members' fetches.
+ */
+export class SessionFetch {
+  readonly #init: SessionFetchInit
+  /** Fetches in flight, by session. */
+  readonly #inFlight = new Map<string, Promise<void>>()
+
+  constructor(init: SessionFetchInit) {
+    this.#init = init
+    const { table } = init
+    init.channel.handleRequest('fetch', (m, { from }) => {
+      const ids = parseIds((m as { ids?: unknown }).ids)
+      init.requestLimits.admit('records', from, ids.length)
+      const strings = new WireStringTable()
+      const r: WireRecord[] = []
+      for (const id of ids) {
+        const record = table.get(id)
+        if (record) r.push(recordToWire(record, strings))
+      }
+      return { t: 'fetched', s: strings.list, r }
+    })
+  }
+
+  /**
+   * Merge session `base` as `from` (its owners) and `ghosts` hold it (joined to a fetch of it in flight). An owner
+   * that does not answer (it died a moment ago, and this node has not noticed yet) is replaced by its stand-ins, as
+   * writers replace it: what it alone may hold of an acknowledged change, they hold too. A ghost that does not
+   * answer fails the read (StaleReplicaError), as do owners none of which answered, or without stand-ins.
+   */
+  fromOwners(base: string, route: string | undefined, from: MemberInfo[], ghosts: MemberInfo[]): Promise<void> {
+    let fetch = this.#inFlight.get(base)
+    if (!fetch) {
+      this.#init.metrics.increment('replication.read-fetches')
+      fetch = this.#withStandIns(base, route, from, ghosts).finally(() => this.#inFlight.delete(base))
+      this.#inFlight.set(base, fetch)
+    }
+    return fetch
+  }
+
+  async #withStandIns(base: string, route: string | undefined, from: MemberInfo[], ghosts: MemberInfo[]): Promise<void> {
+    const asked = [...from, ...ghosts]
+    const results = await Promise.allSettled(asked.map((member) => this.from(member, base)))
+    const failed = new Set<string>()
+    let error: unknown
+    for (const [i, result] of results.entries()) {
+      if (result.status === 'fulfilled') continue
+      if (i >= from.length) throw result.reason
+      failed.add(asked[i]!.id)
+      error ??= result.reason
+    }
+    if (failed.size === 0) return
+    // Stand-ins hold what a silent owner alone may hold only if some owner answered: what every owner applied is in
+    // that answer. (Which members are reachable is each node's own view: skipping owners up front could ask only
+    // members that never held the session.)
+    if (failed.size === from.length) throw error
+    const { localId } = this.#init
+    const standIns = this.#init.owners(base, route, failed).filter((m) => m.id !== localId && !asked.some((a) => a.id === m.id)) as MemberInfo[]
+    if (standIns.length === 0) throw error
+    this.#init.metrics.increment('backup.read-stand-ins')
+    await Promise.all(standIns.map((member) => this.from(member, base)))
+  }
+
+  /** Merge `member`'s copy of session `base` (none: nothing to merge); rejects with StaleReplicaError when it does not answer. */
+  async from(member: MemberInfo, base: string): Promise<void> {
+    let reply: unknown
+    try {
+      reply = await this.#init.channel.request(member.address, { t: 'fetch', ids: [base] }, { timeoutMs: this.#init.timeoutMs })
+    } catch (error) {
+      this.#init.metrics.increment('replication.read-fetch-failures')
+      throw new StaleReplicaError(`cannot fetch session state from member ${member.route}: ${(error as Error).message}`, { cause: error })
+    }
+    const { s, r } = reply as { t?: unknown; s?: unknown; r?: unknown }
+    if ((reply as { t?: unknown }).t !== 'fetched' || !Array.isArray(r) || r.length > 1) throw new MalformedMessageError('bad fetch reply')
+    if (r.length === 1) this.#init.apply([recordFromWire(r[0], new WireStrings(s))])
+  }
+}
