@@ -29,6 +29,8 @@ export function renderNginxConfig(mode, { listen, nodes, routes } = {}) {
   for (const [i, n] of nodes.entries()) values[`NODE${i + 1}`] = n
   for (const [i, r] of routes.entries()) values[`ROUTE${i + 1}`] = r
   const template = forNodes(readFileSync(new URL(`./${mode}.conf.template`, import.meta.url), 'utf8'), nodes.length)
+  // Every node once: with more nodes than the template's three, a request must be able to reach the last of them.
+  values.TRIES = String(nodes.length)
   const out = template.replace(/\{\{([A-Z0-9]+)\}\}/g, (_, name) => {
     if (!(name in values)) throw new Error(`no value for {{${name}}}`)
     return values[name]
