@@ -92,8 +92,13 @@ export class SessionFetch {
       this.#init.metrics.increment('replication.read-fetch-failures')
       throw new StaleReplicaError(`cannot fetch session state from member ${member.route}: ${(error as Error).message}`, { cause: error })
     }
-    const { s, r } = reply as { t?: unknown; s?: unknown; r?: unknown }
-    if ((reply as { t?: unknown }).t !== 'fetched' || !Array.isArray(r) || r.length > 1) throw new MalformedMessageError('bad fetch reply')
-    if (r.length === 1) this.#init.apply([recordFromWire(r[0], new WireStrings(s))])
+    // A peer's answer is checked like any frame from the network: it must be the one session asked for.
+    if (typeof reply !== 'object' || reply === null) throw new MalformedMessageError('bad fetch reply: not an object')
+    const { t, s, r } = reply as { t?: unknown; s?: unknown; r?: unknown }
+    if (t !== 'fetched' || !Array.isArray(r) || r.length > 1) throw new MalformedMessageError('bad fetch reply')
+    if (r.length === 0) return
+    const delta = recordFromWire(r[0], new WireStrings(s))
+    if (delta.id !== base) throw new MalformedMessageError(`bad fetch reply: session ${delta.id} was not asked for`)
+    this.#init.apply([delta])
   }
 }
