@@ -21,12 +21,15 @@ export interface SessionFetchInit {
 
 /**
  * Getting a session from the members that hold it, in one round trip: every owner asked at once, concurrent reads
- * of one session sharing the round trip. Also answers other members' fetches.
+ * begun while a fetch of that session is on its way sharing the next one. Also answers other members' fetches.
  */
 export class SessionFetch {
   readonly #init: SessionFetchInit
-  /** Fetches in flight, by session. */
-  readonly #inFlight = new Map<string, Promise<void>>()
+  /**
+   * Fetches in flight, by session, and the one queued behind each. A read joins only a fetch that has not yet left:
+   * one that left before the read began may carry an answer older than a write acknowledged since.
+   */
+  readonly #inFlight = new Map<string, { running: Promise<void>; next?: Promise<void> }>()
 
   constructor(init: SessionFetchInit) {
     this.#init = init
@@ -51,13 +54,24 @@ export class SessionFetch {
    * answer fails the read (StaleReplicaError), as do owners none of which answered, or without stand-ins.
    */
   fromOwners(base: string, route: string | undefined, from: MemberInfo[], ghosts: MemberInfo[]): Promise<void> {
-    let fetch = this.#inFlight.get(base)
-    if (!fetch) {
-      this.#init.metrics.increment('replication.read-fetches')
-      fetch = this.#withStandIns(base, route, from, ghosts).finally(() => this.#inFlight.delete(base))
-      this.#inFlight.set(base, fetch)
+    const entry = this.#inFlight.get(base)
+    if (!entry) return this.#start(base, route, from, ghosts)
+    entry.next ??= entry.running.then(
+      () => this.#start(base, route, from, ghosts),
+      () => this.#start(base, route, from, ghosts),
+    )
+    return entry.next
+  }
+
+  #start(base: string, route: string | undefined, from: MemberInfo[], ghosts: MemberInfo[]): Promise<void> {
+    this.#init.metrics.increment('replication.read-fetches')
+    const entry: { running: Promise<void>; next?: Promise<void> } = {
+      running: this.#withStandIns(base, route, from, ghosts).finally(() => {
+        if (this.#inFlight.get(base) === entry) this.#inFlight.delete(base)
+      }),
     }
-    return fetch
+    this.#inFlight.set(base, entry)
+    return entry.running
   }
 
   async #withStandIns(base: string, route: string | undefined, from: MemberInfo[], ghosts: MemberInfo[]): Promise<void> {
