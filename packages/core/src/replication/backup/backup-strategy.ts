@@ -241,8 +241,13 @@ export class BackupStrategy implements ReplicationStrategy {
     const selfId = membership.local.id
     let from = this.#owners(base, route).filter((m) => m.id !== selfId) as MemberInfo[]
     // A session whose route names no member, held nowhere here: it was rebound after its route's node went, and
-    // placement by that route no longer finds it. Every member is asked (one round trip still).
-    if (!record && route && !membership.hasRoute(route)) from = membership.members()
+    // placement by that route no longer finds it. Every member is asked (one round trip still), but a suspect: if
+    // it is the route's node, dying, whatever it held the others hold too (its owners or their stand-ins), and a
+    // member that does not answer would fail the read.
+    if (!record && route && !membership.hasRoute(route)) {
+      const alive = membership.members().filter((m) => m.state === 'alive')
+      from = alive.length > 0 ? alive : membership.members()
+    }
     const ghosts = mode === 'sync' ? this.#liveGhosts() : []
     if (from.length === 0 && ghosts.length === 0) return undefined
     if (!primary) this.#relocation.used(base)

@@ -51,7 +51,7 @@ export class SessionFetch {
    * Merge session `base` as `from` (its owners) and `ghosts` hold it (joined to a fetch of it in flight). An owner
    * that does not answer (it died a moment ago, and this node has not noticed yet) is replaced by its stand-ins, as
    * writers replace it: what it alone may hold of an acknowledged change, they hold too. A ghost that does not
-   * answer fails the read (StaleReplicaError), as do owners none of which answered, or without stand-ins.
+   * answer fails the read (StaleReplicaError), as do owners none of which answered.
    */
   fromOwners(base: string, route: string | undefined, from: MemberInfo[], ghosts: MemberInfo[]): Promise<void> {
     const entry = this.#inFlight.get(base)
@@ -91,8 +91,10 @@ export class SessionFetch {
     // members that never held the session.)
     if (failed.size === from.length) throw error
     const { localId } = this.#init
+    // This node and the members that answered count as stand-ins already asked: when they are all there are, every
+    // copy a writer made without the silent owners has been merged.
     const standIns = this.#init.owners(base, route, failed).filter((m) => m.id !== localId && !asked.some((a) => a.id === m.id)) as MemberInfo[]
-    if (standIns.length === 0) throw error
+    if (standIns.length === 0) return
     this.#init.metrics.increment('backup.read-stand-ins')
     await Promise.all(standIns.map((member) => this.from(member, base)))
   }
