@@ -1,8 +1,10 @@
 import type { TimerHandle } from '../../clock/clock.js'
 import { StaleReplicaError } from '../../errors.js'
+import { addressKey } from '../../member.js'
 import type { LeaveReason, MemberInfo } from '../../membership/membership.js'
 import { type Delta, recordToDelta } from '../../session/index.js'
 import type { AllToAllInit } from '../all-to-all/all-to-all-strategy.js'
+import { ABSENT_MEMBER_MEMORY_MS } from '../anti-entropy/anti-entropy.js'
 import type { StateTransferOutcome } from '../state-transfer.js'
 import type { ReplicationStrategy } from '../strategy.js'
 import { ReplicationStreams } from '../stream/replication-streams.js'
@@ -41,6 +43,12 @@ export class BackupStrategy implements ReplicationStrategy {
   #transferred = false
   /** The table's changeSeq when every member last held everything we sent (tombstones up to it may be purged). */
   #confirmedSeq = 0
+  /**
+   * Members that went silent or refused (maybe partitioned away, still running with copies of sessions destroyed
+   * meanwhile), as all-to-all's anti-entropy remembers them: no tombstone is confirmed until each is back and pulled
+   * from this node (which hands it every tombstone), or a new process took its address, or a day went by.
+   */
+  readonly #absent = new Map<string, { since: number; address: string }>()
   #unsubscribe: Array<() => void> = []
 
   constructor(init: BackupInit) {
@@ -77,6 +85,7 @@ export class BackupStrategy implements ReplicationStrategy {
         return ids
       },
       apply: (deltas) => init.apply(deltas, undefined),
+      servedTo: (member) => this.#absent.delete(member.id),
     })
     this.#relocation = new Relocation({
       table,
@@ -109,7 +118,16 @@ export class BackupStrategy implements ReplicationStrategy {
     const { membership, clock, leaseMs, stateTransferTimeoutMs } = this.#init
     this.#streams.start()
     this.#unsubscribe.push(
-      membership.on('join', (m) => this.#ghosts.delete(m.id)),
+      membership.on('join', (m) => {
+        this.#ghosts.delete(m.id)
+        // A new process where an absent member was: that one's memory (and its copies) went with it.
+        const address = addressKey(m.address)
+        for (const [id, absent] of this.#absent) if (id !== m.id && absent.address === address) this.#absent.delete(id)
+      }),
+      membership.on('leave', (m, reason) => {
+        if (reason === 'failed' || reason === 'gone') this.#absent.set(m.id, { since: clock.monotonic(), address: addressKey(m.address) })
+        else this.#absent.delete(m.id)
+      }),
       membership.on('stray', (m) => {
         if (this.#init.mode === 'sync') this.#ghosts.set(m.id, { member: m, until: clock.monotonic() + this.#init.ghostMs })
       }),
@@ -351,7 +369,11 @@ export class BackupStrategy implements ReplicationStrategy {
       if (member && !s.synced && !this.#catchUp.has(s.id)) void this.#pullFrom(member).catch(() => {})
     }
     const streams = this.#streams.describe()
-    if (this.#catchUp.size === 0 && streams.every((s) => s.synced && s.included && s.acked === s.sent)) this.#confirmedSeq = this.#init.table.changeSeq
+    const now = this.#init.clock.monotonic()
+    for (const [id, { since }] of this.#absent) if (now - since > ABSENT_MEMBER_MEMORY_MS) this.#absent.delete(id)
+    if (this.#catchUp.size === 0 && this.#absent.size === 0 && streams.every((s) => s.synced && s.included && s.acked === s.sent)) {
+      this.#confirmedSeq = this.#init.table.changeSeq
+    }
     if (this.#catchUp.size === 0) this.#relocation.run()
   }
 }
