@@ -110,7 +110,11 @@ export class BackupStrategy implements ReplicationStrategy {
       localId: membership.local.id,
       timeoutMs: Math.max(init.leaseMs, 1_000),
       owners: (base, route, leftOut) => this.#owners(base, route, leftOut),
-      apply: (deltas) => init.apply(deltas, undefined),
+      apply: (deltas) => {
+        const fetched = deltas.map((d) => this.#relocation.fetching(d.id))
+        init.apply(deltas, undefined)
+        for (const done of fetched) done()
+      },
     })
   }
 
