@@ -368,7 +368,9 @@ export class ReplicatedSessionCluster implements SessionCluster {
   async destroy(id: string): Promise<void> {
     const parsed = sessionKeyOf(id)
     if (!parsed) return
-    if (this.#state === 'running') await this.#holdCopy(parsed.key, parsed.route, true)
+    // A destruction's stamp wins over any older copy: a cached one needs no refresh (and logout works when this
+    // node reaches no owner: the tombstone goes to every member).
+    if (this.#state === 'running') await this.#holdCopy(parsed.key, parsed.route, false)
     await this.#destroy([parsed.key], false)
   }
 
