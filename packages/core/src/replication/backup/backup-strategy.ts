@@ -351,6 +351,35 @@ export class BackupStrategy implements ReplicationStrategy {
     // copies), and until then read through the owners (it may have committed without us before it went).
     this.#init.metrics.increment('backup.restores')
     for (const m of this.#init.membership.members()) this.#catchUp.add(m.id)
+    this.#pushToGainedOwners(member)
+  }
+
+  /**
+   * The sessions this node owned with `gone` go, whole, to the members that own them now in its place. Their pulls
+   * alone do not suffice: a member that noticed the departure before this node pulled while this node still placed
+   * those sessions on `gone` (and listed none of them), and counted the hand-off complete.
+   */
+  #pushToGainedOwners(gone: MemberInfo): void {
+    const { membership, table, backups } = this.#init
+    const selfId = membership.local.id
+    const members = membership.members().filter((m) => m.id !== gone.id)
+    const withGone = [membership.local, ...members, gone]
+    const without = [membership.local, ...members]
+    const byMember = new Map<string, { member: MemberInfo; deltas: Delta[] }>()
+    for (const record of table) {
+      const before = ownersOf(record.id, record.route.value, withGone, backups)
+      if (!before.some((m) => m.id === gone.id) || !before.some((m) => m.id === selfId)) continue
+      for (const m of ownersOf(record.id, record.route.value, without, backups)) {
+        if (m.id === selfId || before.some((b) => b.id === m.id)) continue
+        let entry = byMember.get(m.id)
+        if (!entry) byMember.set(m.id, (entry = { member: m as MemberInfo, deltas: [] }))
+        entry.deltas.push(recordToDelta(record))
+      }
+    }
+    for (const { member, deltas } of byMember.values()) {
+      this.#init.metrics.increment('backup.gained-owner-pushes', deltas.length)
+      void this.#transfer.push(member, deltas).catch(() => {}) // it pulls too when its stream from us breaks
+    }
   }
 
   /** Periodic: pull where a hand-off is due, confirm tombstones, let go of what other members own. */
