@@ -220,7 +220,16 @@ export class BackupStrategy implements ReplicationStrategy {
       }
       // An owner missed the change (excluded, gone): the next members of the ranking take a copy, so the change is
       // on backups + 1 members all the same, and whoever reads without that owner asks them.
-      if (group.targets && missed.size > 0) applied += await this.#toStandIns(group.deltas, group.targets, missed)
+      if (group.targets && missed.size > 0) {
+        const standIns = await this.#toStandIns(group.deltas, group.targets, missed)
+        // Readers ask stand-ins only for an owner that does not answer them while another does: a change no owner
+        // holds (this node is none, and every other missed it) would be read by nobody. Not acknowledged.
+        if (missed.size === group.targets.length && !group.deltas.every((d) => this.#owners(d.id).some((m) => m.id === selfId))) {
+          this.#init.metrics.increment('backup.commit.no-owner')
+          throw new StaleReplicaError('no owner of the session applied the change (stand-ins hold it, and hand it to the owners later)')
+        }
+        applied += standIns
+      }
       if ((group.targets === undefined || group.targets.length > 0) && applied === 0 && (excluded > 0 || this.#liveGhosts().length > 0)) {
         // Owners are alive as far as we know, yet none holds the change: it is on this node only (see all-to-all).
         this.#init.metrics.increment('replication.commit.unreplicated')
