@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest'
-import type { ReplicatedSessionCluster } from '../src/cluster/replicated-session-cluster.js'
 import { ownersOf } from '../src/replication/backup/placement.js'
 import { memorySessionClusters } from './support/session-cluster.js'
 
