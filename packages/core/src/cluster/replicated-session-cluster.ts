@@ -75,9 +75,11 @@ const REFUSAL_TEXT: Record<PeerRefusal, string> = {
 const baselines = new WeakMap<LoadedSession, ReadonlyMap<string, string>>()
 
 /**
- * DeltaManager without its gaps: every node holds every session; each save sends only the attributes the
- * request changed, stamped by a hybrid logical clock, and every node merges them the same way whatever the
- * order, duplication or timing. See "How it stays correct" in the core README.
+ * A cluster node: sessions, stamps, events and the public API. Each save sends only the attributes the request
+ * changed, stamped by a hybrid logical clock, and every node merges them the same way whatever the order,
+ * duplication or timing. Where sessions live is the replication strategy's: every node (all-to-all, Tomcat's
+ * DeltaManager without its gaps) or each session's owners (`manager: 'backup'`, Tomcat's BackupManager). See
+ * "How it stays correct" in the core README and docs/consistency.md.
  */
 export class ReplicatedSessionCluster implements SessionCluster {
   readonly #p: ClusterParts
