@@ -281,8 +281,17 @@ export class BackupStrategy implements ReplicationStrategy {
     }
     const ghosts = mode === 'sync' ? this.#liveGhosts() : []
     if (from.length === 0 && ghosts.length === 0) return undefined
-    if (!primary) this.#relocation.used(base)
-    return this.#fetch.fromOwners(base, route, from, ghosts)
+    const fetching = this.#fetch.fromOwners(base, route, from, ghosts)
+    if (primary) return fetching
+    // Noted as used only if there is a copy: an id nobody holds (a probe, an expired cookie) must not add an entry
+    // that only a relocation pass, held back during a long catch-up, would clear.
+    if (record) {
+      this.#relocation.used(base)
+      return fetching
+    }
+    return fetching.then(() => {
+      if (table.getLive(base)) this.#relocation.used(base)
+    })
   }
 
   async fetchSession(base: string, memberIds?: readonly string[]): Promise<void> {
