@@ -79,9 +79,11 @@ const REFUSAL_TEXT: Record<PeerRefusal, string> = {
 const baselines = new WeakMap<LoadedSession, ReadonlyMap<string, string>>()
 
 /**
- * DeltaManager without its gaps: every node holds every session; each save sends only the attributes the
- * request changed, stamped by a hybrid logical clock, and every node merges them the same way whatever the
- * order, duplication or timing. See "How it stays correct" in the core README.
+ * A cluster node: sessions, stamps, events and the public API. Each save sends only the attributes the request
+ * changed, stamped by a hybrid logical clock, and every node merges them the same way whatever the order,
+ * duplication or timing. Where sessions live is the replication strategy's: every node (all-to-all, Tomcat's
+ * DeltaManager without its gaps) or each session's owners (`manager: 'backup'`, Tomcat's BackupManager). See
+ * "How it stays correct" in the core README and docs/consistency.md.
  */
 export class ReplicatedSessionCluster implements SessionCluster {
   readonly #p: ClusterParts
@@ -327,7 +329,8 @@ export class ReplicatedSessionCluster implements SessionCluster {
     this.#assertRunning()
     const parsed = sessionKeyOf(id)
     if (!parsed) throw new InvalidParametersError(`not a session id: ${JSON.stringify(id)} (a non-empty string of at most 190 bytes)`)
-    await this.#holdCopy(parsed.key, parsed.route)
+    // Without a load's baseline the save diffs against the local copy, which must then be up to date.
+    await this.#holdCopy(parsed.key, parsed.route, !(options.loaded && baselines.has(options.loaded)))
     const existing = this.#table.get(parsed.key)
     if (existing?.destroyed) {
       // Destroyed (here or by a concurrent request elsewhere): destruction is final.
@@ -394,7 +397,9 @@ export class ReplicatedSessionCluster implements SessionCluster {
   async destroy(id: string): Promise<void> {
     const parsed = sessionKeyOf(id)
     if (!parsed) return
-    if (this.#state === 'running') await this.#holdCopy(parsed.key, parsed.route)
+    // A destruction's stamp wins over any older copy: a cached one needs no refresh (and logout works when this
+    // node reaches no owner: the tombstone goes to every member).
+    if (this.#state === 'running') await this.#holdCopy(parsed.key, parsed.route, false)
     await this.#destroy([parsed.key], false)
   }
 
@@ -492,10 +497,13 @@ export class ReplicatedSessionCluster implements SessionCluster {
   /**
    * A save or destroy without a load before it, of a session another node created: where sessions do not live on
    * every node, this one may hold no copy, and must get one before it changes it (a destroy of nothing here would
-   * destroy nothing anywhere). A session this node created needs none.
+   * destroy nothing anywhere). A session this node created needs none. Where sessions live on their owners only, a
+   * copy held here may be a cache of an earlier fetch that later writes elsewhere did not update: when the change is
+   * diffed against it (`fresh`), it is refreshed first (the strategy knows when the local copy can be trusted).
    */
-  async #holdCopy(base: string, route: string | undefined): Promise<void> {
-    if (route === undefined || route === this.route || this.#table.get(base)) return
+  async #holdCopy(base: string, route: string | undefined, fresh: boolean): Promise<void> {
+    if (route === undefined || route === this.route) return
+    if (this.#table.get(base) && !(fresh && this.#strategy.name === 'backup')) return
     const fetching = this.#strategy.beforeRead(base, route)
     if (fetching) await fetching
   }

@@ -175,6 +175,11 @@ export class SessionTable {
     return true
   }
 
+  /** Whether the session's access time changed here since the last `takeDirtyAccesses` (not sent yet). */
+  hasDirtyAccess(id: string): boolean {
+    return this.#dirtyAccesses.has(id)
+  }
+
   /** Access times touched since the last call, each once; clears the set. */
   takeDirtyAccesses(): Array<[id: string, lastAccessedAt: number]> {
     const result: Array<[string, number]> = []

@@ -1,8 +1,10 @@
 import type { TimerHandle } from '../../clock/clock.js'
 import { StaleReplicaError } from '../../errors.js'
+import { addressKey } from '../../member.js'
 import type { LeaveReason, MemberInfo } from '../../membership/membership.js'
 import { type Delta, recordToDelta } from '../../session/index.js'
 import type { AllToAllInit } from '../all-to-all/all-to-all-strategy.js'
+import { ABSENT_MEMBER_MEMORY_MS } from '../anti-entropy/anti-entropy.js'
 import type { StateTransferOutcome } from '../state-transfer.js'
 import type { ReplicationStrategy } from '../strategy.js'
 import { ReplicationStreams } from '../stream/replication-streams.js'
@@ -41,6 +43,12 @@ export class BackupStrategy implements ReplicationStrategy {
   #transferred = false
   /** The table's changeSeq when every member last held everything we sent (tombstones up to it may be purged). */
   #confirmedSeq = 0
+  /**
+   * Members that went silent or refused (maybe partitioned away, still running with copies of sessions destroyed
+   * meanwhile), as all-to-all's anti-entropy remembers them: no tombstone is confirmed until each is back and pulled
+   * from this node (which hands it every tombstone), or a new process took its address, or a day went by.
+   */
+  readonly #absent = new Map<string, { since: number; address: string }>()
   #unsubscribe: Array<() => void> = []
 
   constructor(init: BackupInit) {
@@ -77,6 +85,7 @@ export class BackupStrategy implements ReplicationStrategy {
         return ids
       },
       apply: (deltas) => init.apply(deltas, undefined),
+      servedTo: (member) => this.#absent.delete(member.id),
     })
     this.#relocation = new Relocation({
       table,
@@ -101,7 +110,11 @@ export class BackupStrategy implements ReplicationStrategy {
       localId: membership.local.id,
       timeoutMs: Math.max(init.leaseMs, 1_000),
       owners: (base, route, leftOut) => this.#owners(base, route, leftOut),
-      apply: (deltas) => init.apply(deltas, undefined),
+      apply: (deltas) => {
+        const fetched = deltas.map((d) => this.#relocation.fetching(d.id))
+        init.apply(deltas, undefined)
+        for (const done of fetched) done()
+      },
     })
   }
 
@@ -109,7 +122,16 @@ export class BackupStrategy implements ReplicationStrategy {
     const { membership, clock, leaseMs, stateTransferTimeoutMs } = this.#init
     this.#streams.start()
     this.#unsubscribe.push(
-      membership.on('join', (m) => this.#ghosts.delete(m.id)),
+      membership.on('join', (m) => {
+        this.#ghosts.delete(m.id)
+        // A new process where an absent member was: that one's memory (and its copies) went with it.
+        const address = addressKey(m.address)
+        for (const [id, absent] of this.#absent) if (id !== m.id && absent.address === address) this.#absent.delete(id)
+      }),
+      membership.on('leave', (m, reason) => {
+        if (reason === 'failed' || reason === 'gone') this.#absent.set(m.id, { since: clock.monotonic(), address: addressKey(m.address) })
+        else this.#absent.delete(m.id)
+      }),
       membership.on('stray', (m) => {
         if (this.#init.mode === 'sync') this.#ghosts.set(m.id, { member: m, until: clock.monotonic() + this.#init.ghostMs })
       }),
@@ -198,7 +220,16 @@ export class BackupStrategy implements ReplicationStrategy {
       }
       // An owner missed the change (excluded, gone): the next members of the ranking take a copy, so the change is
       // on backups + 1 members all the same, and whoever reads without that owner asks them.
-      if (group.targets && missed.size > 0) applied += await this.#toStandIns(group.deltas, group.targets, missed)
+      if (group.targets && missed.size > 0) {
+        const standIns = await this.#toStandIns(group.deltas, group.targets, missed)
+        // Readers ask stand-ins only for an owner that does not answer them while another does: a change no owner
+        // holds (this node is none, and every other missed it) would be read by nobody. Not acknowledged.
+        if (missed.size === group.targets.length && !group.deltas.every((d) => this.#owners(d.id).some((m) => m.id === selfId))) {
+          this.#init.metrics.increment('backup.commit.no-owner')
+          throw new StaleReplicaError('no owner of the session applied the change (stand-ins hold it, and hand it to the owners later)')
+        }
+        applied += standIns
+      }
       if ((group.targets === undefined || group.targets.length > 0) && applied === 0 && (excluded > 0 || this.#liveGhosts().length > 0)) {
         // Owners are alive as far as we know, yet none holds the change: it is on this node only (see all-to-all).
         this.#init.metrics.increment('replication.commit.unreplicated')
@@ -241,12 +272,26 @@ export class BackupStrategy implements ReplicationStrategy {
     const selfId = membership.local.id
     let from = this.#owners(base, route).filter((m) => m.id !== selfId) as MemberInfo[]
     // A session whose route names no member, held nowhere here: it was rebound after its route's node went, and
-    // placement by that route no longer finds it. Every member is asked (one round trip still).
-    if (!record && route && !membership.hasRoute(route)) from = membership.members()
+    // placement by that route no longer finds it. Every member is asked (one round trip still), but a suspect: if
+    // it is the route's node, dying, whatever it held the others hold too (its owners or their stand-ins), and a
+    // member that does not answer would fail the read.
+    if (!record && route && !membership.hasRoute(route)) {
+      const alive = membership.members().filter((m) => m.state === 'alive')
+      from = alive.length > 0 ? alive : membership.members()
+    }
     const ghosts = mode === 'sync' ? this.#liveGhosts() : []
     if (from.length === 0 && ghosts.length === 0) return undefined
-    if (!primary) this.#relocation.used(base)
-    return this.#fetch.fromOwners(base, route, from, ghosts)
+    const fetching = this.#fetch.fromOwners(base, route, from, ghosts)
+    if (primary) return fetching
+    // Noted as used only if there is a copy: an id nobody holds (a probe, an expired cookie) must not add an entry
+    // that only a relocation pass, held back during a long catch-up, would clear.
+    if (record) {
+      this.#relocation.used(base)
+      return fetching
+    }
+    return fetching.then(() => {
+      if (table.getLive(base)) this.#relocation.used(base)
+    })
   }
 
   async fetchSession(base: string, memberIds?: readonly string[]): Promise<void> {
@@ -324,6 +369,35 @@ export class BackupStrategy implements ReplicationStrategy {
     // copies), and until then read through the owners (it may have committed without us before it went).
     this.#init.metrics.increment('backup.restores')
     for (const m of this.#init.membership.members()) this.#catchUp.add(m.id)
+    this.#pushToGainedOwners(member)
+  }
+
+  /**
+   * The sessions this node owned with `gone` go, whole, to the members that own them now in its place. Their pulls
+   * alone do not suffice: a member that noticed the departure before this node pulled while this node still placed
+   * those sessions on `gone` (and listed none of them), and counted the hand-off complete.
+   */
+  #pushToGainedOwners(gone: MemberInfo): void {
+    const { membership, table, backups } = this.#init
+    const selfId = membership.local.id
+    const members = membership.members().filter((m) => m.id !== gone.id)
+    const withGone = [membership.local, ...members, gone]
+    const without = [membership.local, ...members]
+    const byMember = new Map<string, { member: MemberInfo; deltas: Delta[] }>()
+    for (const record of table) {
+      const before = ownersOf(record.id, record.route.value, withGone, backups)
+      if (!before.some((m) => m.id === gone.id) || !before.some((m) => m.id === selfId)) continue
+      for (const m of ownersOf(record.id, record.route.value, without, backups)) {
+        if (m.id === selfId || before.some((b) => b.id === m.id)) continue
+        let entry = byMember.get(m.id)
+        if (!entry) byMember.set(m.id, (entry = { member: m as MemberInfo, deltas: [] }))
+        entry.deltas.push(recordToDelta(record))
+      }
+    }
+    for (const { member, deltas } of byMember.values()) {
+      this.#init.metrics.increment('backup.gained-owner-pushes', deltas.length)
+      void this.#transfer.push(member, deltas).catch(() => {}) // it pulls too when its stream from us breaks
+    }
   }
 
   /** Periodic: pull where a hand-off is due, confirm tombstones, let go of what other members own. */
@@ -346,7 +420,11 @@ export class BackupStrategy implements ReplicationStrategy {
       if (member && !s.synced && !this.#catchUp.has(s.id)) void this.#pullFrom(member).catch(() => {})
     }
     const streams = this.#streams.describe()
-    if (this.#catchUp.size === 0 && streams.every((s) => s.synced && s.included && s.acked === s.sent)) this.#confirmedSeq = this.#init.table.changeSeq
+    const now = this.#init.clock.monotonic()
+    for (const [id, { since }] of this.#absent) if (now - since > ABSENT_MEMBER_MEMORY_MS) this.#absent.delete(id)
+    if (this.#catchUp.size === 0 && this.#absent.size === 0 && streams.every((s) => s.synced && s.included && s.acked === s.sent)) {
+      this.#confirmedSeq = this.#init.table.changeSeq
+    }
     if (this.#catchUp.size === 0) this.#relocation.run()
   }
 }

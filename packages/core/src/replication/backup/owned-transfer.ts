@@ -23,6 +23,8 @@ export interface OwnedTransferInit {
   ownedBy(member: MemberInfo): string[]
   /** Merge records pulled from a member. */
   apply(deltas: Delta[]): void
+  /** `member` was sent the last chunk of a pull it began as a member: it holds what it owned here, and every tombstone. */
+  servedTo?(member: MemberInfo): void
 }
 
 /** Records per reply, at most, whatever their size. */
@@ -34,7 +36,7 @@ interface Serving {
   transfer: string
   ids: string[]
   /** The puller was a member when the ids were listed: what it owns and we commit since goes to it over its stream. */
-  knew: boolean
+  knew: MemberInfo | undefined
   touchedAt: number
 }
 
@@ -153,7 +155,7 @@ export class OwnedTransfer {
     if (m.c === 0 || !serving || serving.transfer !== m.x) {
       if (m.c !== 0) throw new MalformedMessageError('unknown owned-records pull: start again from cursor 0')
       requestLimits.admit('anti-entropy', from)
-      serving = { transfer: m.x, ids: member ? this.#init.ownedBy(member) : [], knew: member !== undefined, touchedAt: now }
+      serving = { transfer: m.x, ids: member ? this.#init.ownedBy(member) : [], knew: member, touchedAt: now }
       this.#serving.set(peer, serving)
     }
     serving.touchedAt = now
@@ -169,7 +171,10 @@ export class OwnedTransfer {
     }
     requestLimits.charge('records', from, r.length)
     const done = i >= serving.ids.length
-    if (done) this.#serving.delete(peer)
-    return { t: 'bk-chunk', s: strings.list, r, n: done ? -1 : i, m: serving.knew }
+    if (done) {
+      this.#serving.delete(peer)
+      if (serving.knew) this.#init.servedTo?.(serving.knew)
+    }
+    return { t: 'bk-chunk', s: strings.list, r, n: done ? -1 : i, m: serving.knew !== undefined }
   }
 }

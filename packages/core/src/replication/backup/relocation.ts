@@ -21,12 +21,16 @@ const BATCH = 500
 /**
  * Copies this node holds but does not own (it served a session for a round-robin balancer, it was an owner before
  * a member joined or the session was rebound): each is pushed to its owners, whole, and dropped once every owner
- * applied it, so a copy leaves only when the owners are known to hold it. Tombstones stay until expiry purges them.
+ * applied it, so a copy leaves only when the owners are known to hold it. A copy that is still what a fetch from its
+ * owners made it (its digest unchanged since: only read here) is dropped without a push; one that changed while its
+ * push was on its way stays for the next pass. Tombstones stay until expiry purges them.
  */
 export class Relocation {
   readonly #init: RelocationInit
   /** Session → monotonic time this node last served or first found it not owned here. */
   readonly #notOwnedSince = new Map<string, number>()
+  /** Session → its digest when a fetch from its owners last left it as they hold it (nothing else applied here). */
+  readonly #cleanAt = new Map<string, readonly [number, number]>()
   #running = false
   #dropped = 0
   #pushed = 0
@@ -38,6 +42,20 @@ export class Relocation {
   /** A request here used a session this node does not own: keep the copy a while longer. */
   used(id: string): void {
     this.#notOwnedSince.set(id, this.#init.clock.monotonic())
+  }
+
+  /**
+   * A fetch from the owners is about to merge their copies of `id` into this one: returns what to call once it has.
+   * The copy counts as clean (the owners hold all of it) if it was clean, or absent, before the merge.
+   */
+  fetching(id: string): () => void {
+    const before = this.#init.table.digestOf(id)
+    const wasClean = before === undefined || sameDigest(before, this.#cleanAt.get(id))
+    return () => {
+      const after = this.#init.table.digestOf(id)
+      if (wasClean && after) this.#cleanAt.set(id, after)
+      else this.#cleanAt.delete(id)
+    }
   }
 
   describe(): { relocating: boolean; copiesDropped: number; copiesPushed: number } {
@@ -85,14 +103,31 @@ export class Relocation {
       group.ids.push(record.id)
     }
     for (const id of this.#notOwnedSince.keys()) if (!table.getLive(id)) this.#notOwnedSince.delete(id)
+    for (const id of this.#cleanAt.keys()) if (!this.#notOwnedSince.has(id)) this.#cleanAt.delete(id)
     await Promise.all(
       [...groups.values()].map(async ({ targets, ids }) => {
+        let dropped = 0
         const records = ids.flatMap((id) => {
           const record = table.getLive(id)
-          return record ? [recordToDelta(record)] : []
+          if (!record) return []
+          // Only read here since a fetch from its owners: they hold all of it already (its access time too, once sent).
+          if (!leaving && !table.hasDirtyAccess(id) && sameDigest(table.digestOf(id), this.#cleanAt.get(id))) {
+            if (table.evict(id)) dropped++
+            this.#notOwnedSince.delete(id)
+            this.#cleanAt.delete(id)
+            return []
+          }
+          return [recordToDelta(record)]
         })
+        if (dropped > 0) {
+          this.#dropped += dropped
+          this.#init.metrics.increment('backup.copies-dropped', dropped)
+          this.#init.metrics.increment('backup.clean-copies-dropped', dropped)
+          dropped = 0
+        }
         if (records.length === 0) return
         const pushedAt = clock.monotonic()
+        const digests = new Map(records.map(({ id }) => [id, table.digestOf(id)]))
         try {
           await this.#init.push(records, targets)
         } catch {
@@ -101,17 +136,23 @@ export class Relocation {
         this.#pushed += records.length
         this.#init.metrics.increment('backup.copies-pushed', records.length)
         if (leaving) return
-        let dropped = 0
         for (const { id } of records) {
-          // Used here again meanwhile, or owned here now: keep it.
+          // Used here again meanwhile, or owned here now, or changed since it was pushed (a write that still reached
+          // this node, which the owners may not have): keep it.
           if ((this.#notOwnedSince.get(id) ?? 0) >= pushedAt) continue
           if (this.#init.owners(id).some((m) => m.id === localId)) continue
+          if (!sameDigest(table.digestOf(id), digests.get(id))) continue
           if (table.evict(id)) dropped++
           this.#notOwnedSince.delete(id)
+          this.#cleanAt.delete(id)
         }
         this.#dropped += dropped
         this.#init.metrics.increment('backup.copies-dropped', dropped)
       }),
     )
   }
+}
+
+function sameDigest(a: readonly [number, number] | undefined, b: readonly [number, number] | undefined): boolean {
+  return a !== undefined && b !== undefined && a[0] === b[0] && a[1] === b[1]
 }

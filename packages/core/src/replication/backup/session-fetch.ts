@@ -21,12 +21,15 @@ export interface SessionFetchInit {
 
 /**
  * Getting a session from the members that hold it, in one round trip: every owner asked at once, concurrent reads
- * of one session sharing the round trip. Also answers other members' fetches.
+ * begun while a fetch of that session is on its way sharing the next one. Also answers other members' fetches.
  */
 export class SessionFetch {
   readonly #init: SessionFetchInit
-  /** Fetches in flight, by session. */
-  readonly #inFlight = new Map<string, Promise<void>>()
+  /**
+   * Fetches in flight, by session, and the one queued behind each. A read joins only a fetch that has not yet left:
+   * one that left before the read began may carry an answer older than a write acknowledged since.
+   */
+  readonly #inFlight = new Map<string, { running: Promise<void>; next?: Promise<void> }>()
 
   constructor(init: SessionFetchInit) {
     this.#init = init
@@ -48,16 +51,27 @@ export class SessionFetch {
    * Merge session `base` as `from` (its owners) and `ghosts` hold it (joined to a fetch of it in flight). An owner
    * that does not answer (it died a moment ago, and this node has not noticed yet) is replaced by its stand-ins, as
    * writers replace it: what it alone may hold of an acknowledged change, they hold too. A ghost that does not
-   * answer fails the read (StaleReplicaError), as do owners none of which answered, or without stand-ins.
+   * answer fails the read (StaleReplicaError), as do owners none of which answered.
    */
   fromOwners(base: string, route: string | undefined, from: MemberInfo[], ghosts: MemberInfo[]): Promise<void> {
-    let fetch = this.#inFlight.get(base)
-    if (!fetch) {
-      this.#init.metrics.increment('replication.read-fetches')
-      fetch = this.#withStandIns(base, route, from, ghosts).finally(() => this.#inFlight.delete(base))
-      this.#inFlight.set(base, fetch)
+    const entry = this.#inFlight.get(base)
+    if (!entry) return this.#start(base, route, from, ghosts)
+    entry.next ??= entry.running.then(
+      () => this.#start(base, route, from, ghosts),
+      () => this.#start(base, route, from, ghosts),
+    )
+    return entry.next
+  }
+
+  #start(base: string, route: string | undefined, from: MemberInfo[], ghosts: MemberInfo[]): Promise<void> {
+    this.#init.metrics.increment('replication.read-fetches')
+    const entry: { running: Promise<void>; next?: Promise<void> } = {
+      running: this.#withStandIns(base, route, from, ghosts).finally(() => {
+        if (this.#inFlight.get(base) === entry) this.#inFlight.delete(base)
+      }),
     }
-    return fetch
+    this.#inFlight.set(base, entry)
+    return entry.running
   }
 
   async #withStandIns(base: string, route: string | undefined, from: MemberInfo[], ghosts: MemberInfo[]): Promise<void> {
@@ -77,8 +91,10 @@ export class SessionFetch {
     // members that never held the session.)
     if (failed.size === from.length) throw error
     const { localId } = this.#init
+    // This node and the members that answered count as stand-ins already asked: when they are all there are, every
+    // copy a writer made without the silent owners has been merged.
     const standIns = this.#init.owners(base, route, failed).filter((m) => m.id !== localId && !asked.some((a) => a.id === m.id)) as MemberInfo[]
-    if (standIns.length === 0) throw error
+    if (standIns.length === 0) return
     this.#init.metrics.increment('backup.read-stand-ins')
     await Promise.all(standIns.map((member) => this.from(member, base)))
   }
@@ -92,8 +108,13 @@ export class SessionFetch {
       this.#init.metrics.increment('replication.read-fetch-failures')
       throw new StaleReplicaError(`cannot fetch session state from member ${member.route}: ${(error as Error).message}`, { cause: error })
     }
-    const { s, r } = reply as { t?: unknown; s?: unknown; r?: unknown }
-    if ((reply as { t?: unknown }).t !== 'fetched' || !Array.isArray(r) || r.length > 1) throw new MalformedMessageError('bad fetch reply')
-    if (r.length === 1) this.#init.apply([recordFromWire(r[0], new WireStrings(s))])
+    // A peer's answer is checked like any frame from the network: it must be the one session asked for.
+    if (typeof reply !== 'object' || reply === null) throw new MalformedMessageError('bad fetch reply: not an object')
+    const { t, s, r } = reply as { t?: unknown; s?: unknown; r?: unknown }
+    if (t !== 'fetched' || !Array.isArray(r) || r.length > 1) throw new MalformedMessageError('bad fetch reply')
+    if (r.length === 0) return
+    const delta = recordFromWire(r[0], new WireStrings(s))
+    if (delta.id !== base) throw new MalformedMessageError(`bad fetch reply: session ${delta.id} was not asked for`)
+    this.#init.apply([delta])
   }
 }
