@@ -96,8 +96,8 @@ describe('version tokens (async replication)', () => {
 describe('async commits leave before their answer (real TCP)', () => {
   // The client's next request may go to another node at once (round-robin): the change must already be on the
   // wire when the node that made it answers, or the other node is behind and has to wait for it.
-  it('the batch of an async save is written to the socket before save() resolves to its caller', async () => {
-    const a = createSessionCluster({ route: 'a', host: '127.0.0.1', port: 0, replication: 'async', logger: silentLogger })
+  it.each(['delta', 'backup'] as const)('%s: the batch of an async save is written to the socket before save() resolves to its caller', async (manager) => {
+    const a = createSessionCluster({ route: 'a', host: '127.0.0.1', port: 0, replication: 'async', manager, logger: silentLogger })
     cleanup = async () => {
       await b?.stop()
       await a.stop()
@@ -108,6 +108,7 @@ describe('async commits leave before their answer (real TCP)', () => {
       host: '127.0.0.1',
       port: 0,
       replication: 'async',
+      manager,
       members: [addressKey(a.local.address)],
       logger: silentLogger,
     })

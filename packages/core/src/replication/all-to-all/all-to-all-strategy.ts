@@ -7,14 +7,14 @@ import type { Logger } from '../../logger.js'
 import { type Address, addressKey } from '../../member.js'
 import type { LeaveReason, MemberInfo, Membership } from '../../membership/membership.js'
 import type { Metrics } from '../../metrics.js'
-import { type Delta, recordFromWire, recordToWire, type SessionTable, type WireRecord, WireStrings, WireStringTable } from '../../session/index.js'
+import { type Delta, recordFromWire, type SessionTable, WireStrings, } from '../../session/index.js'
 import { AntiEntropy } from '../anti-entropy/anti-entropy.js'
-import { parseIds } from '../messages.js'
 import type { PeerRequestLimits } from '../peer-request-limits.js'
 import { pullState, StateTransferServer, type StateTransferOutcome } from '../state-transfer.js'
 import type { StateTransferLimits } from '../state-transfer-limits.js'
 import type { ReplicationStrategy } from '../strategy.js'
-import { ReplicationStreams } from '../stream/replication-streams.js'
+import type { ReplicationStreams } from '../stream/replication-streams.js'
+import { answerFetches, replicationStreamsFor } from '../strategy-parts.js'
 
 export interface AllToAllInit {
   channel: Channel
@@ -85,23 +85,8 @@ export class AllToAllStrategy implements ReplicationStrategy {
 
   constructor(init: AllToAllInit) {
     this.#init = init
-    const { channel, membership, codec, clock, metrics, logger, table } = init
-    this.#streams = new ReplicationStreams({
-      channel,
-      membership,
-      codec,
-      clock,
-      metrics,
-      logger,
-      ackTimeoutMs: init.ackTimeoutMs,
-      leaseMs: init.leaseMs,
-      maxUnackedBytes: init.maxUnackedBytes,
-      maxBatchBytes: init.maxBatchBytes,
-      flushEarly: init.mode === 'async',
-      apply: init.apply,
-      onMemberGone: (member, inSync, reason) => this.#memberGone(member, inSync, reason),
-      onFenced: (member, reason) => init.onFenced?.(member, reason),
-    })
+    const { channel, membership, clock, metrics, logger, table } = init
+    this.#streams = replicationStreamsFor(init, (member, inSync, reason) => this.#memberGone(member, inSync, reason))
     this.#antiEntropy = new AntiEntropy({
       ...this.#parts(),
       intervalMs: init.antiEntropyIntervalMs,
@@ -125,17 +110,7 @@ export class AllToAllStrategy implements ReplicationStrategy {
       logger,
     })
     this.#stateTransfers.attach(channel)
-    channel.handleRequest('fetch', (m, { from }) => {
-      const ids = parseIds((m as { ids?: unknown }).ids)
-      init.requestLimits.admit('records', from, ids.length)
-      const strings = new WireStringTable()
-      const r: WireRecord[] = []
-      for (const id of ids) {
-        const record = table.get(id)
-        if (record) r.push(recordToWire(record, strings))
-      }
-      return { t: 'fetched', s: strings.list, r }
-    })
+    answerFetches(channel, table, init.requestLimits)
   }
 
   async start(signal: AbortSignal): Promise<StateTransferOutcome> {

@@ -7,7 +7,8 @@ import type { AllToAllInit } from '../all-to-all/all-to-all-strategy.js'
 import { ABSENT_MEMBER_MEMORY_MS } from '../anti-entropy/anti-entropy.js'
 import type { StateTransferOutcome } from '../state-transfer.js'
 import type { ReplicationStrategy } from '../strategy.js'
-import { ReplicationStreams } from '../stream/replication-streams.js'
+import type { ReplicationStreams } from '../stream/replication-streams.js'
+import { replicationStreamsFor } from '../strategy-parts.js'
 import { OwnedTransfer } from './owned-transfer.js'
 import { ownersOf, type Placed } from './placement.js'
 import { Relocation } from './relocation.js'
@@ -53,21 +54,8 @@ export class BackupStrategy implements ReplicationStrategy {
 
   constructor(init: BackupInit) {
     this.#init = init
-    const { channel, membership, codec, clock, metrics, logger, table } = init
-    this.#streams = new ReplicationStreams({
-      channel,
-      membership,
-      codec,
-      clock,
-      metrics,
-      logger,
-      ackTimeoutMs: init.ackTimeoutMs,
-      leaseMs: init.leaseMs,
-      maxUnackedBytes: init.maxUnackedBytes,
-      maxBatchBytes: init.maxBatchBytes,
-      apply: init.apply,
-      onMemberGone: (member, _inSync, reason) => this.#memberGone(member, reason),
-    })
+    const { channel, membership, clock, metrics, table } = init
+    this.#streams = replicationStreamsFor(init, (member, _inSync, reason) => this.#memberGone(member, reason))
     this.#transfer = new OwnedTransfer({
       channel,
       membership,

@@ -2,9 +2,9 @@ import type { Channel } from '../../channel/channel.js'
 import { MalformedMessageError, StaleReplicaError } from '../../errors.js'
 import type { MemberInfo } from '../../membership/membership.js'
 import type { Metrics } from '../../metrics.js'
-import { type Delta, recordFromWire, recordToWire, type SessionTable, type WireRecord, WireStrings, WireStringTable } from '../../session/index.js'
-import { parseIds } from '../messages.js'
+import { type Delta, recordFromWire, type SessionTable, WireStrings, } from '../../session/index.js'
 import type { PeerRequestLimits } from '../peer-request-limits.js'
+import { answerFetches } from '../strategy-parts.js'
 import type { Placed } from './placement.js'
 
 export interface SessionFetchInit {
@@ -34,17 +34,7 @@ export class SessionFetch {
   constructor(init: SessionFetchInit) {
     this.#init = init
     const { table } = init
-    init.channel.handleRequest('fetch', (m, { from }) => {
-      const ids = parseIds((m as { ids?: unknown }).ids)
-      init.requestLimits.admit('records', from, ids.length)
-      const strings = new WireStringTable()
-      const r: WireRecord[] = []
-      for (const id of ids) {
-        const record = table.get(id)
-        if (record) r.push(recordToWire(record, strings))
-      }
-      return { t: 'fetched', s: strings.list, r }
-    })
+    answerFetches(init.channel, table, init.requestLimits)
   }
 
   /**

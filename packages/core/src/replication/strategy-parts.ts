@@ -1,0 +1,49 @@
+import type { Channel } from '../channel/channel.js'
+import type { LeaveReason, MemberInfo } from '../membership/membership.js'
+import { recordToWire, type SessionTable, type WireRecord, WireStringTable } from '../session/index.js'
+import type { AllToAllInit } from './all-to-all/all-to-all-strategy.js'
+import { parseIds } from './messages.js'
+import type { PeerRequestLimits } from './peer-request-limits.js'
+import { ReplicationStreams } from './stream/replication-streams.js'
+
+/**
+ * The per-member streams both strategies replicate over, set up the same way from their init: batches leave early
+ * in `async` mode (the change leads its answer), and a member fenced off is reported.
+ */
+export function replicationStreamsFor(
+  init: AllToAllInit,
+  onMemberGone: (member: MemberInfo, inSync: boolean, reason: LeaveReason) => void,
+): ReplicationStreams {
+  const { channel, membership, codec, clock, metrics, logger } = init
+  return new ReplicationStreams({
+    channel,
+    membership,
+    codec,
+    clock,
+    metrics,
+    logger,
+    ackTimeoutMs: init.ackTimeoutMs,
+    leaseMs: init.leaseMs,
+    maxUnackedBytes: init.maxUnackedBytes,
+    maxBatchBytes: init.maxBatchBytes,
+    flushEarly: init.mode === 'async',
+    apply: init.apply,
+    onMemberGone,
+    onFenced: (member, reason) => init.onFenced?.(member, reason),
+  })
+}
+
+/** Answer `fetch` requests (a member reading a session it may lack) with our records of those ids. */
+export function answerFetches(channel: Channel, table: SessionTable, requestLimits: PeerRequestLimits): void {
+  channel.handleRequest('fetch', (m, { from }) => {
+    const ids = parseIds((m as { ids?: unknown }).ids)
+    requestLimits.admit('records', from, ids.length)
+    const strings = new WireStringTable()
+    const r: WireRecord[] = []
+    for (const id of ids) {
+      const record = table.get(id)
+      if (record) r.push(recordToWire(record, strings))
+    }
+    return { t: 'fetched', s: strings.list, r }
+  })
+}
