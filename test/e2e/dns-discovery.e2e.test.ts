@@ -4,12 +4,12 @@
 import { Resolver } from 'node:dns/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { makeResolver, resolveMembers } from '../../packages/core/src/membership/dns/resolve.js'
-import { AppNode, assertBuilt, type Dnsmasq, freePorts, HttpClient, startDnsmasq, tails, waitFor } from '../support/index.js'
+import { AppNode, assertBuilt, DNSMASQ, type Dnsmasq, freePorts, HttpClient, startDnsmasq, systemToolMissing, tails, waitFor } from '../support/index.js'
 
 const NAME = 'cart.cluster.test'
 const HOSTS = ['127.0.0.2', '127.0.0.3', '127.0.0.4']
 
-describe('dns discovery (a headless service served by dnsmasq)', () => {
+describe.skipIf(systemToolMissing(DNSMASQ, 'dnsmasq'))('dns discovery (a headless service served by dnsmasq)', () => {
   let dns: Dnsmasq
   let clusterPort = 0
   let nodes: AppNode[] = []

@@ -7,17 +7,21 @@ import {
   freePorts,
   HttpClient,
   type PrometheusServer,
+  PROMETHEUS_BIN,
   startPrometheus,
+  systemToolMissing,
   tails,
   waitFor,
   waitMembership,
 } from '../support/index.js'
 
 const SESSIONS = 5
+const skip = systemToolMissing(PROMETHEUS_BIN, 'prometheus')
 let nodes: AppNode[] = []
 let prometheus: PrometheusServer | undefined
 
 beforeAll(async () => {
+  if (skip) return
   assertBuilt('express-cart')
   assertBuilt('fastify-cart')
   const ports = await freePorts(6)
@@ -41,7 +45,7 @@ async function byInstance(promql: string): Promise<Map<string, number>> {
   return new Map(result.map((r) => [r.labels.instance!, r.value]))
 }
 
-describe('Prometheus scraping three example nodes', () => {
+describe.skipIf(skip)('Prometheus scraping three example nodes', () => {
   it('stores the session count and the frame counters each node reports', async () => {
     for (let i = 0; i < SESSIONS; i++) {
       const client = new HttpClient(nodes[i % 3]!.url)
