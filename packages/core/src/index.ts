@@ -72,37 +72,4 @@ export {
   type StaticFilterOption,
 } from './valve/static-filter.js'
 export { sameSessionBase } from './valve/session-id.js'
-export { callbackOrPromise, saveFingerprint, type StoreCallback } from './adapter/callback.js'
-export { cookieMaxAgeChanged, cookieMaxInactiveMs, isCookieExpired, toClusterSession, toFrameworkSession } from './adapter/session-cookie.js'
-export {
-  COOKIE_OPTION_NAMES,
-  MIN_COOKIE_SECRET_LENGTH,
-  validateBoolean,
-  validateCookieOptions,
-  validateCookieSecret,
-} from './adapter/framework-options.js'
-export { closestName, describeValue, refuseUnknownOptions } from './option-checks.js'
-export {
-  readTokenCookie,
-  serializeTokenCookie,
-  type TokenCookieOptions,
-  tokenCookieName,
-  versionTokenToSend,
-} from './adapter/version-token-cookie.js'
-export { encodeSessionCookie } from './adapter/set-cookie.js'
-export {
-  DEFAULT_COOKIE_NAME,
-  SHARED_SESSION_OPTION_NAMES,
-  type SessionOptionRules,
-  type SharedSessionOptions,
-  sessionClusterOf,
-  validateSessionOptions,
-} from './adapter/session-options.js'
-export { StoreLifecycle } from './adapter/store-lifecycle.js'
-export {
-  ClusterStoreCore,
-  type ClusterStoreCoreOptions,
-  type FrameworkSessionMapping,
-  type RequestSaveState,
-} from './adapter/cluster-store-core.js'
-export { type ClusterHealth, clusterHealth, type HealthAnswer, type HealthOptions } from './adapter/health.js'
+export * from './adapter/index.js'

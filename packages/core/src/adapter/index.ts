@@ -29,3 +29,4 @@ export {
 export { StoreLifecycle } from './store-lifecycle.js'
 export { ClusterStoreCore } from './cluster-store-core.js'
 export type { ClusterStoreCoreOptions, FrameworkSessionMapping, RequestSaveState } from './cluster-store-core.js'
+export { type ClusterHealth, clusterHealth, type HealthAnswer, type HealthOptions } from './health.js'
