@@ -5,7 +5,7 @@
 // and Fastify, under a read-mostly and a write-heavy workload. See README.md next to this file.
 //
 //   node bench/side-by-side/run.mjs [--quick] [--duration 10] [--warmup 5] [--connections 50] [--cap 20]
-//        [--rounds 1] [--workloads read,write] [--frameworks express,fastify] [--stores memory,unshared,redis,sync,async]
+//        [--rounds 1] [--workloads read,write] [--frameworks express,fastify] [--stores memory,unshared,redis,sync,async,backup,backup-sticky]
 //        [--secret <CLUSTER_SECRET>]
 //
 // Figures per configuration: req/s, latency p50/p99, CPU time per request summed over every server-side
@@ -34,7 +34,7 @@ const { values: opt } = parseArgs({
     rounds: { type: 'string', default: '1' },
     workloads: { type: 'string', default: 'read,write' },
     frameworks: { type: 'string', default: 'express,fastify' },
-    stores: { type: 'string', default: 'memory,unshared,redis,sync,async' },
+    stores: { type: 'string', default: 'memory,unshared,redis,sync,async,backup,backup-sticky' },
     secret: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },

@@ -29,6 +29,11 @@ export const STORES = {
   redis: { label: 'connect-redis', nodes: 3, redis: true },
   sync: { label: 'session-cluster sync', nodes: 3, cluster: 'sync' },
   async: { label: 'session-cluster async', nodes: 3, cluster: 'async' },
+  // The primary/backup manager (1 backup: 2 of the 3 nodes hold each session). Behind round-robin a request
+  // reaches a non-owner 1 time in 3 and fetches; behind the sticky balancer Tomcat pairs it with, the primary
+  // serves every request locally and a write goes to one backup.
+  backup: { label: 'session-cluster backup sync', nodes: 3, cluster: 'sync', manager: 'backup' },
+  'backup-sticky': { label: 'session-cluster backup sync, sticky', nodes: 3, cluster: 'sync', manager: 'backup', nginx: 'sticky' },
 }
 export const FRAMEWORKS = {
   express: { example: 'express-cart', app: 'express.mjs', package: 'express' },
@@ -118,6 +123,7 @@ async function startInto(stack, { framework, store, tools, connections, clusterS
     let args
     if (spec.cluster) {
       env.REPLICATION = spec.cluster
+      if (spec.manager) env.MANAGER = spec.manager
       args = [...NODE_ARGS, `examples/${fw.example}/server.js`]
     } else {
       env.STORE = spec.redis ? 'redis' : 'memory'
