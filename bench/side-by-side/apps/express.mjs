@@ -1,5 +1,7 @@
 // The comparison app for Express: express + express-session with its MemoryStore (STORE=memory, one
-// process) or connect-redis (STORE=redis, REDIS_URL, any number of processes). It implements only what the
+// process), connect-redis (STORE=redis, REDIS_URL, any number of processes) or session-cluster (STORE=cluster,
+// the example contract's cluster variables: clusterSession(), nothing else of the example's extras such as its
+// metrics and health routes, so every store runs in the same app). It implements only what the
 // side-by-side workloads use of the example contract, exactly as examples/express-cart does it:
 //   GET /cart?add=NAME  pushes NAME onto req.session.items in place; GET /cart reads;
 //   both answer {"node","sessionId","items"}; GET /cluster/status answers 200 once the store is connected.
@@ -32,30 +34,38 @@ if (storeKind === 'redis') {
   redis.on('error', (err) => console.error(`[${route}] redis: ${err.message}`))
   await redis.connect()
   store = new RedisStore({ client: redis, prefix: 'sess:' }) // connect-redis's defaults otherwise (ttl from the cookie, touch on)
-} else if (storeKind !== 'memory') {
-  throw new Error(`STORE must be memory or redis, got "${storeKind}"`)
+} else if (storeKind !== 'memory' && storeKind !== 'cluster') {
+  throw new Error(`STORE must be memory, redis or cluster, got "${storeKind}"`)
+}
+const options = {
+  secret: config.cookieSecret,
+  name: 'sid',
+  ...(routedId ? { genid: routedId } : {}),
+  resave: false,
+  saveUninitialized: false,
+  rolling: false,
+  cookie: { secure: false, httpOnly: true, sameSite: 'lax' },
+}
+let sessions
+if (storeKind === 'cluster') {
+  const { clusterSession } = await import('@session-cluster/express')
+  sessions = clusterSession({ ...options, cluster: config.cluster, rebind: config.rebind })
+} else {
+  sessions = session({ ...options, store })
 }
 
 const app = express()
 app.disable('x-powered-by')
 
 // Health, outside the session (as in the example): the harness waits for 200 before sending load.
+// For the cluster: its status (the harness waits for every member), 503 until state transfer is done.
 app.get('/cluster/status', (_req, res) => {
-  res.json({ route, ready: true, store: storeKind })
+  if (!sessions.cluster) return res.json({ route, ready: true, store: storeKind })
+  const status = sessions.cluster.status()
+  res.status(status.ready ? 200 : 503).json(status)
 })
 
-app.use(
-  session({
-    secret: config.cookieSecret,
-    name: 'sid',
-    store,
-    ...(routedId ? { genid: routedId } : {}),
-    resave: false,
-    saveUninitialized: false,
-    rolling: false,
-    cookie: { secure: false, httpOnly: true, sameSite: 'lax' },
-  }),
-)
+app.use(sessions)
 
 app.get('/cart', (req, res) => {
   const items = cartItems(req.session)
@@ -74,5 +84,6 @@ server.listen(config.port, config.host, () => {
 
 exitOnSignals(route, async () => {
   await closeHttpServer(server)
+  await sessions.close?.()
   await redis?.quit().catch(() => {})
 })

@@ -1,5 +1,7 @@
 // The comparison app for Fastify: fastify + @fastify/cookie + @fastify/session with its MemoryStore
-// (STORE=memory, one process) or connect-redis (STORE=redis, REDIS_URL, any number of processes). Only what
+// (STORE=memory, one process), connect-redis (STORE=redis, REDIS_URL, any number of processes) or session-cluster
+// (STORE=cluster, the example contract's cluster variables: the clusterSession plugin, nothing else of the example's
+// extras such as its metrics and health routes, so every store runs in the same app). Only what
 // the side-by-side workloads use of the example contract, as examples/fastify-cart does it:
 //   GET /cart?add=NAME pushes NAME onto request.session.items in place; GET /cart reads;
 //   both answer {"node","sessionId","items"}; GET /cluster/status answers 200 once the store is connected.
@@ -33,28 +35,44 @@ if (storeKind === 'redis') {
   redis.on('error', (err) => console.error(`[${route}] redis: ${err.message}`))
   await redis.connect()
   store = new RedisStore({ client: redis, prefix: 'sess:' })
-} else if (storeKind !== 'memory') {
-  throw new Error(`STORE must be memory or redis, got "${storeKind}"`)
+} else if (storeKind !== 'memory' && storeKind !== 'cluster') {
+  throw new Error(`STORE must be memory, redis or cluster, got "${storeKind}"`)
 }
 
 const app = Fastify({ logger: false })
 
 // Health, without a session (as in the example): a sibling context registered before the session plugin,
 // so @fastify/session's hooks never run for it.
+// For the cluster: its status (the harness waits for every member), 503 until state transfer is done.
 await app.register(async function withoutSession(scope) {
-  scope.get('/cluster/status', async () => ({ route, ready: true, store: storeKind }))
+  scope.get('/cluster/status', async (_request, reply) => {
+    if (!app.cluster) return { route, ready: true, store: storeKind }
+    const status = app.cluster.status()
+    return reply.code(status.ready ? 200 : 503).send(status)
+  })
 })
 
-await app.register(fastifyCookie)
-await app.register(fastifySession, {
-  secret: config.cookieSecret,
-  cookieName: 'sid',
-  cookie: { secure: false, httpOnly: true, sameSite: 'lax', path: '/' },
-  saveUninitialized: false,
-  rolling: true,
-  ...(store ? { store } : {}),
-  ...(routedId ? { idGenerator: routedId } : {}),
-})
+if (storeKind === 'cluster') {
+  const { clusterSession } = await import('@session-cluster/fastify')
+  await app.register(clusterSession, {
+    secret: config.cookieSecret,
+    name: 'sid',
+    cookie: { secure: false, httpOnly: true, sameSite: 'lax', path: '/' },
+    cluster: config.cluster,
+    rebind: config.rebind,
+  })
+} else {
+  await app.register(fastifyCookie)
+  await app.register(fastifySession, {
+    secret: config.cookieSecret,
+    cookieName: 'sid',
+    cookie: { secure: false, httpOnly: true, sameSite: 'lax', path: '/' },
+    saveUninitialized: false,
+    rolling: true,
+    ...(store ? { store } : {}),
+    ...(routedId ? { idGenerator: routedId } : {}),
+  })
+}
 
 app.get('/cart', async (request) => {
   const items = cartItems(request.session)

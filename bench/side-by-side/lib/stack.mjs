@@ -28,6 +28,9 @@ export const STORES = {
   unshared: { label: 'MemoryStore x3, sticky, unshared', nodes: 3, nginx: 'sticky', routedIds: true },
   redis: { label: 'connect-redis', nodes: 3, redis: true },
   sync: { label: 'session-cluster sync', nodes: 3, cluster: 'sync' },
+  // The same in the example app (examples/*-cart): its Prometheus metrics (prom-client's default collectors
+  // included), health routes and pages come on top of the library. Not in the default run.
+  'sync-example': { label: 'session-cluster sync, example app', nodes: 3, cluster: 'sync', example: true },
   async: { label: 'session-cluster async', nodes: 3, cluster: 'async' },
   // The primary/backup manager (1 backup: 2 of the 3 nodes hold each session). Behind round-robin a request
   // reaches a non-owner 1 time in 3 and fetches; behind the sticky balancer Tomcat pairs it with, the primary
@@ -124,9 +127,11 @@ async function startInto(stack, { framework, store, tools, connections, clusterS
     if (spec.cluster) {
       env.REPLICATION = spec.cluster
       if (spec.manager) env.MANAGER = spec.manager
+    }
+    if (spec.example) {
       args = [...NODE_ARGS, `examples/${fw.example}/server.js`]
     } else {
-      env.STORE = spec.redis ? 'redis' : 'memory'
+      env.STORE = spec.cluster ? 'cluster' : spec.redis ? 'redis' : 'memory'
       if (spec.routedIds) env.ROUTED_IDS = '1'
       if (spec.redis) env.REDIS_URL = `redis://127.0.0.1:${redisPort}`
       args = [...NODE_ARGS, join(APPS, fw.app)]
