@@ -503,7 +503,7 @@ export class ReplicatedSessionCluster implements SessionCluster {
    */
   async #holdCopy(base: string, route: string | undefined, fresh: boolean): Promise<void> {
     if (route === undefined || route === this.route) return
-    if (this.#table.get(base) && !(fresh && this.#strategy.name === 'backup')) return
+    if (this.#table.get(base) && !(fresh && !this.#strategy.holdsEverySession)) return
     const fetching = this.#strategy.beforeRead(base, route)
     if (fetching) await fetching
   }

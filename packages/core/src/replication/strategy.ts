@@ -8,6 +8,11 @@ import type { StateTransferOutcome } from './state-transfer.js'
  */
 export interface ReplicationStrategy {
   readonly name: 'delta' | 'backup'
+  /**
+   * Whether every node holds every session, kept up to date by every change (all-to-all). When not, a copy held
+   * here may be a cache of an earlier fetch that later writes elsewhere did not reach.
+   */
+  readonly holdsEverySession: boolean
   /** Join: take part in replication and pull the state this node should hold. Resolves how that went. */
   start(signal: AbortSignal): Promise<StateTransferOutcome>
   stop(): Promise<void>

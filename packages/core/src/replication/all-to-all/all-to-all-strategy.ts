@@ -58,6 +58,7 @@ export interface AllToAllInit {
  */
 export class AllToAllStrategy implements ReplicationStrategy {
   readonly name = 'delta' as const
+  readonly holdsEverySession = true
   readonly #init: AllToAllInit
   readonly #streams: ReplicationStreams
   readonly #antiEntropy: AntiEntropy

@@ -31,6 +31,7 @@ export interface BackupInit extends AllToAllInit {
  */
 export class BackupStrategy implements ReplicationStrategy {
   readonly name = 'backup' as const
+  readonly holdsEverySession = false
   readonly #init: BackupInit
   readonly #streams: ReplicationStreams
   readonly #transfer: OwnedTransfer
