@@ -400,7 +400,7 @@ export class ReplicatedSessionCluster implements SessionCluster {
     // A destruction's stamp wins over any older copy: a cached one needs no refresh (and logout works when this
     // node reaches no owner: the tombstone goes to every member).
     if (this.#state === 'running') await this.#holdCopy(parsed.key, parsed.route, false)
-    await this.#destroy([parsed.key], false)
+    await this.#destroy([parsed.key], false, !this.#strategy.holdsEverySession)
   }
 
   async clear(): Promise<void> {
@@ -547,11 +547,16 @@ export class ReplicatedSessionCluster implements SessionCluster {
     }
   }
 
-  async #destroy(bases: string[], expired: boolean): Promise<void> {
+  /**
+   * `unheld`: destroy a session this node holds no record of too, with a tombstone of its own. Where sessions live
+   * on their owners only, a node cut off from all of them (alone in its view) holds no copy and cannot fetch one,
+   * yet acknowledges the logout: the tombstone goes to every member once they are back, as any destruction does.
+   */
+  async #destroy(bases: string[], expired: boolean, unheld = false): Promise<void> {
     const deltas: Delta[] = []
     for (const base of bases) {
-      const record = this.#table.getLive(base)
-      if (!record) continue
+      const record = this.#table.get(base)
+      if (record ? record.destroyed : !unheld) continue
       const delta = deltaForLocalChange(record, { id: base, destroy: true }, this.#hlc)
       if (!delta) continue
       this.#applyLocal(delta, expired)
