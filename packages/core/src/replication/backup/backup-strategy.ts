@@ -261,15 +261,27 @@ export class BackupStrategy implements ReplicationStrategy {
     const selfId = membership.local.id
     let from = this.#owners(base, route).filter((m) => m.id !== selfId) as MemberInfo[]
     // A session whose route names no member, held nowhere here: it was rebound after its route's node went, and
-    // placement by that route no longer finds it. Every member is asked (one round trip still), but a suspect: if
-    // it is the route's node, dying, whatever it held the others hold too (its owners or their stand-ins), and a
-    // member that does not answer would fail the read.
-    if (!record && route && !membership.hasRoute(route)) {
+    // placement by that route no longer finds it. Every member is asked (one round trip still), but a suspect: a
+    // member that does not answer would fail the read. A route whose node is only suspect still names a member:
+    // placement finds the session's owners as writers do (a suspect owner that does not answer is replaced by its
+    // stand-ins), and it is this node that may be cut off, with every other member suspect to it but a newcomer
+    // that holds nothing.
+    if (!record && route && route !== membership.local.route && !membership.members().some((m) => m.route === route)) {
       const alive = membership.members().filter((m) => m.state === 'alive')
       from = alive.length > 0 ? alive : membership.members()
     }
     const ghosts = mode === 'sync' ? this.#liveGhosts() : []
-    if (from.length === 0 && ghosts.length === 0) return undefined
+    if (from.length === 0 && ghosts.length === 0) {
+      // Nobody to ask, no copy here, and the session is another node's: with members that failed (not said goodbye)
+      // this node may be the one cut off, and they hold it. Answering "no such session" would hand the user a new,
+      // empty one and overwrite the cookie; a refusal (503) lets the balancer try another node. A session known here
+      // to be destroyed or expired has a tombstone, so is a record, and is not refused.
+      if (!record && mode === 'sync' && route && route !== membership.local.route && this.#absent.size > 0) {
+        this.#init.metrics.increment('backup.read-unreachable')
+        return Promise.reject(new StaleReplicaError(`no owner of the session is reachable (${this.#absent.size} members failed and not back)`))
+      }
+      return undefined
+    }
     const fetching = this.#fetch.fromOwners(base, route, from, ghosts)
     if (primary) return fetching
     // Noted as used only if there is a copy: an id nobody holds (a probe, an expired cookie) must not add an entry
