@@ -38,7 +38,7 @@ export interface CheckOptions {
    */
   healMs: number
   cuts: readonly Cut[]
-  /** Nodes killed (SIGKILL), and when. */
+  /** Nodes killed (SIGKILL) or stopped (a node cut off from every member hands nothing over when it stops), and when. */
   kills?: ReadonlyArray<{ node: number; at: number }>
 }
 
