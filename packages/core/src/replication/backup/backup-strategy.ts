@@ -284,15 +284,9 @@ export class BackupStrategy implements ReplicationStrategy {
     }
     const fetching = this.#fetch.fromOwners(base, route, from, ghosts)
     if (primary) return fetching
-    // Noted as used only if there is a copy: an id nobody holds (a probe, an expired cookie) must not add an entry
-    // that only a relocation pass, held back during a long catch-up, would clear.
-    if (record) {
-      this.#relocation.used(base)
-      return fetching
-    }
-    return fetching.then(() => {
-      if (table.getLive(base)) this.#relocation.used(base)
-    })
+    // The copy this read will serve stays while the fetch runs (one that waits for a silent owner can outlast the
+    // time a copy is kept), and is noted as used when it is done.
+    return fetching.finally(this.#relocation.reading(base))
   }
 
   async fetchSession(base: string, memberIds?: readonly string[]): Promise<void> {

@@ -31,6 +31,8 @@ export class Relocation {
   readonly #notOwnedSince = new Map<string, number>()
   /** Session → its digest when a fetch from its owners last left it as they hold it (nothing else applied here). */
   readonly #cleanAt = new Map<string, readonly [number, number]>()
+  /** Session → reads here waiting for a fetch of it before they serve its copy. */
+  readonly #reading = new Map<string, number>()
   #running = false
   #dropped = 0
   #pushed = 0
@@ -42,6 +44,21 @@ export class Relocation {
   /** A request here used a session this node does not own: keep the copy a while longer. */
   used(id: string): void {
     this.#notOwnedSince.set(id, this.#init.clock.monotonic())
+  }
+
+  /**
+   * A read here fetches `id` before it serves this node's copy: the copy is not let go until the returned function is
+   * called, which notes it as used if there is one (an id nobody holds, a probe or an expired cookie, adds no entry
+   * that only a relocation pass, held back during a long catch-up, would clear).
+   */
+  reading(id: string): () => void {
+    this.#reading.set(id, (this.#reading.get(id) ?? 0) + 1)
+    return () => {
+      const left = (this.#reading.get(id) ?? 1) - 1
+      if (left > 0) this.#reading.set(id, left)
+      else this.#reading.delete(id)
+      if (this.#init.table.getLive(id)) this.used(id)
+    }
   }
 
   /**
@@ -90,6 +107,7 @@ export class Relocation {
           this.#notOwnedSince.delete(record.id)
           continue
         }
+        if (this.#reading.has(record.id)) continue
         const since = this.#notOwnedSince.get(record.id)
         if (since === undefined) this.#notOwnedSince.set(record.id, now)
         if (since === undefined || now - since < this.#init.keepMs || picked >= BATCH) continue
