@@ -12,7 +12,8 @@ import { memorySessionClusters } from './support/session-cluster.js'
 // replicas ended up different. CI runs FAULT_RUNS schedules (default 12) per manager; `pnpm test:faults` runs
 // many more. The backup manager runs on four nodes (one backup) with members also leaving and joining.
 // FAULT_MANAGER=delta|backup runs one manager; FAULT_NO_SHRINK stops at the first failure; FAULT_TRACE prints
-// each schedule as it starts; FAULT_DEBUG prints the logs and operations of a failing one.
+// each schedule as it starts; FAULT_EXAMPLE='[seed,[[fault,choices],...]]' replays one (the printed counterexample,
+// without its `__proto__:null,`); FAULT_DEBUG prints the logs and operations of a failing one.
 
 // Incarnation ids in creation order, not random: the backup manager orders members by id when it groups its sends,
 // and a schedule must replay the same way (FAULT_EXAMPLE). Reset at the start of each schedule.
@@ -340,10 +341,6 @@ describe.each(VARIANTS)('fault injection with a history checker (in-memory netwo
       ),
       {
         numRuns: RUNS,
-        // The backup manager's CI run replays fixed schedules: its random exploration (`pnpm test:faults`) still finds
-        // stale reads after long partitions (an open bug, docs/consistency.md "The backup manager"), and a red CI must
-        // mean a regression, not a roll of the dice. The delta manager's CI run explores at random.
-        ...(variant.manager === 'backup' && process.env.FAULT_RUNS === undefined ? { seed: 20_261_202 } : {}),
         ...(variant.manager === 'backup' ? { examples: BACKUP_REGRESSIONS } : {}),
         endOnFailure: process.env.FAULT_NO_SHRINK !== undefined, ...(process.env.FC_SEED ? { seed: Number(process.env.FC_SEED), path: process.env.FC_PATH } : {}), ...(process.env.FAULT_EXAMPLE ? { examples: process.env.FAULT_EXAMPLE.startsWith("[[") ? JSON.parse(process.env.FAULT_EXAMPLE) : [JSON.parse(process.env.FAULT_EXAMPLE)] } : {}) },
     )

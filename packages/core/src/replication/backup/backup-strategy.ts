@@ -113,11 +113,13 @@ export class BackupStrategy implements ReplicationStrategy {
     this.#unsubscribe.push(
       membership.on('join', (m) => {
         this.#ghosts.delete(m.id)
+        this.#relocation.placementChanged()
         // A new process where an absent member was: that one's memory (and its copies) went with it.
         const address = addressKey(m.address)
         for (const [id, absent] of this.#absent) if (id !== m.id && absent.address === address) this.#absent.delete(id)
       }),
       membership.on('leave', (m, reason) => {
+        this.#relocation.placementChanged()
         if (reason === 'failed' || reason === 'gone') this.#absent.set(m.id, { since: clock.monotonic(), address: addressKey(m.address) })
         else this.#absent.delete(m.id)
       }),

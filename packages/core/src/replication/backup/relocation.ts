@@ -17,6 +17,13 @@ export interface RelocationInit {
 
 /** Copies let go of per pass, at most: placement changes move sessions in bounded batches while traffic goes on. */
 const BATCH = 500
+/**
+ * How often a pass looks at every record (placement of each computed again), when placement did not move: the
+ * other passes look only at the copies known not to be owned here, so a node whose table holds only its own sessions
+ * (a primary behind a sticky balancer) spends nothing. This catch-all finds copies that arrived another way (a
+ * stand-in's copy, a session rebound away from this node).
+ */
+const FULL_SCAN_MS = 30_000
 
 /**
  * Copies this node holds but does not own (it served a session for a round-robin balancer, it was an owner before
@@ -33,6 +40,8 @@ export class Relocation {
   readonly #cleanAt = new Map<string, readonly [number, number]>()
   /** Session → reads here waiting for a fetch of it before they serve its copy. */
   readonly #reading = new Map<string, number>()
+  /** Monotonic time of the last pass over every record. */
+  #scannedAt = Number.NEGATIVE_INFINITY
   #running = false
   #dropped = 0
   #pushed = 0
@@ -79,6 +88,11 @@ export class Relocation {
     return { relocating: this.#running, copiesDropped: this.#dropped, copiesPushed: this.#pushed }
   }
 
+  /** A member came or went: which copies are owned here may have changed, so the next pass looks at every record. */
+  placementChanged(): void {
+    this.#scannedAt = Number.NEGATIVE_INFINITY
+  }
+
   /** One pass (skipped while one runs): push and drop up to a batch of copies kept long enough. */
   run(): void {
     if (this.#running) return
@@ -99,7 +113,10 @@ export class Relocation {
     const now = clock.monotonic()
     const groups = new Map<string, { targets: string[]; ids: string[] }>()
     let picked = 0
-    for (const record of table) {
+    const everyRecord = leaving || now - this.#scannedAt >= FULL_SCAN_MS
+    if (everyRecord) this.#scannedAt = now
+    const candidates = everyRecord ? table : [...this.#notOwnedSince.keys()].flatMap((id) => table.get(id) ?? [])
+    for (const record of candidates) {
       const owners = this.#init.owners(record.id)
       const ownedHere = owners.some((m) => m.id === localId)
       if (!leaving) {
