@@ -113,6 +113,16 @@ const commands = {
     await cluster.save(id, loaded.data, { loaded })
     return true
   },
+  /** Load each of `ids` in turn; returns each load's time in microseconds (-1 where the session was not found). */
+  async timedLoads({ ids }) {
+    const us = []
+    for (const id of ids) {
+      const t = process.hrtime.bigint()
+      const loaded = await cluster.load(id)
+      us.push(loaded ? Number(process.hrtime.bigint() - t) / 1000 : -1)
+    }
+    return us
+  },
   /**
    * `warmup` + `count` sequential request cycles on session `id`: load, increment `attr`, save.
    * Returns the per-commit latencies (load + modify + save) of the measured ones in microseconds.
