@@ -45,6 +45,12 @@ export class RemoteApplyError extends defineError('RemoteApplyError', 'ERR_REMOT
 export class PeerBusyError extends defineError('PeerBusyError', 'ERR_PEER_BUSY') {}
 /** A discovery cannot work where it was asked to (no multicast on the interface, no such interface). */
 export class DiscoveryUnavailableError extends defineError('DiscoveryUnavailableError', 'ERR_DISCOVERY_UNAVAILABLE') {}
+/**
+ * The members this node reached replicate differently (another `manager`, another number of `backups`): they would
+ * not understand each other's replication, so none admits the other, and a node that found no member like itself
+ * fails its start instead of running as a cluster of one.
+ */
+export class ReplicationMismatchError extends defineError('ReplicationMismatchError', 'ERR_REPLICATION_MISMATCH') {}
 /** An operation on a component that is not started (or already stopped). */
 export class NotStartedError extends defineError('NotStartedError', 'ERR_NOT_STARTED') {}
 /** The operation was cancelled through its AbortSignal. */

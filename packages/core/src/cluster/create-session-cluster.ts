@@ -12,7 +12,7 @@ import { Metrics } from '../metrics.js'
 import { describeValue, refuseUnknownOptions } from '../option-checks.js'
 import { WARNING_INTERVAL_MS } from '../throttled-warning.js'
 import { tcpTransport } from '../transport/tcp/index.js'
-import { CLUSTER_DEFAULTS, CLUSTER_OPTION_NAMES, NUMERIC_CLUSTER_OPTIONS, type SessionClusterInit } from './options.js'
+import { CLUSTER_DEFAULTS, CLUSTER_OPTION_NAMES, NUMERIC_CLUSTER_OPTIONS, replicationPlan, type SessionClusterInit } from './options.js'
 import { type ClusterSettings, ReplicatedSessionCluster } from './replicated-session-cluster.js'
 import type { SessionCluster } from './session-cluster.js'
 
@@ -104,6 +104,7 @@ export function createSessionCluster(init: SessionClusterInit): SessionCluster {
     channel,
     route,
     id: newIncarnationId(),
+    plan: replicationPlan(settings),
     discovery,
     heartbeatIntervalMs: settings.heartbeatIntervalMs,
     suspectTimeoutMs: settings.suspectTimeoutMs,

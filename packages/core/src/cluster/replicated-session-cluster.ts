@@ -1,6 +1,6 @@
 import type { Channel } from '../channel/channel.js'
 import type { Clock } from '../clock/clock.js'
-import { InvalidParametersError, NotStartedError, TooManySessionsError } from '../errors.js'
+import { InvalidParametersError, NotStartedError, ReplicationMismatchError, TooManySessionsError } from '../errors.js'
 import { TypedEmitter } from '../events.js'
 import type { Logger } from '../logger.js'
 import { addressKey, type Member } from '../member.js'
@@ -34,7 +34,7 @@ import { covers, encodeVersionToken, parseVersionToken, type VersionToken, versi
 import { chooseRoute, type RebindMode } from '../valve/route-binding.js'
 import { formatSessionId, generateSessionId, sessionIdOf, sessionKeyOf } from '../valve/session-id.js'
 import { countRejection, MAX_RECENT_EVENTS, observeMembership } from './observe.js'
-import type { CLUSTER_DEFAULTS } from './options.js'
+import { type CLUSTER_DEFAULTS, replicationPlan } from './options.js'
 import type {
   ClusterEvent,
   ClusterStatus,
@@ -268,6 +268,16 @@ export class ReplicatedSessionCluster implements SessionCluster {
     logger.info('cluster node started', { route: this.route, address: addressKey(this.local.address), replication: this.replication })
     this.#stateTransfer = await this.#strategy.start(this.#abort.signal)
     if (this.#state !== 'running') throw new NotStartedError('cluster node stopped while starting')
+    const otherPlans = membership.members().length === 0 ? membership.otherPlans() : undefined
+    if (otherPlans && otherPlans.size > 0) {
+      const theirs = [...otherPlans].map(([address, plan]) => `${address} runs ${plan}`).join(', ')
+      const error = new ReplicationMismatchError(
+        `no member replicates as this node does (${replicationPlan(this.#s)}): ${theirs}. Give every node the same manager and backups`,
+      )
+      this.#rejectReady(error)
+      await this.stop()
+      throw error
+    }
     this.#ready = true
     this.#p.metrics.cluster.stateTransferDuration.labels(this.#stateTransfer).observe((this.#p.clock.monotonic() - startedAt) / 1000)
     this.#recordEvent('state-transfer-done', { detail: this.#stateTransfer })

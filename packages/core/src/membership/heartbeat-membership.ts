@@ -59,6 +59,9 @@ class HeartbeatMembership implements Membership {
   #timer?: TimerHandle
   #started = false
   #unsubscribe: Array<() => void> = []
+  readonly #plan: string | undefined
+  /** Addresses whose heartbeats announce another replication plan (never admitted), with that plan. */
+  readonly #otherPlans = new Map<string, string>()
 
   constructor(init: HeartbeatMembershipInit) {
     this.#channel = init.channel
@@ -66,6 +69,7 @@ class HeartbeatMembership implements Membership {
     this.#discovery = init.discovery
     this.#opts = resolveTimings(init)
     this.#id = init.id ?? newIncarnationId()
+    this.#plan = init.plan
     this.#clock = init.clock ?? systemClock
     this.#log = init.logger ?? silentLogger
     this.#metrics = init.metrics ?? new Metrics()
@@ -150,13 +154,17 @@ class HeartbeatMembership implements Membership {
     return this.#byId.get(id)?.info
   }
 
+  otherPlans(): ReadonlyMap<string, string> {
+    return this.#otherPlans
+  }
+
   pendingSeeds(): number {
     if (!this.#started) return 0
     if (!this.#discovery.settled()) return 1
     const self = this.#channel.address
     const unheard = [...this.#contacts.values()].filter((a) => {
       const key = addressKey(a)
-      return !sameAddress(a, self) && !this.#byAddress.has(key) && !this.#refused.has(key)
+      return !sameAddress(a, self) && !this.#byAddress.has(key) && !this.#refused.has(key) && !this.#otherPlans.has(key)
     })
     // A contact that accepts connections may hold sessions, or be starting with us: hear it first. One that refuses
     // has no node behind it yet; when it starts it finds us listening and joins us, so one cluster forms either way.
@@ -214,6 +222,7 @@ class HeartbeatMembership implements Membership {
       .slice(0, MAX_GOSSIPED_PEERS)
       .map((e) => addressKey(e.info.address))
     const hb: Heartbeat = { t: 'hb', id: this.#id, route: this.#route, host, port, startedAt: this.#startedAt, ready: this.#ready, peers }
+    if (this.#plan !== undefined) hb.plan = this.#plan
     void this.#channel.send(this.#targets(), hb)
   }
 
@@ -243,6 +252,8 @@ class HeartbeatMembership implements Membership {
   #onHeartbeat(hb: Heartbeat, from: Address): void {
     if (!this.#started || hb.id === this.#id) return
     const key = addressKey(from)
+    if (hb.plan !== undefined && this.#plan !== undefined && hb.plan !== this.#plan) return this.#otherPlan(key, hb)
+    this.#otherPlans.delete(key)
     this.#gossiped.heard(key)
     this.#refused.delete(key)
     if (hb.peers) this.#gossiped.learn(hb.peers, this.#channel.address, (peer) => this.#byAddress.has(peer))
@@ -268,6 +279,21 @@ class HeartbeatMembership implements Membership {
       return
     }
     this.#admit(hb, from)
+  }
+
+  /** A node that replicates differently: never a member (logged once per address and plan, counted every time). */
+  #otherPlan(key: string, hb: Heartbeat): void {
+    this.#metrics.increment('membership.rejected.plan')
+    if (this.#otherPlans.get(key) === hb.plan) return
+    this.#otherPlans.set(key, hb.plan!)
+    this.#log.error('a node replicates differently and is not admitted: give every node the same manager and backups', {
+      peer: key,
+      peerRoute: hb.route,
+      theirs: hb.plan,
+      ours: this.#plan,
+    })
+    const entry = this.#byAddress.get(key)
+    if (entry) this.#remove(entry, 'replaced', 'it replicates differently now')
   }
 
   #admit(hb: Heartbeat, from: Address): void {

@@ -20,6 +20,11 @@ export interface HeartbeatMembershipInit {
   verifyTimeoutMs?: number
   /** This incarnation's id (random per process start). @default 16 random base64url characters */
   id?: string
+  /**
+   * How this node replicates (its manager and copies), announced in heartbeats: a member announcing another plan is
+   * not admitted (an error is logged), since the two would not understand each other's replication.
+   */
+  plan?: string
   clock?: Clock
   logger?: Logger
   metrics?: Metrics

@@ -68,6 +68,8 @@ export interface Membership {
    * restarted one still pulling state (the balancer sends its users elsewhere meanwhile, and they must stay there).
    */
   hasRoute(route: string): boolean
+  /** Nodes heard from that replicate differently and are never admitted: address (`host:port`) → their plan. */
+  otherPlans(): ReadonlyMap<string, string>
   /** Announce this node's readiness in heartbeats. */
   setReady(ready: boolean): void
   /** Report a member that failed to answer (e.g. an ack timeout): it is checked directly, then removed if silent. */

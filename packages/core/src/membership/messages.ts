@@ -12,6 +12,8 @@ export type Heartbeat = {
   ready: boolean
   /** Addresses (`host:port`) of the members the sender sees alive, so a node that knows one member finds all. */
   peers?: string[]
+  /** How the sender replicates (its manager and copies): members must agree. Absent from older senders. */
+  plan?: string
 }
 /** Direct liveness check of a suspect (Tomcat's TcpFailureDetector); answered with a Pong. */
 export type Ping = {
@@ -55,6 +57,7 @@ export function parseHeartbeat(m: unknown): Heartbeat {
   } catch (error) {
     throw new MalformedMessageError('malformed heartbeat host', { cause: error })
   }
+  if (hb.plan !== undefined && (typeof hb.plan !== 'string' || hb.plan.length > 64)) throw new MalformedMessageError('malformed heartbeat plan')
   if (hb.peers !== undefined) {
     if (!Array.isArray(hb.peers) || hb.peers.length > MAX_GOSSIPED_PEERS || !hb.peers.every((p) => typeof p === 'string' && p.length <= 300)) {
       throw new MalformedMessageError('malformed heartbeat peer list')
