@@ -252,7 +252,10 @@ class HeartbeatMembership implements Membership {
   #onHeartbeat(hb: Heartbeat, from: Address): void {
     if (!this.#started || hb.id === this.#id) return
     const key = addressKey(from)
-    if (hb.plan !== undefined && this.#plan !== undefined && hb.plan !== this.#plan) return this.#otherPlan(key, hb)
+    if (hb.plan !== undefined && this.#plan !== undefined && hb.plan !== this.#plan) {
+      this.#otherPlan(key, hb)
+      return
+    }
     this.#otherPlans.delete(key)
     this.#gossiped.heard(key)
     this.#refused.delete(key)
