@@ -140,16 +140,16 @@ export interface SessionClusterInit {
  */
 export type ClusterOptionKind = 'positive' | 'unlimited' | 'own'
 
-/**
- * Every option of SessionClusterInit and its kind: the one list of option names. An option added to the interface
- * but not here, or named here but not there, fails to compile; unknown names (`memebrs`) are refused with the
- * closest one of these, and every `positive` or `unlimited` option must have a default in CLUSTER_DEFAULTS.
- */
 /** How a node replicates, as members compare it (heartbeats): its manager and, for 'backup', its copies. */
 export function replicationPlan(settings: { manager: 'delta' | 'backup'; backups: number }): string {
   return settings.manager === 'backup' ? `backup/${settings.backups}` : settings.manager
 }
 
+/**
+ * Every option of SessionClusterInit and its kind: the one list of option names. An option added to the interface
+ * but not here, or named here but not there, fails to compile; unknown names (`memebrs`) are refused with the
+ * closest one of these, and every `positive` or `unlimited` option must have a default in CLUSTER_DEFAULTS.
+ */
 export const CLUSTER_OPTION_KINDS = {
   route: 'own',
   host: 'own',

@@ -407,8 +407,9 @@ export class ReplicatedSessionCluster implements SessionCluster {
   async destroy(id: string): Promise<void> {
     const parsed = sessionKeyOf(id)
     if (!parsed) return
-    // A destruction's stamp wins over any older copy: a cached one needs no refresh (and logout works when this
-    // node reaches no owner: the tombstone goes to every member).
+    // A destruction's stamp wins over any older copy: a cached one needs no refresh. Where this node holds no copy
+    // and reaches no owner, the strategy refuses (sync, with members that failed: they may hold it) or lets the
+    // logout leave a tombstone of its own, which goes to every member.
     if (this.#state === 'running') await this.#holdCopy(parsed.key, parsed.route, false)
     await this.#destroy([parsed.key], false, !this.#strategy.holdsEverySession)
   }
@@ -559,8 +560,9 @@ export class ReplicatedSessionCluster implements SessionCluster {
 
   /**
    * `unheld`: destroy a session this node holds no record of too, with a tombstone of its own. Where sessions live
-   * on their owners only, a node cut off from all of them (alone in its view) holds no copy and cannot fetch one,
-   * yet acknowledges the logout: the tombstone goes to every member once they are back, as any destruction does.
+   * on their owners only, a node alone in its view (async mode) holds no copy and cannot fetch one, yet acknowledges
+   * the logout: the tombstone goes to every member once they are back, as any destruction does. (An id no owner
+   * holds gets one too, purged after the retention like any other.)
    */
   async #destroy(bases: string[], expired: boolean, unheld = false): Promise<void> {
     const deltas: Delta[] = []
