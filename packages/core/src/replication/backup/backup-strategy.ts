@@ -10,6 +10,7 @@ import type { ReplicationStrategy } from '../strategy.js'
 import type { ReplicationStreams } from '../stream/replication-streams.js'
 import { replicationStreamsFor } from '../strategy-parts.js'
 import { OwnedTransfer } from './owned-transfer.js'
+import { OwnerWrites } from './owner-writes.js'
 import { ownersOf, type Placed } from './placement.js'
 import { Relocation } from './relocation.js'
 import { SessionFetch } from './session-fetch.js'
@@ -22,7 +23,7 @@ export interface BackupInit extends AllToAllInit {
 /**
  * Primary/backup replication (Tomcat's BackupManager, without its gaps): each session lives on its owners (see
  * placement.ts: the node its route names, plus `backups` others by rendezvous hashing over the members), and a
- * commit goes to them only, over the same per-member streams as all-to-all. The primary serves its sessions from
+ * commit goes to them only, over the same per-member streams as all-to-all (owner-writes.ts). The primary serves its sessions from
  * memory while it holds a read lease on every member's writes (every writer sends it every change of its
  * sessions); any other node fetches the session from its owners before serving it (one round trip, coalesced per
  * session), so no read misses an acknowledged write. When members come and go, each node pulls from every member
@@ -37,6 +38,7 @@ export class BackupStrategy implements ReplicationStrategy {
   readonly #transfer: OwnedTransfer
   readonly #relocation: Relocation
   readonly #fetch: SessionFetch
+  readonly #writes: OwnerWrites
   /** Members to pull from again before local reads are trusted (a member left: placement moved sessions here). */
   readonly #catchUp = new Set<string>()
   /** Members failure detection gave up on (they may still run behind a broken link): reads ask them too until then. */
@@ -90,6 +92,15 @@ export class BackupStrategy implements ReplicationStrategy {
         if (owners.some((m) => m === undefined)) throw new Error('an owner is no member any more')
         await Promise.all(owners.map((m) => this.#transfer.push(m!, deltas)))
       },
+    })
+    this.#writes = new OwnerWrites({
+      streams: this.#streams,
+      table,
+      metrics,
+      localId: membership.local.id,
+      mode: init.mode,
+      owners: (base, route, leftOut) => this.#owners(base, route, leftOut),
+      liveGhosts: () => this.#liveGhosts(),
     })
     this.#fetch = new SessionFetch({
       channel,
@@ -166,93 +177,8 @@ export class BackupStrategy implements ReplicationStrategy {
     this.#streams.stop()
   }
 
-  async commit(deltas: Delta[], why?: 'expired'): Promise<void> {
-    const selfId = this.#init.membership.local.id
-    const groups = new Map<string, { targets: string[] | undefined; deltas: Delta[] }>()
-    const add = (targets: string[] | undefined, delta: Delta) => {
-      const key = targets ? targets.join(',') : '*'
-      let group = groups.get(key)
-      if (!group) groups.set(key, (group = { targets, deltas: [] }))
-      group.deltas.push(delta)
-    }
-    for (const delta of deltas) {
-      const owners = this.#owners(delta.id)
-        .filter((m) => m.id !== selfId)
-        .map((m) => m.id)
-        .sort()
-      if (delta.destroyed !== undefined || (delta.route !== undefined && delta.createdAt === undefined)) {
-        // A destruction or a rebinding reaches every member: any may hold a copy (a former owner, a writer), and a
-        // copy that missed it would serve a destroyed session, or think it is still the session's primary. The new
-        // owners of a rebound session get all of it: they may not have held it.
-        add(undefined, delta)
-        const record = this.#init.table.get(delta.id)
-        if (!delta.destroyed && record) add(owners, recordToDelta(record))
-      } else {
-        add(owners, delta)
-      }
-    }
-    const sent = [...groups.values()].map((g) => ({ ...g, outcomes: this.#streams.publish(g.deltas, why, g.targets) }))
-    if (this.#init.mode !== 'sync') {
-      for (const s of sent) s.outcomes.catch(() => {})
-      return
-    }
-    for (const group of sent) {
-      const result = await group.outcomes
-      let applied = 0
-      let excluded = 0
-      const missed = new Set<string>()
-      for (const [id, outcome] of result) {
-        if (outcome === 'applied') applied++
-        else {
-          missed.add(id)
-          this.#init.metrics.increment(`replication.commit.${outcome}`)
-        }
-        if (outcome === 'excluded' || outcome === 'refused') excluded++
-      }
-      // An owner missed the change (excluded, gone): the next members of the ranking take a copy, so the change is
-      // on backups + 1 members all the same, and whoever reads without that owner asks them.
-      if (group.targets && missed.size > 0) {
-        const standIns = await this.#toStandIns(group.deltas, group.targets, missed)
-        // Readers ask stand-ins only for an owner that does not answer them while another does: a change no owner
-        // holds (this node is none, and every other missed it) would be read by nobody. Not acknowledged.
-        if (missed.size === group.targets.length && !group.deltas.every((d) => this.#owners(d.id).some((m) => m.id === selfId))) {
-          this.#init.metrics.increment('backup.commit.no-owner')
-          throw new StaleReplicaError('no owner of the session applied the change (stand-ins hold it, and hand it to the owners later)')
-        }
-        applied += standIns
-      }
-      if ((group.targets === undefined || group.targets.length > 0) && applied === 0 && (excluded > 0 || this.#liveGhosts().length > 0)) {
-        // Owners are alive as far as we know, yet none holds the change: it is on this node only (see all-to-all).
-        this.#init.metrics.increment('replication.commit.unreplicated')
-        throw new StaleReplicaError('no owner in step applied the change: it is on this node only')
-      }
-    }
-  }
-
-  /** Send whole records to the members that own them when `missed` are left out; resolves how many applied. */
-  async #toStandIns(deltas: Delta[], tried: string[], missed: ReadonlySet<string>): Promise<number> {
-    const selfId = this.#init.membership.local.id
-    const byTargets = new Map<string, { targets: string[]; deltas: Delta[] }>()
-    for (const delta of deltas) {
-      const record = this.#init.table.get(delta.id)
-      if (!record) continue
-      const targets = this.#owners(delta.id, undefined, missed)
-        .map((m) => m.id)
-        .filter((id) => id !== selfId && !tried.includes(id))
-        .sort()
-      if (targets.length === 0) continue
-      const key = targets.join(',')
-      let group = byTargets.get(key)
-      if (!group) byTargets.set(key, (group = { targets, deltas: [] }))
-      group.deltas.push(recordToDelta(record))
-    }
-    let applied = 0
-    for (const { targets, deltas: records } of byTargets.values()) {
-      this.#init.metrics.increment('backup.stand-in-copies', records.length)
-      const result = await this.#streams.publish(records, undefined, targets)
-      for (const outcome of result.values()) if (outcome === 'applied') applied++
-    }
-    return applied
+  commit(deltas: Delta[], why?: 'expired'): Promise<void> {
+    return this.#writes.commit(deltas, why)
   }
 
   beforeRead(base: string, route?: string): Promise<void> | undefined {
