@@ -261,7 +261,8 @@ export class BackupStrategy implements ReplicationStrategy {
 
   /** Local state holds every acknowledged change of the sessions this node is primary of. */
   #trusted(): boolean {
-    if (!this.#transferred || this.#catchUp.size > 0 || this.#liveGhosts().length > 0) return false
+    // Ghosts first: one that expires now puts every member back into the catch-up.
+    if (this.#liveGhosts().length > 0 || !this.#transferred || this.#catchUp.size > 0) return false
     return this.#init.membership.members().every((m) => this.#streams.inSyncWith(m.id))
   }
 
@@ -270,8 +271,14 @@ export class BackupStrategy implements ReplicationStrategy {
     const now = this.#init.clock.monotonic()
     const live: MemberInfo[] = []
     for (const [id, ghost] of this.#ghosts) {
-      if (ghost.until <= now) this.#ghosts.delete(id)
-      else live.push(ghost.member)
+      if (ghost.until > now) {
+        live.push(ghost.member)
+        continue
+      }
+      this.#ghosts.delete(id)
+      // While it was a ghost it may have written to other owners under its own view of the members (one where this
+      // node was gone, and not an owner): pull again from every member what this node owns before trusting it.
+      for (const m of this.#init.membership.members()) this.#catchUp.add(m.id)
     }
     return live
   }
