@@ -3,6 +3,7 @@
 --   wrk -t50 -c50 -d10s -s cart.lua http://127.0.0.1:PORT -- <read|write> <cap>
 -- read:  90 % GET /cart, 10 % GET /cart?add=x (every 10th request of a session adds)
 -- write: every request GET /cart?add=x
+-- read-only: one GET /cart?add=x per session (it has one then), every other request GET /cart
 -- cap:   after <cap> adds the user drops its cookie and starts a new session, so carts stay small and
 --        every configuration serves sessions of the same size whatever its speed.
 -- done() prints one line `WRK_JSON {...}` for the harness.
@@ -35,7 +36,7 @@ end
 function request()
   n = n + 1
   local path = "/cart"
-  if mode == "write" or n % 10 == 0 then
+  if mode == "write" or (mode == "read" and n % 10 == 0) or (mode == "read-only" and cookie == nil) then
     path = "/cart?add=x"
     adds = adds + 1
   end

@@ -9,6 +9,8 @@ const SCRIPT = fileURLToPath(new URL('../cart.lua', import.meta.url))
 export const WORKLOADS = {
   read: { label: 'read-mostly', description: '90 % GET /cart, 10 % GET /cart?add=x' },
   write: { label: 'write-heavy', description: 'every request GET /cart?add=x' },
+  // Not in the default run: what reads alone cost (each user adds once, to have a session, then only reads).
+  'read-only': { label: 'read-only', description: 'one GET /cart?add=x per session, then GET /cart' },
 }
 
 /**

@@ -28,6 +28,10 @@ export const STORES = {
   unshared: { label: 'MemoryStore x3, sticky, unshared', nodes: 3, nginx: 'sticky', routedIds: true },
   redis: { label: 'connect-redis', nodes: 3, redis: true },
   sync: { label: 'session-cluster sync', nodes: 3, cluster: 'sync' },
+  'sync-sticky': { label: 'session-cluster sync, sticky', nodes: 3, cluster: 'sync', nginx: 'sticky' },
+  // One node and no peers, in the same app: the library's cost on a request without replication, next to
+  // MemoryStore's one process. Not in the default run.
+  'sync-1': { label: 'session-cluster sync, 1 node', nodes: 1, cluster: 'sync' },
   // The same in the example app (examples/*-cart): its Prometheus metrics (prom-client's default collectors
   // included), health routes and pages come on top of the library. Not in the default run.
   'sync-example': { label: 'session-cluster sync, example app', nodes: 3, cluster: 'sync', example: true },
