@@ -200,11 +200,13 @@ export class BackupStrategy implements ReplicationStrategy {
     }
     const ghosts = mode === 'sync' ? this.#liveGhosts() : []
     if (from.length === 0 && ghosts.length === 0) {
-      // Nobody to ask, no copy here, and the session is another node's: with members that failed (not said goodbye)
-      // this node may be the one cut off, and they hold it. Answering "no such session" would hand the user a new,
-      // empty one and overwrite the cookie; a refusal (503) lets the balancer try another node. A session known here
-      // to be destroyed or expired has a tombstone, so is a record, and is not refused.
-      if (!record && mode === 'sync' && route && route !== membership.local.route && this.#absent.size > 0) {
+      // Nobody to ask, no whole copy here, and the session is another node's: with members that failed (not said
+      // goodbye) this node may be the one cut off, and they hold it. Answering "no such session" would hand the user
+      // a new, empty one and overwrite the cookie, and a copy made only of changes that reached this node (a writer
+      // took it for an owner before it pulled the session) would lose the rest; a refusal (503) lets the balancer try
+      // another node. A session known here to be destroyed or expired has a tombstone, and is not refused.
+      const whole = record !== undefined && (record.destroyed !== undefined || Number.isFinite(record.createdAt))
+      if (!whole && mode === 'sync' && route && route !== membership.local.route && this.#absent.size > 0) {
         this.#init.metrics.increment('backup.read-unreachable')
         return Promise.reject(new StaleReplicaError(`no owner of the session is reachable (${this.#absent.size} members failed and not back)`))
       }
