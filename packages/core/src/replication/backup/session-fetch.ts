@@ -69,8 +69,12 @@ export class SessionFetch {
     const results = await Promise.allSettled(asked.map((member) => this.from(member, base)))
     const failed = new Set<string>()
     let error: unknown
+    let found = false
     for (const [i, result] of results.entries()) {
-      if (result.status === 'fulfilled') continue
+      if (result.status === 'fulfilled') {
+        found ||= result.value
+        continue
+      }
       if (i >= from.length) throw result.reason
       failed.add(asked[i]!.id)
       error ??= result.reason
@@ -84,13 +88,20 @@ export class SessionFetch {
     // This node and the members that answered count as stand-ins already asked: when they are all there are, every
     // copy a writer made without the silent owners has been merged.
     const standIns = this.#init.owners(base, route, failed).filter((m) => m.id !== localId && !asked.some((a) => a.id === m.id)) as MemberInfo[]
-    if (standIns.length === 0) return
-    this.#init.metrics.increment('backup.read-stand-ins')
-    await Promise.all(standIns.map((member) => this.from(member, base)))
+    if (standIns.length > 0) {
+      this.#init.metrics.increment('backup.read-stand-ins')
+      for (const held of await Promise.all(standIns.map((member) => this.from(member, base)))) found ||= held
+    }
+    // Nobody that answered holds the session, and an owner did not answer: the members that answered may be owners
+    // only in this node's view of the members (it may have dropped the real one), so "none" is not an answer.
+    if (!found) throw error
   }
 
-  /** Merge `member`'s copy of session `base` (none: nothing to merge); rejects with StaleReplicaError when it does not answer. */
-  async from(member: MemberInfo, base: string): Promise<void> {
+  /**
+   * Merge `member`'s copy of session `base`; resolves whether it had one. Rejects with StaleReplicaError when it does
+   * not answer.
+   */
+  async from(member: MemberInfo, base: string): Promise<boolean> {
     let reply: unknown
     try {
       reply = await this.#init.channel.request(member.address, { t: 'fetch', ids: [base] }, { timeoutMs: this.#init.timeoutMs })
@@ -102,9 +113,10 @@ export class SessionFetch {
     if (typeof reply !== 'object' || reply === null) throw new MalformedMessageError('bad fetch reply: not an object')
     const { t, s, r } = reply as { t?: unknown; s?: unknown; r?: unknown }
     if (t !== 'fetched' || !Array.isArray(r) || r.length > 1) throw new MalformedMessageError('bad fetch reply')
-    if (r.length === 0) return
+    if (r.length === 0) return false
     const delta = recordFromWire(r[0], new WireStrings(s))
     if (delta.id !== base) throw new MalformedMessageError(`bad fetch reply: session ${delta.id} was not asked for`)
     this.#init.apply([delta])
+    return true
   }
 }
