@@ -23,11 +23,12 @@ export interface BackupInit extends AllToAllInit {
 /**
  * Primary/backup replication (Tomcat's BackupManager, without its gaps): each session lives on its owners (see
  * placement.ts: the node its route names, plus `backups` others by rendezvous hashing over the members), and a
- * commit goes to them only, over the same per-member streams as all-to-all (owner-writes.ts). The primary serves its sessions from
- * memory while it holds a read lease on every member's writes (every writer sends it every change of its
- * sessions); any other node fetches the session from its owners before serving it (one round trip, coalesced per
- * session), so no read misses an acknowledged write. When members come and go, each node pulls from every member
- * what it now owns (owned-transfer.ts), and lets go of what it no longer owns once its owners hold it
+ * commit goes to them only, over the same per-member streams as all-to-all (owner-writes.ts). The primary serves
+ * its sessions from memory while it holds a read lease on every member's writes (every writer sends it every change
+ * of its sessions); any other node fetches the session from its owners before serving it (one round trip, coalesced
+ * per session; session-fetch.ts), so no read misses an acknowledged write. When members come and go, each node
+ * pulls from every member what it now owns (owned-transfer.ts), and lets go of what it no longer owns once its owners
+ * hold it
  * (relocation.ts).
  */
 export class BackupStrategy implements ReplicationStrategy {

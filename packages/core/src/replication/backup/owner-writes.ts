@@ -1,4 +1,5 @@
 import { StaleReplicaError } from '../../errors.js'
+import type { MemberInfo } from '../../membership/membership.js'
 import type { Metrics } from '../../metrics.js'
 import { type Delta, recordToDelta, type SessionTable } from '../../session/index.js'
 import type { ReplicationStreams } from '../stream/replication-streams.js'
@@ -13,7 +14,7 @@ export interface OwnerWritesInit {
   /** Owners of a session, primary first, without the members `leftOut`. */
   owners(base: string, routeHint?: string, leftOut?: ReadonlySet<string>): Placed[]
   /** Members failure detection gave up on a moment ago (sync mode): a commit none of them took is not acknowledged. */
-  liveGhosts(): readonly unknown[]
+  liveGhosts(): readonly MemberInfo[]
 }
 
 /**
