@@ -28,8 +28,7 @@ export interface BackupInit extends AllToAllInit {
  * of its sessions); any other node fetches the session from its owners before serving it (one round trip, coalesced
  * per session; session-fetch.ts), so no read misses an acknowledged write. When members come and go, each node
  * pulls from every member what it now owns (owned-transfer.ts), and lets go of what it no longer owns once its owners
- * hold it
- * (relocation.ts).
+ * hold it (relocation.ts).
  */
 export class BackupStrategy implements ReplicationStrategy {
   readonly name = 'backup' as const
