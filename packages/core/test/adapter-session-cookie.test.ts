@@ -43,6 +43,17 @@ describe('the cookie attribute both adapters store', () => {
     expect(cookieMaxInactiveMs({ cookie: { originalMaxAge: 30_000 } }, loaded({ cookie: { originalMaxAge: 60_000 } }))).toBe(30_000)
   })
 
+  it('stores a cookie as its JSON would read back: toJSON, Dates, undefined, non-finite numbers, nested values', () => {
+    const fixed = new Date(Date.UTC(2030, 0, 1))
+    const asFramework = { toJSON: () => ({ expires: fixed, originalMaxAge: null, path: '/', secure: undefined, domain: null, sameSite: 'lax' }) }
+    const odd = { expires: null, originalMaxAge: null, priority: Number.NaN, extra: { nested: [1, new Date(0)] }, fn: () => 1 }
+    for (const cookie of [asFramework, odd]) {
+      const { data } = toClusterSession({ cookie })
+      expect(data.cookie).toEqual({ ...JSON.parse(JSON.stringify(cookie)), originalMaxAge: null })
+    }
+    expect(() => toClusterSession({ cookie: { originalMaxAge: null, big: 1n } })).toThrow()
+  })
+
   it('callbackOrPromise serves callbacks (on a fresh tick) and promises', async () => {
     await expect(callbackOrPromise(undefined, async () => 7)).resolves.toBe(7)
     const viaCallback = await new Promise((resolve) => callbackOrPromise((err, v) => resolve([err, v]), async () => 8))

@@ -32,6 +32,28 @@ describe('delta replication (in-memory network, manual clock)', () => {
     expect(await dataOf(a, id)).toEqual({ big: 'x'.repeat(10_000), items: ['apple'] })
   })
 
+  it('a request that saves twice sends its change once; a later save sends only what changed since', async () => {
+    const { nodes } = await cluster(2)
+    const [a, b] = nodes as [SessionCluster, SessionCluster]
+    const id = a.generateId()
+    await a.save(id, { items: [], note: 'first' })
+    const loaded = (await b.load(id))!
+    ;(loaded.data.items as string[]).push('apple')
+    const sent = () => b.status().counters['channel.sent.rd'] ?? 0
+    const before = sent()
+    await b.save(id, loaded.data, { loaded }) // the app's explicit save()
+    await b.save(id, loaded.data, { loaded }) // the framework's own, unchanged
+    expect(sent()).toBe(before + 1)
+    // Meanwhile another node changes `note`; the request's next save carries only its own new change.
+    const onA = (await a.load(id))!
+    onA.data.note = 'from A'
+    await a.save(id, onA.data, { loaded: onA })
+    loaded.data.color = 'red'
+    await b.save(id, loaded.data, { loaded })
+    expect(sent()).toBe(before + 2)
+    for (const node of [a, b]) expect(await dataOf(node, id)).toEqual({ items: ['apple'], note: 'from A', color: 'red' })
+  })
+
   it('concurrent requests on two nodes changing different attributes both survive', async () => {
     const { nodes } = await cluster(3)
     const [a, b, c] = nodes as [SessionCluster, SessionCluster, SessionCluster]

@@ -42,6 +42,7 @@ interface Rebind {
 export class ClusterStore extends ClusterStoreCore<Session> {
   /** Loads waiting to be tied to the Session built from them (see `claim`); dropped on the next turn of the loop. */
   readonly #pending = new Map<string, LoadedSession[]>()
+  #sweepScheduled = false
   /** Session object → what the store knows about it (a Session lives for one request). */
   readonly #states = new WeakMap<object, RequestSaveState>()
   readonly #rebinds: Rebind[] = []
@@ -119,13 +120,12 @@ export class ClusterStore extends ClusterStoreCore<Session> {
     list.push(loaded)
     // @fastify/session builds the Session and the plugin claims it in the same chain of callbacks and
     // microtasks that delivers this result, so a load still here on the next turn of the loop was never
-    // claimed (reload, an expired session, another caller): forget it.
+    // claimed (reload, an expired session, another caller): forget it. One sweep per turn, not one per load.
+    if (this.#sweepScheduled) return
+    this.#sweepScheduled = true
     setImmediate(() => {
-      const current = this.#pending.get(loaded.id)
-      const i = current ? current.indexOf(loaded) : -1
-      if (i === -1) return
-      current!.splice(i, 1)
-      if (current!.length === 0) this.#pending.delete(loaded.id)
+      this.#sweepScheduled = false
+      this.#pending.clear()
     })
   }
 

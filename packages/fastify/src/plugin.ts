@@ -203,10 +203,11 @@ async function sessionClusterPlugin(fastify: FastifyInstance, options: ClusterSe
 
   // Async: the answer carries the session's version token when it differs from the request's, so a client that
   // sends it back never reads older data than it has seen, on any node. @fastify/session's onSend has saved by now
-  // (in async mode `set` returns once the change is applied here).
-  fastify.addHook('onSend', function sendVersionToken(request, reply, payload, done) {
+  // (in async mode `set` returns once the change is applied here). Sync mode has no tokens: no hook, since every
+  // hook costs each request a turn of Fastify's hook runner.
+  if (async) fastify.addHook('onSend', function sendVersionToken(request, reply, payload, done) {
     const session = request.session as FastifySessionObject | null
-    if (!async || !session?.sessionId) return done(null, payload)
+    if (!session?.sessionId) return done(null, payload)
     const token = versionTokenToSend(cluster, session.sessionId, request.headers.cookie, tokenName)
     if (token !== undefined) {
       // Before the session cookie, as the Express adapter's ends up: a client that keeps only the last Set-Cookie

@@ -20,12 +20,3 @@ export function callbackOrPromise<T>(callback: StoreCallback<T> | undefined, fn:
   )
   return promise.catch(() => undefined as T)
 }
-
-/** What a save wrote (`id + JSON`), to skip an identical save of the same request; undefined when it cannot be encoded. */
-export function saveFingerprint(id: string, data: unknown): string | undefined {
-  try {
-    return id + JSON.stringify(data)
-  } catch {
-    return undefined
-  }
-}

@@ -1,5 +1,5 @@
 import type { LoadedSession, SessionCluster } from '../cluster/session-cluster.js'
-import { callbackOrPromise, type StoreCallback, saveFingerprint } from './callback.js'
+import { callbackOrPromise, type StoreCallback } from './callback.js'
 import { cookieMaxAgeChanged, cookieMaxInactiveMs, isCookieExpired, toClusterSession, toFrameworkSession } from './session-cookie.js'
 import { StoreLifecycle } from './store-lifecycle.js'
 import { sameSessionBase } from '../valve/session-id.js'
@@ -15,8 +15,6 @@ import { sameSessionBase } from '../valve/session-id.js'
 export interface RequestSaveState {
   /** The load the request's session came from; undefined for a session the request created. */
   loaded?: LoadedSession
-  /** `id + json` of the last successful save, so an identical save right after it (the framework's own) is free. */
-  saved?: string
   /** Whether a save of this request's session succeeded. */
   stored?: boolean
 }
@@ -92,15 +90,11 @@ export class ClusterStoreCore<S extends object> {
       const state = this.#mapping.stateOf(sid, session)
       const loaded = loadedFor(state, sid)
       const { data, maxInactiveMs } = toClusterSession(session, loaded)
-      const fingerprint = state ? saveFingerprint(sid, data) : undefined
-      // Skipped only while the session is still there: a destroy or an expiry in between makes it a new save.
-      if (fingerprint !== undefined && state?.saved === fingerprint && this.cluster.meta(sid)) return
-      // A failed save is reported and remembers nothing: a later save tries again.
+      // A second save of the same values in one request (an explicit `save()`, then the framework's own) costs an
+      // access: the cluster diffs it against what the first one saved. A failed save is reported and remembers
+      // nothing: a later save tries again.
       await this.cluster.save(sid, data, { loaded, maxInactiveMs })
-      if (state) {
-        state.saved = fingerprint
-        state.stored = true
-      }
+      if (state) state.stored = true
     })
   }
 

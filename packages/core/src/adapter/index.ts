@@ -1,5 +1,5 @@
 // Helpers the framework adapters (packages/express, packages/fastify) share, so both store sessions alike.
-export { callbackOrPromise, saveFingerprint } from './callback.js'
+export { callbackOrPromise } from './callback.js'
 export type { StoreCallback } from './callback.js'
 export { cookieMaxAgeChanged, cookieMaxInactiveMs, isCookieExpired, toClusterSession, toFrameworkSession } from './session-cookie.js'
 export {

@@ -20,12 +20,14 @@ type Attributes = Record<string, unknown>
  * (express-session then reports it cannot inflate the session, rather than serving it with a made-up cookie).
  */
 export function toFrameworkSession(loaded: LoadedSession): Attributes {
-  const { cookie, ...rest } = loaded.data
-  if (cookie === undefined || cookie === null || typeof cookie !== 'object') return loaded.data
+  const { data } = loaded
+  const cookie = data.cookie
+  if (cookie === undefined || cookie === null || typeof cookie !== 'object') return data
   const stored = cookie as Attributes
   const originalMaxAge = typeof stored.originalMaxAge === 'number' ? stored.originalMaxAge : null
   const expires = originalMaxAge !== null ? new Date(loaded.meta.lastAccessedAt + originalMaxAge).toISOString() : (stored.expires ?? null)
-  return { ...rest, cookie: { ...stored, originalMaxAge, expires } }
+  // A spread with the cookie overwritten, not `{ cookie, ...rest }`: V8 copies the former far faster.
+  return { ...data, cookie: { ...stored, originalMaxAge, expires } }
 }
 
 /**
@@ -54,7 +56,7 @@ export function toClusterSession(session: object, loaded?: LoadedSession): { dat
   const raw = (session as Attributes).cookie
   // Stored without a cookie when given none: `get` returns it the same way.
   if (raw === undefined || raw === null) return { data, maxInactiveMs }
-  const cookie = JSON.parse(JSON.stringify(raw)) as Attributes
+  const cookie = plainCookie(raw)
   if (maxInactiveMs !== undefined) {
     // Rebuilt from the last access on load: storing it would replicate a new value on every request.
     delete cookie.expires
@@ -64,6 +66,29 @@ export function toClusterSession(session: object, loaded?: LoadedSession): { dat
   const before = loaded?.data.cookie
   data.cookie = before && typeof before === 'object' && cookieAgrees(before as Attributes, cookie) ? before : cookie
   return { data, maxInactiveMs }
+}
+
+/**
+ * What `JSON.parse(JSON.stringify(cookie))` gives for a framework's cookie (its `toJSON()`, a flat object of
+ * options and an `expires` Date), without a round trip through a string for the primitives: this runs on every
+ * save, rolling ones included.
+ */
+function plainCookie(raw: unknown): Attributes {
+  const source = typeof (raw as { toJSON?: unknown }).toJSON === 'function' ? (raw as { toJSON(): unknown }).toJSON() : raw
+  if (source === null || typeof source !== 'object' || Array.isArray(source)) return JSON.parse(JSON.stringify(raw)) as Attributes
+  const out: Attributes = {}
+  for (const key of Object.keys(source)) {
+    const value = (source as Attributes)[key]
+    if (typeof value === 'string' || typeof value === 'boolean' || value === null) out[key] = value
+    else if (typeof value === 'number') out[key] = Number.isFinite(value) ? value : null
+    else if (typeof value === 'object' || typeof value === 'bigint') {
+      // Dates and anything nested: as JSON would write them (a bigint throws, as it does there).
+      const json = JSON.stringify(value)
+      if (json !== undefined) out[key] = JSON.parse(json)
+    }
+    // undefined, functions and symbols: left out, as JSON leaves them out.
+  }
+  return out
 }
 
 /** `cookie.originalMaxAge` as the idle limit; undefined (the cluster default) for a browser-session cookie. */
@@ -94,7 +119,10 @@ function cookieAgrees(stored: Attributes, current: Attributes): boolean {
   for (const [key, value] of Object.entries(stored)) {
     if (key === 'originalMaxAge' || value === null || value === undefined) continue
     if ((key === 'expires' || key === 'originalExpires') && current.originalMaxAge !== null) continue
-    if (JSON.stringify(value) !== JSON.stringify(current[key])) return false
+    const now = current[key]
+    if (value === now) continue
+    // Objects (none in the cookie options both frameworks have today) compare by their JSON.
+    if (typeof value !== 'object' || JSON.stringify(value) !== JSON.stringify(now)) return false
   }
   return true
 }

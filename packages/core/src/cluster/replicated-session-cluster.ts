@@ -7,6 +7,7 @@ import { addressKey, type Member } from '../member.js'
 import type { Membership } from '../membership/membership.js'
 import type { Histogram, Metrics } from '../metrics.js'
 import type { Codec } from '../codec/codec.js'
+import { LoadedCopy } from './loaded-copy.js'
 import { createStrategy } from '../replication/create-strategy.js'
 import { Housekeeping } from '../replication/housekeeping.js'
 import { chunked } from '../replication/messages.js'
@@ -74,9 +75,6 @@ const REFUSAL_TEXT: Record<PeerRefusal, string> = {
   'incompatible-version': 'no wire protocol version in common (upgrade one release at a time)',
   'not-a-node': 'not a session-cluster node (does the member address name an HTTP port?)',
 }
-
-/** What each LoadedSession was loaded from, kept out of the object the app sees. */
-const baselines = new WeakMap<LoadedSession, ReadonlyMap<string, string>>()
 
 /**
  * A cluster node: sessions, stamps, events and the public API. Each save sends only the attributes the request
@@ -330,9 +328,7 @@ export class ReplicatedSessionCluster implements SessionCluster {
     if (record && this.#isIdle(record)) record = (await this.#stillInUse(parsed.key)) ? this.#table.getLive(parsed.key) : undefined
     if (!record) return undefined
     const view = loadSession(record)
-    const loaded: LoadedSession = { id, data: view.data, meta: this.#metaOf(record) }
-    baselines.set(loaded, view.baseline)
-    return loaded
+    return new LoadedCopy(id, view.data, this.#metaOf(record), view.baseline)
   }
 
   async save(id: string, data: SessionData, options: SaveOptions = {}): Promise<void> {
@@ -340,14 +336,14 @@ export class ReplicatedSessionCluster implements SessionCluster {
     const parsed = sessionKeyOf(id)
     if (!parsed) throw new InvalidParametersError(`not a session id: ${JSON.stringify(id)} (a non-empty string of at most 190 bytes)`)
     // Without a load's baseline the save diffs against the local copy, which must then be up to date.
-    await this.#holdCopy(parsed.key, parsed.route, !(options.loaded && baselines.has(options.loaded)))
+    const loadedBaseline = LoadedCopy.baselineOf(options.loaded)
+    await this.#holdCopy(parsed.key, parsed.route, loadedBaseline === undefined)
     const existing = this.#table.get(parsed.key)
     if (existing?.destroyed) {
       // Destroyed (here or by a concurrent request elsewhere): destruction is final.
       this.#p.metrics.increment('sessions.save-after-destroy')
       return
     }
-    const loadedBaseline = options.loaded ? baselines.get(options.loaded) : undefined
     const baseline = loadedBaseline ?? (existing ? liveAttributes(existing) : new Map<string, string>())
     const diff = diffSession(baseline, data, { maxSessionBytes: this.#s.maxSessionBytes })
     const now = this.#p.clock.now()
@@ -382,10 +378,15 @@ export class ReplicatedSessionCluster implements SessionCluster {
     if (!delta) return
     this.#applyLocal(delta)
     this.#p.metrics.increment('sessions.commits')
-    if (this.#s.replication !== 'sync') return this.#strategy.commit([delta])
-    const startedAt = this.#p.clock.monotonic()
-    await this.#strategy.commit([delta])
-    this.#commitLatency.observe((this.#p.clock.monotonic() - startedAt) / 1000)
+    if (this.#s.replication !== 'sync') {
+      await this.#strategy.commit([delta])
+    } else {
+      const startedAt = this.#p.clock.monotonic()
+      await this.#strategy.commit([delta])
+      this.#commitLatency.observe((this.#p.clock.monotonic() - startedAt) / 1000)
+    }
+    // Not after a failure: a retry sends the change again.
+    if (loadedBaseline) (options.loaded as LoadedCopy).saved(diff)
   }
 
   touch(id: string, options: { maxInactiveMs?: number } = {}): void {
