@@ -114,6 +114,29 @@ export function cpuMicros(pid) {
   return f ? ((Number(f[11]) + Number(f[12])) * 1e6) / CLK_TCK : undefined
 }
 
+/**
+ * What a process spent, to tell user-space work from the kernel's and from wake-ups: user and system CPU in
+ * microseconds, voluntary context switches (it slept, e.g. waiting in epoll) and involuntary ones (preempted).
+ * Undefined if gone.
+ */
+export function usage(pid) {
+  const f = statFields(pid)
+  if (!f) return undefined
+  let status
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  } catch {
+    return undefined
+  }
+  const switches = (name) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? 0)
+  return {
+    user: (Number(f[11]) * 1e6) / CLK_TCK,
+    system: (Number(f[12]) * 1e6) / CLK_TCK,
+    voluntary: switches('voluntary_ctxt_switches'),
+    involuntary: switches('nonvoluntary_ctxt_switches'),
+  }
+}
+
 /** Direct children of `pid` (nginx's workers), by scanning /proc for their parent id. */
 export function childPids(pid) {
   const out = []
