@@ -35,8 +35,21 @@ if (storeKind === 'redis') {
   redis.on('error', (err) => console.error(`[${route}] redis: ${err.message}`))
   await redis.connect()
   store = new RedisStore({ client: redis, prefix: 'sess:' })
+} else if (storeKind === 'json') {
+  // The least any store outside @fastify/session's MemoryStore costs the framework (a yardstick, not a store).
+  const sessions = new Map()
+  store = {
+    get: (id, done) => done(null, sessions.has(id) ? JSON.parse(sessions.get(id)) : null),
+    set: (id, session, done) => done(null, sessions.set(id, JSON.stringify(session)) && undefined),
+    destroy: (id, done) => done(null, sessions.delete(id) && undefined),
+  }
+} else if (storeKind === 'cluster-store') {
+  // session-cluster's ClusterStore under @fastify/session, without the plugin's hooks (a yardstick of their cost).
+  const { clusterStore } = await import('@session-cluster/fastify')
+  store = clusterStore(config.cluster)
+  await store.ready
 } else if (storeKind !== 'memory' && storeKind !== 'cluster') {
-  throw new Error(`STORE must be memory, redis or cluster, got "${storeKind}"`)
+  throw new Error(`STORE must be memory, redis, cluster, json or cluster-store, got "${storeKind}"`)
 }
 
 const app = Fastify({ logger: false })
@@ -46,8 +59,9 @@ const app = Fastify({ logger: false })
 // For the cluster: its status (the harness waits for every member), 503 until state transfer is done.
 await app.register(async function withoutSession(scope) {
   scope.get('/cluster/status', async (_request, reply) => {
-    if (!app.cluster) return { route, ready: true, store: storeKind }
-    const status = app.cluster.status()
+    const cluster = app.cluster ?? store?.cluster
+    if (!cluster) return { route, ready: true, store: storeKind }
+    const status = cluster.status()
     return reply.code(status.ready ? 200 : 503).send(status)
   })
 })

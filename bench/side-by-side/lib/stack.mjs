@@ -35,6 +35,12 @@ export const STORES = {
   // The same in the example app (examples/*-cart): its Prometheus metrics (prom-client's default collectors
   // included), health routes and pages come on top of the library. Not in the default run.
   'sync-example': { label: 'session-cluster sync, example app', nodes: 3, cluster: 'sync', example: true },
+  // Where one node's cost goes, next to `memory` and `sync-1` (Fastify only; not in the default run): a store that
+  // keeps JSON.stringify(session) in a Map (what any external store costs @fastify/session: a Session rebuilt
+  // from a plain object, its id signed again), and session-cluster's ClusterStore under @fastify/session without
+  // the plugin's hooks.
+  'json-1': { label: 'a JSON-in-a-Map store, 1 process', nodes: 1, appStore: 'json' },
+  'store-1': { label: 'session-cluster ClusterStore without the plugin, 1 node', nodes: 1, cluster: 'sync', appStore: 'cluster-store' },
   async: { label: 'session-cluster async', nodes: 3, cluster: 'async' },
   // The primary/backup manager (1 backup: 2 of the 3 nodes hold each session). Behind round-robin a request
   // reaches a non-owner 1 time in 3 and fetches; behind the sticky balancer Tomcat pairs it with, the primary
@@ -135,7 +141,7 @@ async function startInto(stack, { framework, store, tools, connections, clusterS
     if (spec.example) {
       args = [...NODE_ARGS, `examples/${fw.example}/server.js`]
     } else {
-      env.STORE = spec.cluster ? 'cluster' : spec.redis ? 'redis' : 'memory'
+      env.STORE = spec.appStore ?? (spec.cluster ? 'cluster' : spec.redis ? 'redis' : 'memory')
       if (spec.routedIds) env.ROUTED_IDS = '1'
       if (spec.redis) env.REDIS_URL = `redis://127.0.0.1:${redisPort}`
       args = [...NODE_ARGS, join(APPS, fw.app)]
