@@ -110,6 +110,21 @@ describe('primary/backup replication (in-memory network, manual clock)', () => {
     expect(live[0]!.routeFor(orphan, 'failover')).toMatch(/\.node1$/)
   })
 
+  it('a member restarted at once at the same address starts with the sessions it owns', async () => {
+    const c = await cluster(4, BACKUP)
+    const ids = Array.from({ length: 20 }, () => c.nodes[1]!.generateId())
+    for (const [i, id] of ids.entries()) await c.nodes[1]!.save(id, { n: i })
+    // Killed, and started again before its peers removed it. (On this network the new process's heartbeat always
+    // reaches them before its pull; over TCP it may not: backup-owned-pull.test.ts covers that order.)
+    await c.kill(1)
+    await c.clock.advance(1_500)
+    const restarted = await c.restart(1)
+    expect(restarted.status().stateTransfer).toBe('complete')
+    // It is the primary of all 20 (their route names it): ready means it holds them.
+    expect(restarted.size).toBe(20)
+    for (const [i, id] of ids.entries()) expect((restarted as ReplicatedSessionCluster).peek(id), id).toEqual({ n: i })
+  })
+
   it('a joining member: the sessions it now owns move to it; the others let go of them', async () => {
     const c = await cluster(3, BACKUP)
     const ids: string[] = []

@@ -32,6 +32,13 @@ const MAX_RECORDS_PER_CHUNK = 2_000
 /** A pull nobody continued for this long is forgotten by the member serving it. */
 const IDLE_MS = 60_000
 
+/** A pull's request: transfer id, cursor, and the puller's incarnation id (older nodes send none: matched by address). */
+interface PullRequest {
+  x?: unknown
+  c?: unknown
+  f?: unknown
+}
+
 interface Serving {
   transfer: string
   ids: string[]
@@ -59,7 +66,7 @@ export class OwnedTransfer {
 
   constructor(init: OwnedTransferInit) {
     this.#init = init
-    init.channel.handleRequest('bk-pull', (m, { from }) => this.#serve(m as { x?: unknown; c?: unknown }, from))
+    init.channel.handleRequest('bk-pull', (m, { from }) => this.#serve(m as PullRequest, from))
     init.channel.handleRequest('bk-push', (m, { from }) => {
       const { s, r } = m as { s?: unknown; r?: unknown }
       if (!Array.isArray(r) || r.length > MAX_RECORDS_PER_CHUNK) throw new MalformedMessageError('bad owned-records push')
@@ -119,7 +126,8 @@ export class OwnedTransfer {
     let knowsUs = false
     metrics.increment('backup.pulls')
     do {
-      const reply = (await channel.request(member.address, { t: 'bk-pull', x: transfer, c: cursor }, { timeoutMs: requestTimeoutMs })) as {
+      const pullRequest = { t: 'bk-pull', x: transfer, c: cursor, f: this.#init.membership.local.id }
+      const reply = (await channel.request(member.address, pullRequest, { timeoutMs: requestTimeoutMs })) as {
         t?: unknown
         s?: unknown
         r?: unknown
@@ -142,15 +150,21 @@ export class OwnedTransfer {
     return knowsUs
   }
 
-  #serve(m: { x?: unknown; c?: unknown }, from: Address) {
+  #serve(m: PullRequest, from: Address) {
     const { table, requestLimits, clock } = this.#init
     if (typeof m.x !== 'string' || m.x.length > 32 || typeof m.c !== 'number' || !Number.isSafeInteger(m.c) || m.c < 0) {
       throw new MalformedMessageError('bad owned-records request')
     }
+    if (m.f !== undefined && (typeof m.f !== 'string' || m.f.length > 64)) throw new MalformedMessageError('bad owned-records request')
     const now = clock.monotonic()
     for (const [peer, s] of this.#serving) if (now - s.touchedAt > IDLE_MS) this.#serving.delete(peer)
     const peer = addressKey(from)
-    const member = this.#init.membership.members().find((candidate) => addressKey(candidate.address) === peer)
+    // The puller by its incarnation, not its address: a process restarted at once at the same address pulls while
+    // its old process may still be listed here (suspect, owning nothing), and a hand-off to the old one is none.
+    // A puller this node has not heard from yet gets nothing and no "knew you", and asks again.
+    const member = this.#init.membership
+      .members()
+      .find((candidate) => (m.f === undefined ? addressKey(candidate.address) === peer : candidate.id === m.f))
     let serving = this.#serving.get(peer)
     if (m.c === 0 || !serving || serving.transfer !== m.x) {
       if (m.c !== 0) throw new MalformedMessageError('unknown owned-records pull: start again from cursor 0')
