@@ -1,7 +1,8 @@
 // One stack behind nginx round-robin (or its own nginx mode), loaded by wrk through the balancer: each server
 // process's CPU per request split into user and system time, its context switches per request (voluntary ones are
 // sleeps and wake-ups), and with COUNTERS=1 every cluster counter that moved, per request. For where a request's
-// cost goes once three processes share the machine; run after `pnpm build`.
+// cost goes once three processes share the machine; run after `pnpm build`. WARMUP=<seconds> (default 3) comes
+// before the measured 8 s.
 //   node bench/side-by-side/nginx-probe.mjs <store> [connections=4] [workload=read-only] [framework=fastify]
 import { runWrk } from './lib/load.mjs'
 import { cleanup, findTool } from './lib/procs.mjs'
@@ -16,7 +17,7 @@ const counters = () =>
   Promise.all(stack.nodes.map(async (n) => ((await (await fetch(`${n.url}/cluster/status`)).json()).counters ?? {})))
 try {
   const load = (seconds) => runWrk({ wrk: tools.wrk, url: stack.url, workload, seconds, connections: Number(connections), cap: 20 })
-  await load(3)
+  await load(Number(process.env.WARMUP ?? 3))
   const processes = stack.processes.filter((p) => p.role !== 'nginx')
   const [before, countersBefore] = [snapshot(processes), await counters()]
   const result = await load(8)
