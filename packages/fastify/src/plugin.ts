@@ -142,7 +142,9 @@ async function sessionClusterPlugin(fastify: FastifyInstance, options: ClusterSe
     }
     mark.saving = true
     const session = request.session as FastifySessionObject | null
-    if (!session || typeof session.isSaved !== 'function' || session.isSaved() || session.isModified() || !store.wasStored(session)) {
+    // wasStored first: it is a lookup, where isModified hashes the whole session (@fastify/session already does
+    // twice per request).
+    if (!session || typeof session.isSaved !== 'function' || !store.wasStored(session) || session.isSaved() || session.isModified()) {
       return done(null, payload)
     }
     session.save().then(() => done(null, payload), done)
