@@ -127,3 +127,27 @@ describe('async commits leave before their answer (real TCP)', () => {
   })
 })
 
+
+describe('a copy that lacks its creation (async replication)', () => {
+  it('a change made elsewhere that overtakes the creation leaves no half session: the reader fetches the whole one', async () => {
+    const c = memorySessionClusters({ replication: 'async' })
+    cleanup = c.stopAll
+    const [a, b, third] = (await c.add(3)) as [SessionCluster, SessionCluster, SessionCluster]
+    // a's changes stop reaching b, so its creation of the session never does; the third node gets it.
+    c.network.cut(a.local.address, b.local.address)
+    const id = a.generateId()
+    await c.run(a.save(id, { cookie: { path: '/', httpOnly: true, originalMaxAge: null }, cart: ['x'] }))
+    await c.clock.advance(100)
+    const loaded = (await c.run(third.load(id)))!
+    await c.run(third.save(id, { ...loaded.data, cart: ['x', 'y'] }, { loaded }))
+    await c.clock.advance(100)
+    // b holds the third node's change alone: the cart, no cookie, no creation.
+    expect(b.peek(id)).toEqual({ cart: ['x', 'y'] })
+    const read = await c.run(b.load(id))
+    expect(read?.data).toEqual({ cookie: { path: '/', httpOnly: true, originalMaxAge: null }, cart: ['x', 'y'] })
+    expect(b.status().counters['sessions.incomplete-fetches']).toBe(1)
+    // Complete now: the next read asks nobody.
+    await c.run(b.load(id))
+    expect(b.status().counters['sessions.incomplete-fetches']).toBe(1)
+  })
+})

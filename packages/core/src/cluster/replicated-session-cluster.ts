@@ -319,6 +319,13 @@ export class ReplicatedSessionCluster implements SessionCluster {
     const fencing = this.#state === 'running' ? this.#strategy.beforeRead(parsed.key, parsed.route) : undefined
     if (fencing) await fencing
     if (options?.token !== undefined && this.#s.replication === 'async' && this.#state === 'running') await this.#catchUpTo(parsed.key, options.token)
+    if (this.#s.replication === 'async' && this.#state === 'running' && lacksCreation(this.#table.get(parsed.key))) {
+      // Async streams from different writers are not ordered with each other: a later change made elsewhere can
+      // arrive before the session's creation, leaving a copy without what was set at creation (the framework's
+      // cookie: express-session cannot rebuild a session without it). Ask the members for the whole session.
+      this.#p.metrics.increment('sessions.incomplete-fetches')
+      await this.#strategy.fetchSession(parsed.key)
+    }
     // Any route of a known random part resolves: the random part is the credential (and cookie signatures cover
     // the route), and a route that lost a concurrent rebind, or whose node died long ago, must still find the
     // session. `routeFor` then tells the adapter which route the cookie should carry.
@@ -705,4 +712,9 @@ function validMaxInactive(value: number): number {
     throw new InvalidParametersError(`maxInactiveMs must be a whole number of milliseconds, got ${String(value)}`)
   }
   return value
+}
+
+/** A live copy built from changes made after the session's creation, before the creation itself arrived. */
+function lacksCreation(record: SessionRecord | undefined): boolean {
+  return record !== undefined && !record.destroyed && !Number.isFinite(record.createdAt)
 }
