@@ -312,7 +312,8 @@ export class ReplicationStreams {
         })
       : [...this.#out.values()]
     const sent: Array<[OutboundStream, number]> = []
-    for (const d of this.#encode(batch.deltas)) {
+    // With no member to send to (a node alone), nothing is encoded.
+    for (const d of streams.length > 0 ? this.#encode(batch.deltas) : []) {
       for (const stream of streams) sent.push([stream, stream.push(d, batch.why)])
     }
     this.#init.metrics.increment('replication.batches')
