@@ -4,20 +4,13 @@
 // the writer's diff, commit and acks plus both peers' apply and acks. One process, so `node --cpu-prof` sees
 // all of it without other processes preempting the sampler.
 //   pnpm build && node bench/replication/write-cost.mjs [writes=20000] [concurrency=8] [nodes=3]
-import { createServer } from 'node:net'
+import { freePorts } from '../side-by-side/lib/procs.mjs'
 import { distUrl } from './lib.mjs'
 
 const { createSessionCluster, silentLogger } = await import(distUrl())
 
 const [writes = 20_000, concurrency = 8, nodes = 3] = process.argv.slice(2).map(Number)
-async function freePort() {
-  const s = createServer()
-  await new Promise((r) => s.listen(0, '127.0.0.1', r))
-  const { port } = s.address()
-  await new Promise((r) => s.close(r))
-  return port
-}
-const ports = await Promise.all(Array.from({ length: nodes }, freePort))
+const ports = await freePorts(nodes)
 const members = ports.map((p) => `127.0.0.1:${p}`)
 const clusters = ports.map((port, i) =>
   createSessionCluster({ route: `n${i + 1}`, host: '127.0.0.1', port, members, replication: 'sync', logger: silentLogger }),

@@ -2,6 +2,7 @@
 // network with a manual clock, replication held back by delays, and tokens good, stale, forged or absurd.
 import { afterEach, describe, expect, it } from 'vitest'
 import { createSessionCluster } from '../src/cluster/create-session-cluster.js'
+import type { ReplicatedSessionCluster } from '../src/cluster/replicated-session-cluster.js'
 import type { SessionCluster } from '../src/cluster/session-cluster.js'
 import { silentLogger } from '../src/logger.js'
 import { addressKey } from '../src/member.js'
@@ -142,7 +143,7 @@ describe('a copy that lacks its creation (async replication)', () => {
     await c.run(third.save(id, { ...loaded.data, cart: ['x', 'y'] }, { loaded }))
     await c.clock.advance(100)
     // b holds the third node's change alone: the cart, no cookie, no creation.
-    expect(b.peek(id)).toEqual({ cart: ['x', 'y'] })
+    expect((b as ReplicatedSessionCluster).peek(id)).toEqual({ cart: ['x', 'y'] })
     const read = await c.run(b.load(id))
     expect(read?.data).toEqual({ cookie: { path: '/', httpOnly: true, originalMaxAge: null }, cart: ['x', 'y'] })
     expect(b.status().counters['sessions.incomplete-fetches']).toBe(1)
