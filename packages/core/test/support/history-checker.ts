@@ -60,7 +60,7 @@ function fragile(op: { node: number; invokeAt: number; completeAt?: number }, no
     if (kill.node !== op.node || kill.at < done) return false
     for (let other = 0; other < nodes; other++) {
       if (other === op.node) continue
-      const isolated = mergedCuts(op.node, other, options.cuts).some(
+      const isolated = mergedCuts(op.node, other, options).some(
         (c) => c.end - c.start >= options.detectionMs && c.start <= op.invokeAt && c.end + options.detectionMs >= kill.at,
       )
       if (!isolated) return false
@@ -69,26 +69,35 @@ function fragile(op: { node: number; invokeAt: number; completeAt?: number }, no
   })
 }
 
-/** Cuts between two nodes (either direction) back to back merged into one: a node sees one long silence. */
-function mergedCuts(a: number, b: number, cuts: readonly Cut[]): Array<{ start: number; end: number }> {
-  const spans = cuts
+/**
+ * Cuts between two nodes (either direction) back to back merged into one: the nodes see one long isolation.
+ * Two cuts are one when the second begins before the sides can have learned that the first is over: within a
+ * client round (200 ms: no heartbeat gets through in between) or, after a cut longer than failure detection, within
+ * `healMs` (the sides of a long cut act alone until then, see `excused`; a new cut that begins first leaves no
+ * moment at which they were known to be together again).
+ */
+function mergedCuts(a: number, b: number, options: CheckOptions): Array<{ start: number; end: number }> {
+  const spans = options.cuts
     .filter((c) => (c.from === a && c.to === b) || (c.from === b && c.to === a))
     .map((c) => ({ start: c.start, end: c.end }))
     .sort((x, y) => x.start - y.start)
   const merged: Array<{ start: number; end: number }> = []
   for (const span of spans) {
     const last = merged.at(-1)
-    // Faults follow each other within a client round (150 ms): no heartbeat gets through in between.
-    if (last && span.start <= last.end + 200) last.end = Math.max(last.end, span.end)
+    if (last && span.start <= last.end + reunionMs(last, options)) last.end = Math.max(last.end, span.end)
     else merged.push({ ...span })
   }
   return merged
 }
 
+function reunionMs(cut: { start: number; end: number }, options: CheckOptions): number {
+  return cut.end - cut.start >= options.detectionMs ? Math.max(200, options.healMs) : 200
+}
+
 /** Whether the reader may have been cut off from the writer's node long enough to declare it failed. */
 function excused(reader: number, writer: number, from: number, to: number, options: CheckOptions): boolean {
   if (reader === writer) return false
-  return mergedCuts(reader, writer, options.cuts).some(
+  return mergedCuts(reader, writer, options).some(
     (c) => c.end - c.start >= options.detectionMs && c.start < to && c.end + options.healMs > from,
   )
 }
