@@ -20,6 +20,7 @@ import {
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import fp from 'fastify-plugin'
 import { ClusterStore, type StoredSession } from './cluster-store.js'
+import { RememberingSigner } from './remembering-signer.js'
 import { AlreadyRegisteredError } from './errors.js'
 import { pinoLogger } from './logger.js'
 import './types.js'
@@ -151,7 +152,8 @@ async function sessionClusterPlugin(fastify: FastifyInstance, options: ClusterSe
   })
 
   await fastify.register(fastifySession, {
-    secret: options.secret,
+    // The secret's signer, remembering verified cookies so that the Session built after the load is not signed again.
+    secret: new RememberingSigner(options.secret),
     cookieName,
     cookiePrefix: options.cookiePrefix ?? DEFAULT_COOKIE_PREFIX,
     cookie: { ...options.cookie, secure: options.cookie?.secure ?? 'auto' },
