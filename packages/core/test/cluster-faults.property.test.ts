@@ -4,7 +4,8 @@ import { describe, expect, it, vi } from 'vitest'
 import type { ReplicatedSessionCluster } from '../src/cluster/replicated-session-cluster.js'
 import type { SessionCluster } from '../src/cluster/session-cluster.js'
 import type { Address } from '../src/member.js'
-import { checkHistory, type Cut, type Operation } from './support/history-checker.js'
+import type { MemberInfo } from '../src/membership/membership.js'
+import { checkHistory, type Cut, type Operation, type ViewChange } from './support/history-checker.js'
 import { memorySessionClusters } from './support/session-cluster.js'
 
 // Random fault schedules against in-memory nodes (manual clock), with clients on every node; the history
@@ -101,12 +102,18 @@ interface World {
   destroyedOne: boolean
   /** Members a 'join' may grow the cluster to (the delta run never grows). */
   maxNodes: number
+  /** Every change of each node's view (members admitted, readmitted, removed; the node restarted), for the checker. */
+  views: ViewChange[]
+  /** When the network dropped frames at random. */
+  lossy: Array<{ start: number; end: number }>
 }
 
 /** A session id of the cluster's shape (`<random>.<route>`) whose random part comes from the seed. */
 const seededId = (seed: number, i: number, route: string) => `${createHash('sha256').update(`${seed}:${i}`).digest('base64url').slice(0, 32)}.${route}`
 
 const address = (w: World, n: number): Address => w.c.nodes[n]!.local.address
+/** memorySessionClusters names node i `node${i + 1}`. */
+const nodeIndexOf = (route: string) => Number(route.slice('node'.length)) - 1
 const now = (w: World) => w.c.clock.monotonic()
 
 /** One client operation on node `n`, recorded with its outcome. */
@@ -182,11 +189,14 @@ async function inject(w: World, fault: Fault, sessions: string[], choices: numbe
     } while (now(w) < start + ms)
   }
   switch (fault.kind) {
-    case 'drop':
+    case 'drop': {
+      const start = now(w)
       c.network.setFaults({ dropRate: fault.rate })
       await during(fault.ms)
       c.network.setFaults({ dropRate: 0 })
+      w.lossy.push({ start, end: now(w) })
       return
+    }
     case 'one-way':
       if (fault.from === fault.to) return during(fault.ms)
       c.network.cut(address(w, fault.from), address(w, fault.to))
@@ -302,9 +312,22 @@ describe.each(VARIANTS)('fault injection with a history checker (in-memory netwo
             logs.push(`${c.clock.monotonic() - t0} ${level} ${msg} ${JSON.stringify(fields, (_k, v) => (v instanceof Error ? v.message : v))}`)
           }
           const logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }
-          const c = memorySessionClusters({ seed, ...SETTINGS, ...variant.extra, logger })
+          const views: ViewChange[] = []
+          const viewChange = (node: number, kind: 'join' | 'leave') => (m: MemberInfo) =>
+            views.push({ node, member: nodeIndexOf(m.route), id: m.id, kind, at: c.clock.monotonic() })
+          const c = memorySessionClusters({
+            seed,
+            ...SETTINGS,
+            ...variant.extra,
+            logger,
+            onNode: (index, node) => {
+              views.push({ node: index, kind: 'start', at: c.clock.monotonic() })
+              node.on('memberJoined', viewChange(index, 'join'))
+              node.on('memberLeft', viewChange(index, 'leave'))
+            },
+          })
           const t0 = c.clock.monotonic()
-          const w: World = { c, ops: [], cuts: [], kills: [], away: new Set(), nextValue: 0, destroyedOne: false, maxNodes: variant.maxNodes }
+          const w: World = { c, ops: [], cuts: [], kills: [], away: new Set(), nextValue: 0, destroyedOne: false, maxNodes: variant.maxNodes, views, lossy: [] }
           try {
             await c.add(variant.nodes)
             // Ids from the seed, not generateId(): the backup manager places sessions by id, and a schedule must
@@ -326,7 +349,7 @@ describe.each(VARIANTS)('fault injection with a history checker (in-memory netwo
                 }),
               ),
             )
-            const violations = checkHistory(w.ops, final, { detectionMs: DETECTION_MS, healMs: 2 * SETTINGS.heartbeatIntervalMs, cuts: w.cuts, kills: w.kills })
+            const violations = checkHistory(w.ops, final, { detectionMs: DETECTION_MS, healMs: 2 * SETTINGS.heartbeatIntervalMs, cuts: w.cuts, kills: w.kills, views: w.views, lossy: w.lossy })
             if (violations.length > 0 && process.env.FAULT_DEBUG) {
               console.log(logs.join('\n'))
               console.log(w.ops.map((o) => JSON.stringify({ ...o, invokeAt: o.invokeAt - t0, completeAt: o.completeAt && o.completeAt - t0 })).join('\n'))

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { checkHistory, type Cut, type Operation } from './support/history-checker.js'
+import { checkHistory, type Cut, type Operation, type ViewChange } from './support/history-checker.js'
 
 // The checker judges the fault suite, so what it excuses is pinned here: a rule that excused too much would turn
 // every schedule green.
@@ -22,38 +22,120 @@ function staleReadAt(readAt: number): Operation[] {
   ]
 }
 
-const check = (ops: Operation[], cuts: Cut[]) =>
-  checkHistory(ops, [{ s: { a: 'v2' } }, { s: { a: 'v2' } }], { detectionMs: DETECTION_MS, healMs: HEAL_MS, cuts })
+const check = (ops: Operation[], cuts: Cut[], views?: ViewChange[], lossy?: Array<{ start: number; end: number }>) =>
+  checkHistory(ops, [{ s: { a: 'v2' } }, { s: { a: 'v2' } }], { detectionMs: DETECTION_MS, healMs: HEAL_MS, cuts, views, lossy })
+const kinds = (violations: Array<{ kind: string }>) => violations.map((v) => v.kind)
+
+/** Node `node`'s view of node `member`: admitted at 0, then each of `changes` in turn removes and readmits it. */
+function viewOf(node: number, member: number, ...changes: number[]): ViewChange[] {
+  return [0, ...changes].map((at, i) => ({ node, member, id: `n${member}`, kind: i % 2 === 0 ? 'join' : 'leave', at }))
+}
+/** Nodes 0 and 1 removed each other at `at` and never readmitted each other. */
+const apart = (at: number) => [...viewOf(0, 1, at), ...viewOf(1, 0, at)]
 
 describe('history checker', () => {
   it('flags a stale read with no cut', () => {
-    expect(check(staleReadAt(10_500), []).map((v) => v.kind)).toEqual(['stale-read'])
+    expect(kinds(check(staleReadAt(10_500), []))).toEqual(['stale-read'])
   })
 
   it('flags a stale read across a cut shorter than failure detection', () => {
-    expect(check(staleReadAt(10_500), cut(9_000, 11_000)).map((v) => v.kind)).toEqual(['stale-read'])
+    expect(kinds(check(staleReadAt(10_500), cut(9_000, 11_000)))).toEqual(['stale-read'])
   })
 
   it('excuses a write made across a cut longer than failure detection, or until healMs after it ends', () => {
     expect(check(staleReadAt(10_500), cut(5_000, 12_000))).toEqual([])
     // The write begins at 9,990: 290 ms after the cut ended the sides may not have met again yet; 490 ms after, they have.
     expect(check(staleReadAt(10_500), cut(2_000, 9_700))).toEqual([])
-    expect(check(staleReadAt(10_500), cut(2_000, 9_500)).map((v) => v.kind)).toEqual(['stale-read'])
+    expect(kinds(check(staleReadAt(10_500), cut(2_000, 9_500)))).toEqual(['stale-read'])
   })
 
-  it('treats a short cut that begins before the sides of a long cut can have met again as the same isolation', () => {
-    // 300 ms apart: within healMs of the long cut's end, so the second (short) cut continues it.
-    expect(check(staleReadAt(10_500), [...cut(0, 9_000), ...cut(9_300, 11_000)])).toEqual([])
-  })
+  describe('a read in a short cut that follows a long one (the write made in between)', () => {
+    const twoCuts = (gapMs: number, secondEnd = 11_000) => [...cut(0, 9_000), ...cut(9_000 + gapMs, secondEnd)]
 
-  it('judges a short cut alone once the sides of an earlier long cut had time to meet', () => {
-    // 500 ms apart: more than healMs, so the nodes must have readmitted each other in between.
-    expect(check(staleReadAt(10_500), [...cut(0, 9_000), ...cut(9_500, 11_000)]).map((v) => v.kind)).toEqual(['stale-read'])
+    it('is excused while neither node has readmitted the other it removed during the long cut', () => {
+      expect(check(staleReadAt(10_500), twoCuts(300), apart(3_000))).toEqual([])
+      // A lossy link can keep them apart for a while: 900 ms of link and no readmission.
+      expect(check(staleReadAt(10_500), twoCuts(900), apart(3_000))).toEqual([])
+      // The reader readmitted the writer only once the read was answered.
+      expect(check(staleReadAt(10_500), twoCuts(300), [...viewOf(0, 1, 3_000), ...viewOf(1, 0, 3_000, 10_600)])).toEqual([])
+    })
+
+    it('is judged on its own once the reader readmitted the writer, even 150 ms after the long cut ended', () => {
+      expect(kinds(check(staleReadAt(10_500), twoCuts(300), [...viewOf(0, 1, 3_000), ...viewOf(1, 0, 3_000, 9_150)]))).toEqual(['stale-read'])
+      // By a message in flight when the second cut began; or during the read itself.
+      expect(kinds(check(staleReadAt(10_500), twoCuts(300), [...viewOf(0, 1, 3_000), ...viewOf(1, 0, 3_000, 9_310)]))).toEqual(['stale-read'])
+      expect(kinds(check(staleReadAt(10_500), twoCuts(300), [...viewOf(0, 1, 3_000), ...viewOf(1, 0, 3_000, 10_502)]))).toEqual(['stale-read'])
+    })
+
+    it('is judged on its own when the writer had readmitted the reader (it must not acknowledge without it)', () => {
+      expect(kinds(check(staleReadAt(10_500), twoCuts(300), [...viewOf(0, 1, 3_000, 9_150), ...viewOf(1, 0, 3_000)]))).toEqual(['stale-read'])
+    })
+
+    it('is judged on its own when a node never removed the other', () => {
+      expect(kinds(check(staleReadAt(10_500), twoCuts(300), [...viewOf(0, 1, 3_000), ...viewOf(1, 0)]))).toEqual(['stale-read'])
+      expect(kinds(check(staleReadAt(10_500), twoCuts(300), [...viewOf(0, 1), ...viewOf(1, 0, 3_000)]))).toEqual(['stale-read'])
+    })
+
+    it('is judged on its own when the reader readmitted the writer and removed it again in the short cut', () => {
+      const views = [...viewOf(0, 1, 3_000), ...viewOf(1, 0, 3_000, 9_150, 11_300)]
+      expect(kinds(check(staleReadAt(11_500), twoCuts(300, 12_200), views))).toEqual(['stale-read'])
+    })
+
+    it('is judged on its own when the link was not failing at the read (a node readmits quickly on a clean link)', () => {
+      const cuts = cut(0, 5_000)
+      expect(kinds(check(staleReadAt(10_500), cuts, apart(3_000)))).toEqual(['stale-read'])
+      expect(check(staleReadAt(10_500), cuts, apart(3_000), [{ start: 10_000, end: 11_000 }])).toEqual([])
+    })
+
+    it('is judged on its own when the reader restarted since (it starts with nobody in view, and catches up)', () => {
+      expect(kinds(check(staleReadAt(10_500), twoCuts(300), [...apart(3_000), { node: 1, kind: 'start', at: 8_000 }]))).toEqual(['stale-read'])
+    })
+
+    it('without recorded views, is excused only when the cuts were back to back (200 ms)', () => {
+      expect(check(staleReadAt(10_500), twoCuts(150))).toEqual([])
+      expect(kinds(check(staleReadAt(10_500), twoCuts(300)))).toEqual(['stale-read'])
+    })
+
+    it('chains: cuts with no readmission between them keep the nodes apart', () => {
+      const cuts = [...cut(0, 6_000), ...cut(6_500, 7_000), ...cut(7_800, 10_700)] // the last alone is shorter than detection
+      expect(check(staleReadAt(10_500), cuts, apart(3_000))).toEqual([])
+      expect(kinds(check(staleReadAt(10_500), cuts, [...viewOf(0, 1, 3_000), ...viewOf(1, 0, 3_000, 7_400)]))).toEqual(['stale-read'])
+    })
   })
 
   it('does not merge two short cuts 300 ms apart into one long one', () => {
-    // Each is shorter than failure detection and so is the pair's span but for the gap: 2,000 + 300 + 1,500.
-    // Merged they would make 3,800 ms, longer than detection, and excuse the read.
-    expect(check(staleReadAt(10_500), [...cut(7_000, 9_000), ...cut(9_300, 10_800)]).map((v) => v.kind)).toEqual(['stale-read'])
+    // Each is shorter than failure detection; merged they would make 3,800 ms, longer than detection, and excuse the read.
+    expect(kinds(check(staleReadAt(10_500), [...cut(7_000, 9_000), ...cut(9_300, 10_800)], apart(8_000)))).toEqual(['stale-read'])
+  })
+
+  it('two writes are concurrent only if the later one was made by a node that had the earlier writer out of its view', () => {
+    // Node 0 writes va at 5,000 and node 1 writes vb at 5,500, in a short cut after a long one; va is left at the end.
+    const ops: Operation[] = [
+      { kind: 'write', node: 0, session: 's', attr: 'a', value: 'va', invokeAt: 5_000, completeAt: 5_010, ok: true },
+      { kind: 'write', node: 1, session: 's', attr: 'a', value: 'vb', invokeAt: 5_500, completeAt: 5_510, ok: true },
+    ]
+    const cuts = [...cut(0, 4_000), ...cut(4_300, 6_000)]
+    const end = (views: ViewChange[]) => kinds(checkHistory(ops, [{ s: { a: 'va' } }], { detectionMs: DETECTION_MS, healMs: HEAL_MS, cuts, views }))
+    expect(end(apart(3_000))).toEqual([]) // either may win
+    expect(end([...viewOf(0, 1, 3_000), ...viewOf(1, 0)])).toEqual(['lost-write']) // node 1 had node 0 in view: vb must win
+  })
+
+  describe('a change acknowledged by a node cut off from every other, then lost with it', () => {
+    // Node 1 writes v2 alone at 5,000 during a long cut and dies at 12,500, more than detection after the first cut
+    // ended but not after the second; the end state has v1.
+    const ops: Operation[] = [
+      { kind: 'write', node: 1, session: 's', attr: 'a', value: 'v1', invokeAt: 0, completeAt: 10, ok: true },
+      { kind: 'write', node: 1, session: 's', attr: 'a', value: 'v2', invokeAt: 5_000, completeAt: 5_010, ok: true },
+    ]
+    const lost = (cuts: Cut[]) =>
+      kinds(checkHistory(ops, [{ s: { a: 'v1' } }], { detectionMs: DETECTION_MS, healMs: HEAL_MS, cuts, kills: [{ node: 1, at: 12_500 }] }))
+
+    it('is lost by design when the cuts were back to back', () => {
+      expect(lost([...cut(1_000, 9_000), ...cut(9_150, 11_000)])).toEqual([])
+    })
+
+    it('must survive when the link was back in between (a readmission starts anti-entropy)', () => {
+      expect(lost([...cut(1_000, 9_000), ...cut(9_500, 11_000)])).toEqual(['lost-write'])
+    })
   })
 })

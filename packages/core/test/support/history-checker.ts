@@ -40,7 +40,21 @@ export interface CheckOptions {
   cuts: readonly Cut[]
   /** Nodes killed (SIGKILL) or stopped (a node cut off from every member hands nothing over when it stops), and when. */
   kills?: ReadonlyArray<{ node: number; at: number }>
+  /**
+   * Every change of each node's view of the others, in time order, when the run can record them: a member admitted
+   * or removed, and a node's (re)start, which empties its view. They tell a node that still serves alone after a
+   * long cut, because it has not readmitted the other side yet, from one that has and must catch up first. Without
+   * them only the cuts decide.
+   */
+  views?: readonly ViewChange[]
+  /** Stretches of time during which the network dropped frames at random (every link). */
+  lossy?: ReadonlyArray<{ start: number; end: number }>
 }
+
+/** Node `node` admitted (`join`) or removed (`leave`) incarnation `id` of node `member`, or (`start`) was (re)started. */
+export type ViewChange =
+  | { node: number; member: number; id: string; kind: 'join' | 'leave'; at: number }
+  | { node: number; kind: 'start'; at: number }
 
 export interface Violation {
   kind: 'stale-read' | 'lost-write' | 'resurrected' | 'garbage'
@@ -60,7 +74,7 @@ function fragile(op: { node: number; invokeAt: number; completeAt?: number }, no
     if (kill.node !== op.node || kill.at < done) return false
     for (let other = 0; other < nodes; other++) {
       if (other === op.node) continue
-      const isolated = mergedCuts(op.node, other, options).some(
+      const isolated = mergedCuts(op.node, other, options.cuts, backToBack).some(
         (c) => c.end - c.start >= options.detectionMs && c.start <= op.invokeAt && c.end + options.detectionMs >= kill.at,
       )
       if (!isolated) return false
@@ -69,37 +83,79 @@ function fragile(op: { node: number; invokeAt: number; completeAt?: number }, no
   })
 }
 
-/**
- * Cuts between two nodes (either direction) back to back merged into one: the nodes see one long isolation.
- * Two cuts are one when the second begins before the sides can have learned that the first is over: within a
- * client round (200 ms: no heartbeat gets through in between) or, after a cut longer than failure detection, within
- * `healMs` (the sides of a long cut act alone until then, see `excused`; a new cut that begins first leaves no
- * moment at which they were known to be together again).
- */
-function mergedCuts(a: number, b: number, options: CheckOptions): Array<{ start: number; end: number }> {
-  const spans = options.cuts
+type Span = { start: number; end: number }
+/** Whether cut `next` continues the isolation of `last` (the cut or merged cuts before it). */
+type Continues = (last: Span, next: Span) => boolean
+
+/** Cuts between two nodes (either direction), those that continue one isolation merged into one span. */
+function mergedCuts(a: number, b: number, cuts: readonly Cut[], continues: Continues): Span[] {
+  const spans = cuts
     .filter((c) => (c.from === a && c.to === b) || (c.from === b && c.to === a))
     .map((c) => ({ start: c.start, end: c.end }))
     .sort((x, y) => x.start - y.start)
-  const merged: Array<{ start: number; end: number }> = []
+  const merged: Span[] = []
   for (const span of spans) {
     const last = merged.at(-1)
-    if (last && span.start <= last.end + reunionMs(last, options)) last.end = Math.max(last.end, span.end)
+    if (last && continues(last, span)) last.end = Math.max(last.end, span.end)
     else merged.push({ ...span })
   }
   return merged
 }
 
-function reunionMs(cut: { start: number; end: number }, options: CheckOptions): number {
-  return cut.end - cut.start >= options.detectionMs ? Math.max(200, options.healMs) : 200
+/** At most 200 ms apart (the suite's client round): no heartbeat need have crossed in between. */
+const backToBack: Continues = (last, next) => next.start <= last.end + 200
+
+/** When an operation was invoked and, if it completed, when. */
+type Timed = { invokeAt: number; completeAt?: number }
+
+/**
+ * Whether `reader` may have served `read` alone, without the change `write` that `writer` acknowledged: the
+ * documented limit of a cut longer than failure detection.
+ * - By the cuts alone: the reader was cut off from the writer for that long, and the change was made during the
+ *   cut or soon after it (`healMs`: until a heartbeat crosses).
+ * - By the recorded views (a partition that resumes before the nodes readmitted each other is the same partition
+ *   for them, however long the link was back): the writer acknowledged the change with the reader out of its view,
+ *   the reader served the whole read with the writer out of its view, each had removed the other during a long cut
+ *   and not readmitted it since, and the link was failing when the read began (cut, lossy, or less than `healMs`
+ *   after either). A node that readmitted the other must catch up before it serves or acknowledges.
+ */
+function excused(reader: number, writer: number, write: Timed, read: Timed, options: CheckOptions): boolean {
+  if (reader === writer) return false
+  const { detectionMs, healMs, views } = options
+  const longCuts = mergedCuts(reader, writer, options.cuts, backToBack).filter((c) => c.end - c.start >= detectionMs)
+  if (longCuts.some((c) => c.start < read.invokeAt && c.end + healMs > write.invokeAt)) return true
+  if (!views || write.completeAt === undefined) return false
+  const duringLongCut = (t: number | undefined) => t !== undefined && longCuts.some((c) => c.start <= t && t <= c.end + healMs)
+  const writerAlone = outOfViewSince(views, writer, reader, write.completeAt)
+  const readerAlone = outOfViewSince(views, reader, writer, read.completeAt ?? read.invokeAt)
+  const failing = (s: Span) => s.start <= read.invokeAt && read.invokeAt <= s.end + healMs
+  return (
+    duringLongCut(writerAlone) &&
+    duringLongCut(readerAlone) &&
+    readerAlone! <= read.invokeAt &&
+    (mergedCuts(reader, writer, options.cuts, backToBack).some(failing) || (options.lossy ?? []).some(failing))
+  )
 }
 
-/** Whether the reader may have been cut off from the writer's node long enough to declare it failed. */
-function excused(reader: number, writer: number, from: number, to: number, options: CheckOptions): boolean {
-  if (reader === writer) return false
-  return mergedCuts(reader, writer, options).some(
-    (c) => c.end - c.start >= options.detectionMs && c.start < to && c.end + options.healMs > from,
-  )
+/**
+ * Since when `node` had no incarnation of `member` in its view at `at` (the removal that emptied it); undefined if it
+ * had one then, or never had one (a node starts with nobody). `views` are in time order.
+ */
+function outOfViewSince(views: readonly ViewChange[], node: number, member: number, at: number): number | undefined {
+  const inView = new Set<string>()
+  let since: number | undefined
+  for (const v of views) {
+    if (v.node !== node || v.at > at) continue
+    if (v.kind === 'start') {
+      inView.clear()
+      since = undefined
+    } else if (v.member === member) {
+      if (v.kind === 'join') inView.add(v.id)
+      else if (inView.delete(v.id) && inView.size === 0) since = v.at
+      if (inView.size > 0) since = undefined
+    }
+  }
+  return since
 }
 
 /**
@@ -129,7 +185,7 @@ export function checkHistory(ops: readonly Operation[], final: ReadonlyArray<Rec
   for (const read of ops) {
     if (read.kind !== 'read' || !read.ok || read.attrs === undefined) continue
     const destroyed = ackedDestroyBefore(read.session, read.invokeAt)
-    if (destroyed && read.attrs !== null && !excused(read.node, destroyed.node, destroyed.invokeAt, read.invokeAt, options)) {
+    if (destroyed && read.attrs !== null && !excused(read.node, destroyed.node, destroyed, read, options)) {
       violations.push({ kind: 'resurrected', detail: `read on node ${read.node} at ${read.invokeAt} found ${read.session}, destroyed at ${destroyed.completeAt}` })
       continue
     }
@@ -145,7 +201,7 @@ export function checkHistory(ops: readonly Operation[], final: ReadonlyArray<Rec
       }
       for (const w of writes) {
         if (!w.ok || w.completeAt === undefined || w.completeAt >= read.invokeAt || fragile(w, nodes, options)) continue
-        if (excused(read.node, w.node, w.invokeAt, read.invokeAt, options)) continue
+        if (excused(read.node, w.node, w, read, options)) continue
         // The value read must not come from a write that finished before `w` began (unless the two were made on
         // two sides of a long cut: concurrent, so either may win).
         const stale =
@@ -153,7 +209,7 @@ export function checkHistory(ops: readonly Operation[], final: ReadonlyArray<Rec
           (source !== w &&
             source.completeAt !== undefined &&
             source.completeAt < w.invokeAt &&
-            !excused(source.node, w.node, source.invokeAt, w.completeAt, options))
+            !excused(w.node, source.node, source, w, options))
         if (stale) {
           violations.push({
             kind: 'stale-read',
@@ -191,7 +247,7 @@ export function checkHistory(ops: readonly Operation[], final: ReadonlyArray<Rec
               w !== source &&
               source.completeAt !== undefined &&
               source.completeAt < w.invokeAt &&
-              !excused(source.node, w.node, source.invokeAt, w.completeAt!, options),
+              !excused(w.node, source.node, source, w, options),
           )
         if (superseded) violations.push({ kind: 'lost-write', detail: `node ${n}: ${key} is ${JSON.stringify(value)} at the end; an acknowledged later write is missing` })
       }

@@ -13,8 +13,15 @@ const BASE_PORT = 6000
  * In-memory session clusters on one network and one ManualClock; `add` starts more nodes later. Each node has
  * its own wall clock (`wallClocks[i].stepWall(ms)` steps one node's clock); timers are shared.
  */
-export function memorySessionClusters(options: Partial<SessionClusterInit> & { seed?: number; faults?: Partial<NetworkFaults> } = {}) {
-  const { seed, faults, ...init } = options
+export function memorySessionClusters(
+  options: Partial<SessionClusterInit> & {
+    seed?: number
+    faults?: Partial<NetworkFaults>
+    /** Called with every node made (added or restarted) before it starts: to listen to its events from the start. */
+    onNode?: (index: number, node: SessionCluster) => void
+  } = {},
+) {
+  const { seed, faults, onNode, ...init } = options
   const clock = new ManualClock()
   const network = new MemoryNetwork({ clock, seed, faults })
   const nodes: SessionCluster[] = []
@@ -22,7 +29,7 @@ export function memorySessionClusters(options: Partial<SessionClusterInit> & { s
   const wallClocks: Array<ReturnType<ManualClock['skewed']>> = []
   const make = (index: number) => {
     wallClocks[index] ??= clock.skewed()
-    return createSessionCluster({
+    const node = createSessionCluster({
       route: `node${index + 1}`,
       transport: memoryTransport({ network, port: BASE_PORT + index }),
       members: Array.from({ length: 8 }, (_, i) => `127.0.0.1:${BASE_PORT + i}`),
@@ -30,6 +37,8 @@ export function memorySessionClusters(options: Partial<SessionClusterInit> & { s
       logger: silentLogger,
       ...init,
     })
+    onNode?.(index, node)
+    return node
   }
   async function add(count = 1): Promise<SessionCluster[]> {
     const added: SessionCluster[] = []
