@@ -113,27 +113,27 @@ type Timed = { invokeAt: number; completeAt?: number }
  * documented limit of a cut longer than failure detection.
  * - By the cuts alone: the reader was cut off from the writer for that long, and the change was made during the
  *   cut or soon after it (`healMs`: until a heartbeat crosses).
- * - By the recorded views (a partition that resumes before the nodes readmitted each other is the same partition
- *   for them, however long the link was back): the writer acknowledged the change with the reader out of its view,
- *   the reader served the whole read with the writer out of its view, each had removed the other during a long cut
- *   and not readmitted it since, and the link was failing when the read began (cut, lossy, or less than `healMs`
- *   after either). A node that readmitted the other must catch up before it serves or acknowledges.
+ * - By the recorded views (a partition that resumes before a node readmitted the other side is the same partition
+ *   for it, however long the link was back): the reader served the whole read with the writer out of its view,
+ *   having removed it during a long cut and not readmitted it since, and the link was failing when the read began
+ *   (cut, lossy, or less than `healMs` after either). A node that readmitted the other must catch up before it
+ *   serves. The writer's side needs no condition: it acknowledges without a member only once that member's lease
+ *   on reads has run out, which binds a member that still counts the writer as one, not one that removed it.
  */
 function excused(reader: number, writer: number, write: Timed, read: Timed, options: CheckOptions): boolean {
   if (reader === writer) return false
   const { detectionMs, healMs, views } = options
-  const longCuts = mergedCuts(reader, writer, options.cuts, backToBack).filter((c) => c.end - c.start >= detectionMs)
+  const cuts = mergedCuts(reader, writer, options.cuts, backToBack)
+  const longCuts = cuts.filter((c) => c.end - c.start >= detectionMs)
   if (longCuts.some((c) => c.start < read.invokeAt && c.end + healMs > write.invokeAt)) return true
-  if (!views || write.completeAt === undefined) return false
-  const duringLongCut = (t: number | undefined) => t !== undefined && longCuts.some((c) => c.start <= t && t <= c.end + healMs)
-  const writerAlone = outOfViewSince(views, writer, reader, write.completeAt)
-  const readerAlone = outOfViewSince(views, reader, writer, read.completeAt ?? read.invokeAt)
+  if (!views) return false
+  const removedAt = outOfViewSince(views, reader, writer, read.completeAt ?? read.invokeAt)
   const failing = (s: Span) => s.start <= read.invokeAt && read.invokeAt <= s.end + healMs
   return (
-    duringLongCut(writerAlone) &&
-    duringLongCut(readerAlone) &&
-    readerAlone! <= read.invokeAt &&
-    (mergedCuts(reader, writer, options.cuts, backToBack).some(failing) || (options.lossy ?? []).some(failing))
+    removedAt !== undefined &&
+    removedAt <= read.invokeAt &&
+    longCuts.some((c) => c.start <= removedAt && removedAt <= c.end + healMs) &&
+    (cuts.some(failing) || (options.lossy ?? []).some(failing))
   )
 }
 
