@@ -52,7 +52,7 @@ export class BackupStrategy implements ReplicationStrategy {
    * meanwhile), as all-to-all's anti-entropy remembers them: no tombstone is confirmed until each is back and pulled
    * from this node (which hands it every tombstone), or a new process took its address, or a day went by.
    */
-  readonly #absent = new Map<string, { since: number; address: string }>()
+  readonly #absent = new Map<string, { since: number; address: string; reason: LeaveReason }>()
   #unsubscribe: Array<() => void> = []
 
   constructor(init: BackupInit) {
@@ -125,13 +125,25 @@ export class BackupStrategy implements ReplicationStrategy {
       membership.on('join', (m) => {
         this.#ghosts.delete(m.id)
         this.#relocation.placementChanged()
+        // Readmitted after it was removed (failure detection gave up on it, or its port refused): it may have run
+        // all along and committed to the other owners (and stand-ins) under its own view, where this node was a
+        // member it could not reach (a one-way cut). So may a process that was removed as failed and has died
+        // since, now replaced by a new one (one removed because its port refused was dead already: the pulls at
+        // its removal saw all it did). This node's copies are not trusted until it pulled again from every member
+        // what it owns; the pulls at the removal came too early.
+        let wroteUnseen = this.#absent.has(m.id)
         // A new process where an absent member was: that one's memory (and its copies) went with it.
         const address = addressKey(m.address)
-        for (const [id, absent] of this.#absent) if (id !== m.id && absent.address === address) this.#absent.delete(id)
+        for (const [id, absent] of this.#absent) {
+          if (id === m.id || absent.address !== address) continue
+          this.#absent.delete(id)
+          wroteUnseen ||= absent.reason === 'failed'
+        }
+        if (wroteUnseen) for (const member of membership.members()) this.#catchUp.add(member.id)
       }),
       membership.on('leave', (m, reason) => {
         this.#relocation.placementChanged()
-        if (reason === 'failed' || reason === 'gone') this.#absent.set(m.id, { since: clock.monotonic(), address: addressKey(m.address) })
+        if (reason === 'failed' || reason === 'gone') this.#absent.set(m.id, { since: clock.monotonic(), address: addressKey(m.address), reason })
         else this.#absent.delete(m.id)
       }),
       membership.on('stray', (m) => {
