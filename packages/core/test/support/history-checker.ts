@@ -74,7 +74,7 @@ function fragile(op: { node: number; invokeAt: number; completeAt?: number }, no
     if (kill.node !== op.node || kill.at < done) return false
     for (let other = 0; other < nodes; other++) {
       if (other === op.node) continue
-      const isolated = mergedCuts(op.node, other, options.cuts, backToBack).some(
+      const isolated = mergedCuts(op.node, other, options.cuts).some(
         (c) => c.end - c.start >= options.detectionMs && c.start <= op.invokeAt && c.end + options.detectionMs >= kill.at,
       )
       if (!isolated) return false
@@ -84,11 +84,9 @@ function fragile(op: { node: number; invokeAt: number; completeAt?: number }, no
 }
 
 type Span = { start: number; end: number }
-/** Whether cut `next` continues the isolation of `last` (the cut or merged cuts before it). */
-type Continues = (last: Span, next: Span) => boolean
 
-/** Cuts between two nodes (either direction), those that continue one isolation merged into one span. */
-function mergedCuts(a: number, b: number, cuts: readonly Cut[], continues: Continues): Span[] {
+/** Cuts between two nodes (either direction) back to back merged into one: a node sees one long silence. */
+function mergedCuts(a: number, b: number, cuts: readonly Cut[]): Span[] {
   const spans = cuts
     .filter((c) => (c.from === a && c.to === b) || (c.from === b && c.to === a))
     .map((c) => ({ start: c.start, end: c.end }))
@@ -96,14 +94,12 @@ function mergedCuts(a: number, b: number, cuts: readonly Cut[], continues: Conti
   const merged: Span[] = []
   for (const span of spans) {
     const last = merged.at(-1)
-    if (last && continues(last, span)) last.end = Math.max(last.end, span.end)
+    // Faults follow each other within a client round (150 ms): no heartbeat gets through in between.
+    if (last && span.start <= last.end + 200) last.end = Math.max(last.end, span.end)
     else merged.push({ ...span })
   }
   return merged
 }
-
-/** At most 200 ms apart (the suite's client round): no heartbeat need have crossed in between. */
-const backToBack: Continues = (last, next) => next.start <= last.end + 200
 
 /** When an operation was invoked and, if it completed, when. */
 type Timed = { invokeAt: number; completeAt?: number }
@@ -123,7 +119,7 @@ type Timed = { invokeAt: number; completeAt?: number }
 function excused(reader: number, writer: number, write: Timed, read: Timed, options: CheckOptions): boolean {
   if (reader === writer) return false
   const { detectionMs, healMs, views } = options
-  const cuts = mergedCuts(reader, writer, options.cuts, backToBack)
+  const cuts = mergedCuts(reader, writer, options.cuts)
   const longCuts = cuts.filter((c) => c.end - c.start >= detectionMs)
   if (longCuts.some((c) => c.start < read.invokeAt && c.end + healMs > write.invokeAt)) return true
   if (!views) return false
