@@ -59,3 +59,56 @@ describe('a primary/backup pull is served to the puller by its incarnation, not 
     expect(() => server([])({ f: 'x'.repeat(65) })).toThrow(/bad owned-records request/)
   })
 })
+
+describe('a catch-up pull is answered only by a pull begun after it was asked for', () => {
+  /** The pulling side, its member's answers held until the test releases them (one empty, final chunk each). */
+  function puller() {
+    const answers: Array<() => void> = []
+    const channel = {
+      handleRequest: () => {},
+      request: () => new Promise((resolve) => answers.push(() => resolve({ t: 'bk-chunk', s: [], r: [], n: -1, m: true }))),
+    } as unknown as Channel
+    const clock = new ManualClock()
+    const metrics = new Metrics()
+    const transfer = new OwnedTransfer({
+      channel,
+      membership: { members: () => [], local: { id: 'me' } } as unknown as Membership,
+      table: new SessionTable(),
+      clock,
+      metrics,
+      chunkBytes: 64 * 1024,
+      requestTimeoutMs: 1_000,
+      requestLimits: new PeerRequestLimits({ clock, metrics, logger: silentLogger, rates: { 'state-transfer': UNLIMITED, 'anti-entropy': UNLIMITED, records: UNLIMITED } }),
+      ownedBy: () => [],
+      apply: () => {},
+    })
+    return { transfer, clock, answers }
+  }
+  const settle = () => new Promise((resolve) => setImmediate(resolve))
+
+  it('joins a pull in flight that began after the ask, and waits out one that began before it, then pulls again', async () => {
+    const { transfer, clock, answers } = puller()
+    const peer = member('peer', 'alive')
+    const early = transfer.pull(peer)
+    await settle()
+    expect(answers).toHaveLength(1)
+    await clock.advance(10)
+    const askedAt = clock.monotonic()
+    // Began before the ask: it may have read the member before the changes the ask is about.
+    const late = transfer.pull(peer, askedAt)
+    answers[0]!()
+    expect(await early).toBe(true)
+    await settle()
+    expect(answers).toHaveLength(2) // a second pull went out
+    let lateDone = false
+    void late.then(() => (lateDone = true))
+    await settle()
+    expect(lateDone).toBe(false) // not answered by the first
+    // A pull begun after the ask is joined, not repeated.
+    const joined = transfer.pull(peer, askedAt - 1)
+    answers[1]!()
+    expect(await late).toBe(true)
+    expect(await joined).toBe(true)
+    expect(answers).toHaveLength(2)
+  })
+})

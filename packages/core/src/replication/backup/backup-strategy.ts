@@ -39,8 +39,11 @@ export class BackupStrategy implements ReplicationStrategy {
   readonly #relocation: Relocation
   readonly #fetch: SessionFetch
   readonly #writes: OwnerWrites
-  /** Members to pull from again before local reads are trusted (a member left: placement moved sessions here). */
-  readonly #catchUp = new Set<string>()
+  /**
+   * Members to pull from again before local reads are trusted (a member left: placement moved sessions here), each
+   * with when that was last asked for: only a pull begun later answers it.
+   */
+  readonly #catchUp = new Map<string, number>()
   /** Members failure detection gave up on (they may still run behind a broken link): reads ask them too until then. */
   readonly #ghosts = new Map<string, { member: MemberInfo; until: number }>()
   #timer: TimerHandle | undefined
@@ -139,7 +142,7 @@ export class BackupStrategy implements ReplicationStrategy {
           this.#absent.delete(id)
           wroteUnseen ||= absent.reason === 'failed'
         }
-        if (wroteUnseen) for (const member of membership.members()) this.#catchUp.add(member.id)
+        if (wroteUnseen) this.#catchUpWithEveryMember()
       }),
       membership.on('leave', (m, reason) => {
         this.#relocation.placementChanged()
@@ -292,14 +295,19 @@ export class BackupStrategy implements ReplicationStrategy {
       this.#ghosts.delete(id)
       // While it was a ghost it may have written to other owners under its own view of the members (one where this
       // node was gone, and not an owner): pull again from every member what this node owns before trusting it.
-      for (const m of this.#init.membership.members()) this.#catchUp.add(m.id)
+      this.#catchUpWithEveryMember()
     }
     return live
   }
 
-  /** Pull from `member` what this node owns; true once its hand-off is complete (it knew us). */
-  async #pullFrom(member: MemberInfo): Promise<boolean> {
-    const handedOff = await this.#transfer.pull(member)
+  #catchUpWithEveryMember(): void {
+    const now = this.#init.clock.monotonic()
+    for (const m of this.#init.membership.members()) this.#catchUp.set(m.id, now)
+  }
+
+  /** Pull from `member` what this node owns (begun after `startedAfter`); true once its hand-off is complete (it knew us). */
+  async #pullFrom(member: MemberInfo, startedAfter?: number): Promise<boolean> {
+    const handedOff = await this.#transfer.pull(member, startedAfter)
     if (handedOff) this.#streams.markSynced(member.id, member.address)
     return handedOff
   }
@@ -312,7 +320,7 @@ export class BackupStrategy implements ReplicationStrategy {
     // Placement moved the member's sessions: pull from every member what this node now owns (back to backups + 1
     // copies), and until then read through the owners (it may have committed without us before it went).
     this.#init.metrics.increment('backup.restores')
-    for (const m of this.#init.membership.members()) this.#catchUp.add(m.id)
+    this.#catchUpWithEveryMember()
     this.#pushToGainedOwners(member)
   }
 
@@ -348,14 +356,15 @@ export class BackupStrategy implements ReplicationStrategy {
   #maintain(): void {
     if (!this.#transferred) return
     const { membership } = this.#init
-    for (const id of this.#catchUp) {
+    for (const [id, askedAt] of this.#catchUp) {
       const member = membership.member(id)
       if (!member) {
         this.#catchUp.delete(id)
         continue
       }
-      void this.#pullFrom(member).then(
-        (done) => done && this.#catchUp.delete(id),
+      // Cleared only by a pull begun after it was asked for, and only if it was not asked for again meanwhile.
+      void this.#pullFrom(member, askedAt).then(
+        (done) => done && this.#catchUp.get(id) === askedAt && this.#catchUp.delete(id),
         () => {},
       )
     }

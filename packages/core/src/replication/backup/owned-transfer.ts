@@ -60,7 +60,8 @@ interface Serving {
 export class OwnedTransfer {
   readonly #init: OwnedTransferInit
   readonly #serving = new Map<string, Serving>()
-  readonly #pulls = new Map<string, Promise<boolean>>()
+  /** Pulls in flight, by member, with when each began. */
+  readonly #pulls = new Map<string, { startedAt: number; done: Promise<boolean> }>()
   #records = 0
   #completed = 0
 
@@ -107,16 +108,26 @@ export class OwnedTransfer {
   }
 
   /**
-   * Pull what `member` holds that this node owns (joined to a pull from it in flight). Resolves whether it completed
-   * with the member knowing this node (its hand-off is then complete); rejects when the member could not be asked.
+   * Pull what `member` holds that this node owns, joined to a pull from it in flight that began after `startedAfter`
+   * (monotonic ms), or else begun once that one is done: an older pull may have read the member before changes the
+   * caller needs. Resolves whether it completed with the member knowing this node (its hand-off is then complete);
+   * rejects when the member could not be asked.
    */
-  pull(member: MemberInfo): Promise<boolean> {
-    let pull = this.#pulls.get(member.id)
-    if (!pull) {
-      pull = this.#pull(member).finally(() => this.#pulls.delete(member.id))
-      this.#pulls.set(member.id, pull)
+  pull(member: MemberInfo, startedAfter = Number.NEGATIVE_INFINITY): Promise<boolean> {
+    const current = this.#pulls.get(member.id)
+    if (current && current.startedAt > startedAfter) return current.done
+    if (current) {
+      const again = () => this.pull(member, startedAfter)
+      return current.done.then(again, again)
     }
-    return pull
+    const entry = {
+      startedAt: this.#init.clock.monotonic(),
+      done: this.#pull(member).finally(() => {
+        if (this.#pulls.get(member.id) === entry) this.#pulls.delete(member.id)
+      }),
+    }
+    this.#pulls.set(member.id, entry)
+    return entry.done
   }
 
   async #pull(member: MemberInfo): Promise<boolean> {
