@@ -135,6 +135,23 @@ describe('history checker', () => {
       expect(lost([...cut(1_000, 9_000), ...cut(9_150, 11_000)])).toEqual([])
     })
 
+    it('is lost by design even though a node that joined after it (and so never saw it) was not cut off', () => {
+      const cuts = [...cut(1_000, 12_000), { from: 1, to: 2, start: 1_000, end: 12_000 }, { from: 2, to: 1, start: 1_000, end: 12_000 }]
+      const late = (joinedAt: number) =>
+        kinds(
+          checkHistory(ops, [{ s: { a: 'v1' } }], {
+            detectionMs: DETECTION_MS,
+            healMs: HEAL_MS,
+            cuts,
+            kills: [{ node: 1, at: 12_500 }],
+            views: [0, 1, 2].map((node) => ({ node, kind: 'start' as const, at: 0 })).concat({ node: 3, kind: 'start', at: joinedAt }),
+          }),
+        )
+      expect(late(8_000)).toEqual([])
+      // One that was there when the change was made was not cut off from the writer: it must hold it.
+      expect(late(0)).toEqual(['lost-write'])
+    })
+
     it('must survive when the link was back in between (a readmission starts anti-entropy)', () => {
       expect(lost([...cut(1_000, 9_000), ...cut(9_500, 11_000)])).toEqual(['lost-write'])
     })

@@ -73,7 +73,8 @@ function fragile(op: { node: number; invokeAt: number; completeAt?: number }, no
   return (options.kills ?? []).some((kill) => {
     if (kill.node !== op.node || kill.at < done) return false
     for (let other = 0; other < nodes; other++) {
-      if (other === op.node) continue
+      // A node that joined the cluster after the change could not have taken a copy of it.
+      if (other === op.node || firstStartedAfter(other, done, options)) continue
       const isolated = mergedCuts(op.node, other, options.cuts).some(
         (c) => c.end - c.start >= options.detectionMs && c.start <= op.invokeAt && c.end + options.detectionMs >= kill.at,
       )
@@ -81,6 +82,12 @@ function fragile(op: { node: number; invokeAt: number; completeAt?: number }, no
     }
     return true
   })
+}
+
+/** Whether node `node` first started after `at` (known only from recorded views). */
+function firstStartedAfter(node: number, at: number, options: CheckOptions): boolean {
+  const start = options.views?.find((v) => v.node === node && v.kind === 'start')
+  return start !== undefined && start.at > at
 }
 
 type Span = { start: number; end: number }
@@ -162,7 +169,7 @@ function outOfViewSince(views: readonly ViewChange[], node: number, member: numb
  */
 export function checkHistory(ops: readonly Operation[], final: ReadonlyArray<Record<string, Record<string, unknown> | null>>, options: CheckOptions): Violation[] {
   const violations: Violation[] = []
-  const nodes = 1 + Math.max(0, ...ops.map((o) => o.node), ...options.cuts.flatMap((c) => [c.from, c.to]))
+  const nodes = 1 + Math.max(0, ...ops.map((o) => o.node), ...options.cuts.flatMap((c) => [c.from, c.to]), ...(options.views ?? []).map((v) => v.node))
   const writesBy = new Map<string, Write[]>()
   const byValue = new Map<string, Write>()
   const destroys = ops.filter((o): o is Extract<Operation, { kind: 'destroy' }> => o.kind === 'destroy')
