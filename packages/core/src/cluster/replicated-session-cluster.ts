@@ -660,30 +660,13 @@ export class ReplicatedSessionCluster implements SessionCluster {
     }
     if (max) this.#hlc.observe(max)
     const report = this.#reportsChanges()
-    const forgottenBefore = this.#p.clock.now() - this.#s.tombstoneRetentionMs
     for (const delta of deltas) {
-      if (this.#isForgottenFragment(delta, forgottenBefore)) continue
       const changes = this.#table.apply(delta, report)
       if (report) this.#emit(changes, true, expired)
       const waiters = this.#versionWaiters.get(delta.id)
       if (waiters) for (const check of [...waiters]) check()
     }
     this.#p.metrics.increment('replication.applied', deltas.length)
-  }
-
-  /**
-   * A change of a session this node does not hold, without its creation, made before tombstones are forgotten: the
-   * session may have been destroyed here and its tombstone purged since (a stream that resends what a member missed
-   * while it was excluded can deliver it that late). Applied, it would make a partial copy of a destroyed session.
-   * Dropped: a session that does live elsewhere comes whole through anti-entropy, where the creation-time guard
-   * judges it.
-   */
-  #isForgottenFragment(delta: Delta, forgottenBefore: number): boolean {
-    if (delta.createdAt !== undefined || delta.destroyed !== undefined || this.#table.get(delta.id) !== undefined) return false
-    const stamp = deltaMaxStamp(delta)
-    if (!stamp || stamp[0] >= forgottenBefore) return false
-    this.#p.metrics.increment('replication.forgotten-fragments')
-    return true
   }
 
   /** Whether anyone listens to session events: a state transfer then skips describing every change. */
