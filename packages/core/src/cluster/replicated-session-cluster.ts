@@ -22,6 +22,7 @@ import {
   diffSession,
   HybridClock,
   isEmptyDiff,
+  isPartialCopy,
   isUnsetRegister,
   liveAttributes,
   loadSession,
@@ -319,7 +320,7 @@ export class ReplicatedSessionCluster implements SessionCluster {
     const fencing = this.#state === 'running' ? this.#strategy.beforeRead(parsed.key, parsed.route) : undefined
     if (fencing) await fencing
     if (options?.token !== undefined && this.#s.replication === 'async' && this.#state === 'running') await this.#catchUpTo(parsed.key, options.token)
-    if (this.#s.replication === 'async' && this.#state === 'running' && lacksCreation(this.#table.get(parsed.key))) {
+    if (this.#s.replication === 'async' && this.#state === 'running' && this.#holdsPartialCopy(parsed.key)) {
       // Async streams from different writers are not ordered with each other: a later change made elsewhere can
       // arrive before the session's creation, leaving a copy without what was set at creation (the framework's
       // cookie: express-session cannot rebuild a session without it). Ask the members for the whole session.
@@ -551,6 +552,11 @@ export class ReplicatedSessionCluster implements SessionCluster {
     return false
   }
 
+  #holdsPartialCopy(key: string): boolean {
+    const record = this.#table.get(key)
+    return record !== undefined && isPartialCopy(record)
+  }
+
   #isIdle(record: SessionRecord): boolean {
     const maxInactiveMs = isUnsetRegister(record.maxInactiveMs) ? this.#s.defaultMaxInactiveMs : record.maxInactiveMs.value
     // Zero or less never expires (Tomcat's convention).
@@ -712,9 +718,4 @@ function validMaxInactive(value: number): number {
     throw new InvalidParametersError(`maxInactiveMs must be a whole number of milliseconds, got ${String(value)}`)
   }
   return value
-}
-
-/** A live copy built from changes made after the session's creation, before the creation itself arrived. */
-function lacksCreation(record: SessionRecord | undefined): boolean {
-  return record !== undefined && !record.destroyed && !Number.isFinite(record.createdAt)
 }

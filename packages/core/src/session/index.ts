@@ -26,6 +26,7 @@ export {
   deltaMaxStamp,
   emptyRecord,
   isDestroyed,
+  isPartialCopy,
   isUnsetRegister,
   liveAttributes,
   type Register,

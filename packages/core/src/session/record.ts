@@ -74,6 +74,14 @@ export function isDestroyed(record: SessionRecord): boolean {
   return record.destroyed !== undefined
 }
 
+/**
+ * A live copy made only of changes that reached this node, without the session's creation (it has not arrived, or
+ * a writer sent changes to a node that never held the session): not a whole session.
+ */
+export function isPartialCopy(record: SessionRecord): boolean {
+  return record.destroyed === undefined && !Number.isFinite(record.createdAt)
+}
+
 /** The full state as a delta (state transfer), tombstones included so a joiner cannot resurrect them. */
 export function recordToDelta(record: SessionRecord): Delta {
   const delta: Delta = { id: record.id, lastAccessedAt: record.lastAccessedAt }

@@ -2,7 +2,7 @@ import type { TimerHandle } from '../../clock/clock.js'
 import { StaleReplicaError } from '../../errors.js'
 import { addressKey } from '../../member.js'
 import type { LeaveReason, MemberInfo } from '../../membership/membership.js'
-import { type Delta, recordToDelta } from '../../session/index.js'
+import { type Delta, isPartialCopy, recordToDelta } from '../../session/index.js'
 import type { AllToAllInit } from '../all-to-all/all-to-all-strategy.js'
 import { ABSENT_MEMBER_MEMORY_MS } from '../anti-entropy/anti-entropy.js'
 import type { StateTransferOutcome } from '../state-transfer.js'
@@ -220,7 +220,7 @@ export class BackupStrategy implements ReplicationStrategy {
       // a new, empty one and overwrite the cookie, and a copy made only of changes that reached this node (a writer
       // took it for an owner before it pulled the session) would lose the rest; a refusal (503) lets the balancer try
       // another node. A session known here to be destroyed or expired has a tombstone, and is not refused.
-      const whole = record !== undefined && (record.destroyed !== undefined || Number.isFinite(record.createdAt))
+      const whole = record !== undefined && !isPartialCopy(record)
       if (!whole && mode === 'sync' && route && route !== membership.local.route && this.#absent.size > 0) {
         this.#init.metrics.increment('backup.read-unreachable')
         return Promise.reject(new StaleReplicaError(`no owner of the session is reachable (${this.#absent.size} members failed and not back)`))
