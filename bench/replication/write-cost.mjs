@@ -5,7 +5,7 @@
 // all of it without other processes preempting the sampler.
 //   pnpm build && node bench/replication/write-cost.mjs [writes=20000] [concurrency=8] [nodes=3]
 import { freePorts } from '../side-by-side/lib/procs.mjs'
-import { distUrl } from './lib.mjs'
+import { distUrl, eventually } from './lib.mjs'
 
 const { createSessionCluster, silentLogger } = await import(distUrl())
 
@@ -16,7 +16,8 @@ const clusters = ports.map((port, i) =>
   createSessionCluster({ route: `n${i + 1}`, host: '127.0.0.1', port, members, replication: 'sync', logger: silentLogger }),
 )
 await Promise.all(clusters.map((c) => c.start()))
-while (clusters.some((c) => c.status().members.filter((m) => m.state === 'alive').length < nodes - 1)) await new Promise((r) => setTimeout(r, 50))
+const formed = await eventually(() => clusters.every((c) => c.status().members.filter((m) => m.state === 'alive').length >= nodes - 1))
+if (!formed) throw new Error(`the ${nodes} nodes did not all see each other alive`)
 const writer = clusters[0]
 const ids = Array.from({ length: 50 }, () => writer.generateId())
 
