@@ -27,10 +27,23 @@ export function replicationStreamsFor(
     maxUnackedBytes: init.maxUnackedBytes,
     maxBatchBytes: init.maxBatchBytes,
     flushEarly: init.mode === 'async',
+    worthResending: worthResendingFrom(init.table),
     apply: init.apply,
     onMemberGone,
     onFenced: (member, reason) => init.onFenced?.(member, reason),
   })
+}
+
+/**
+ * Whether a change committed here earlier still matters when its batch is sent again: while the session is live
+ * here, or, for a destruction, while its tombstone is. Not once the session is gone from this node: its tombstone
+ * was purged (every member held it), or, with owners, it was evicted once they held all of it.
+ */
+export function worthResendingFrom(table: SessionTable): (id: string, destroys: boolean) => boolean {
+  return (id, destroys) => {
+    const record = table.get(id)
+    return record !== undefined && (record.destroyed === undefined || destroys)
+  }
 }
 
 /** Answer `fetch` requests (a member reading a session it may lack) with our records of those ids. */

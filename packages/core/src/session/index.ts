@@ -37,7 +37,7 @@ export {
   UNSET_ROUTE,
 } from './record.js'
 export { applyDelta, type MergeResult, type SessionChange } from './merge.js'
-export { fromWire, toWire, type WireDelta } from './wire.js'
+export { fromWire, toWire, type WireDelta, wireDeltaTarget } from './wire.js'
 export { readStamp } from './wire-checks.js'
 export { recordFromWire, recordToWire, type WireRecord, WireStrings, WireStringTable } from './wire-record.js'
 export { type DiffOptions, diffSession, isEmptyDiff, type LoadedSession, loadSession, type SessionDiff } from './view.js'

@@ -35,6 +35,11 @@ export function toWire(delta: Delta): WireDelta {
   return wire
 }
 
+/** The session a delta we encoded ourselves is about, and whether it destroys it (no validation: our own data). */
+export function wireDeltaTarget(wire: WireDelta): { id: string; destroys: boolean } {
+  return { id: wire[0] as string, destroys: wire[6] !== undefined && wire[6] !== null }
+}
+
 /**
  * Validate and convert a decoded wire delta from a peer. Anything that is not exactly the expected
  * shape throws MalformedMessageError, and nothing of the input is aliased by the result.

@@ -29,6 +29,12 @@ export interface OutboundStreamInit {
   retransmitMs: number
   /** Told, per batch acknowledged, how long it took since it was first sent (ms). */
   onAcked?: (ms: number) => void
+  /**
+   * A batch about to be sent again, long after it was committed perhaps: returns what of it is still worth sending
+   * (the same bytes, or fewer changes). Old changes to a session destroyed since must not reach a member that has
+   * already forgotten its tombstone.
+   */
+  revise?: (d: Uint8Array) => Uint8Array
   /** Told how many batches each resend sends again (counted as retransmissions). */
   onRetransmit?: (batches: number) => void
   /** Why the member stopped being waited for (counted and logged by the owner). */
@@ -39,6 +45,7 @@ export type ExclusionReason = 'ack-timeout' | 'connection-lost' | 'overflow' | '
 
 interface Batch {
   seq: number
+  /** Encoded deltas; revised (made smaller) when resent. */
   d: Uint8Array
   why: 'expired' | undefined
   sentAt: number
@@ -234,7 +241,12 @@ export class OutboundStream {
 
   #resend(): void {
     if (this.#unacked.length > 0) this.#init.onRetransmit?.(this.#unacked.length)
-    for (const batch of this.#unacked) this.#transmit(batch)
+    for (const batch of this.#unacked) {
+      const revised = this.#init.revise?.(batch.d) ?? batch.d
+      this.#unackedBytes += revised.length - batch.d.length
+      batch.d = revised
+      this.#transmit(batch)
+    }
     this.#lastProgressAt = this.#init.clock.monotonic()
   }
 

@@ -6,7 +6,7 @@ import type { Logger } from '../../logger.js'
 import { type Address, addressKey } from '../../member.js'
 import type { LeaveReason, MemberInfo, Membership } from '../../membership/membership.js'
 import type { Histogram, Metrics } from '../../metrics.js'
-import { type Delta, fromWire, toWire, type WireDelta } from '../../session/index.js'
+import { type Delta, fromWire, toWire, type WireDelta, wireDeltaTarget } from '../../session/index.js'
 import { MAX_DELTAS_PER_MESSAGE } from '../messages.js'
 import { InboundStream } from './inbound-stream.js'
 import { parseAck, parseBatch, parseGrant, parseReset, type StreamMessage } from './messages.js'
@@ -33,6 +33,12 @@ export interface ReplicationStreamsInit {
    * Costs coalescing: commits of one turn that finish in separate callbacks leave in separate batches.
    */
   flushEarly?: boolean
+  /**
+   * Whether a change to this session, committed here earlier and about to be sent again, still matters. Not once
+   * the session is destroyed here or gone from this node: a member may have purged its tombstone meanwhile (every
+   * member, us included, held it), and the old change would bring the session back there.
+   */
+  worthResending(id: string, destroys: boolean): boolean
   /** Apply a member's deltas; throw MalformedMessageError to refuse them. */
   apply(deltas: Delta[], why: 'expired' | undefined): void
   /** A member left; `inSync` says whether we still held a read lease on its writes at that moment. */
@@ -191,6 +197,7 @@ export class ReplicationStreams {
       maxUnackedBytes,
       retransmitMs: Math.max(50, Math.floor(ackTimeoutMs / 4)),
       send: (message) => this.#send(member.address, message),
+      revise: (d) => this.#revise(d),
       onRetransmit: (batches) => this.#init.metrics.cluster.retransmissions.inc(batches),
       onAcked: (ms) => this.#ackLatency.observe(ms / 1000),
       onExcluded: (reason) => this.#excluded(member, reason),
@@ -328,6 +335,19 @@ export class ReplicationStreams {
       return result
     })()
     for (const resolve of batch.waiters) resolve(outcomes)
+  }
+
+  /** A batch to send again, without the changes that no longer matter (see `worthResending`). */
+  #revise(d: Uint8Array): Uint8Array {
+    const deltas = this.#init.codec.decode(d) as WireDelta[]
+    const kept = deltas.filter((wire) => {
+      const { id, destroys } = wireDeltaTarget(wire)
+      return this.#init.worthResending(id, destroys)
+    })
+    if (kept.length === deltas.length) return d
+    this.#init.metrics.increment('replication.resend-dropped', deltas.length - kept.length)
+    // An empty batch still goes: the member acknowledges its number and the stream moves on.
+    return this.#init.codec.encode(kept)
   }
 
   /** The batch's deltas as CBOR, cut in parts of at most maxBatchBytes (one delta may exceed it alone). */
