@@ -4,7 +4,7 @@ import { recordToWire, type SessionTable, type WireRecord, WireStringTable } fro
 import type { AllToAllInit } from './all-to-all/all-to-all-strategy.js'
 import { parseIds } from './messages.js'
 import type { PeerRequestLimits } from './peer-request-limits.js'
-import { ReplicationStreams } from './stream/replication-streams.js'
+import { type ResendCheck, ReplicationStreams } from './stream/replication-streams.js'
 
 /**
  * The per-member streams both strategies replicate over, set up the same way from their init: batches leave early
@@ -27,7 +27,7 @@ export function replicationStreamsFor(
     maxUnackedBytes: init.maxUnackedBytes,
     maxBatchBytes: init.maxBatchBytes,
     flushEarly: init.mode === 'async',
-    worthResending: worthResendingFrom(init.table),
+    resendCheck: resendCheckOn(init.table),
     apply: init.apply,
     onMemberGone,
     onFenced: (member, reason) => init.onFenced?.(member, reason),
@@ -35,14 +35,17 @@ export function replicationStreamsFor(
 }
 
 /**
- * Whether a change committed here earlier still matters when its batch is sent again: while the session is live
- * here, or, for a destruction, while its tombstone is. Not once the session is gone from this node: its tombstone
- * was purged (every member held it), or, with owners, it was evicted once they held all of it.
+ * A change committed here earlier still goes when its batch is sent again while the session is live here, or, for a
+ * destruction, while its tombstone is. Not once the session is gone from this node: its tombstone was purged (every
+ * member held it), or, with owners, it was evicted once they held all of it.
  */
-export function worthResendingFrom(table: SessionTable): (id: string, destroys: boolean) => boolean {
-  return (id, destroys) => {
-    const record = table.get(id)
-    return record !== undefined && (record.destroyed === undefined || destroys)
+export function resendCheckOn(table: SessionTable): ResendCheck {
+  return {
+    worthResending(id, destroys) {
+      const record = table.get(id)
+      return record !== undefined && (record.destroyed === undefined || destroys)
+    },
+    removals: () => table.removals,
   }
 }
 

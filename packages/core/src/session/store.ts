@@ -24,6 +24,8 @@ export class SessionTable {
   #tombstones = 0
   /** Counts every merge: a position in this table's history (see `changeSeq`). */
   #changeSeq = 0
+  /** Counts records that stopped being live here (destroyed, purged, evicted): see `removals`. */
+  #removals = 0
   /** Tombstone → the `changeSeq` at which it arrived here. */
   readonly #tombstonedAt = new Map<string, number>()
 
@@ -53,6 +55,7 @@ export class SessionTable {
     if (!existing || delta.attrs || delta.destroyed || delta.route || delta.maxInactiveMs) this.#refreshDigest(record)
     if (record.destroyed && !wasDestroyed) {
       this.#tombstones++
+      this.#removals++
       this.#tombstonedAt.set(record.id, this.#changeSeq)
       this.#dirtyAccesses.delete(record.id)
     }
@@ -86,6 +89,11 @@ export class SessionTable {
     return this.#changeSeq
   }
 
+  /** Grows whenever a session stops being live here (destroyed, purged, evicted); unchanged by writes. */
+  get removals(): number {
+    return this.#removals
+  }
+
   /**
    * Forget tombstones destroyed at least `olderThanMs` before `now` (by the destroy stamp's wall time) that arrived
    * here at or before `confirmedThrough` (a `changeSeq` every member is known to have caught up with).
@@ -104,6 +112,7 @@ export class SessionTable {
       }
     }
     this.#tombstones -= purged
+    this.#removals += purged
     return purged
   }
 
@@ -119,6 +128,7 @@ export class SessionTable {
     this.#digests.delete(id)
     this.#dirtyAccesses.delete(id)
     this.#changeSeq++
+    this.#removals++
     return true
   }
 

@@ -151,6 +151,11 @@ export class OutboundStream {
       this.#init.send({ t: 'rr', f: this.#init.localId, r: this.#init.peerId, e: this.#epoch, s: this.#seq + 1 - this.#unacked.length })
       return
     }
+    if (acked < this.#acked) {
+      // It acknowledges less than it once did: it removed us meanwhile and follows this stream afresh, from batch 1,
+      // which we no longer hold. Tell it where the stream continues (it repairs the rest by anti-entropy).
+      this.#init.send({ t: 'rr', f: this.#init.localId, r: this.#init.peerId, e: this.#epoch, s: this.#acked + 1 })
+    }
     const now = this.#init.clock.monotonic()
     if (refused && refused.length > 0) this.#startExcluding('refused')
     if (acked > this.#acked && acked <= this.#seq) {

@@ -33,18 +33,25 @@ export interface ReplicationStreamsInit {
    * Costs coalescing: commits of one turn that finish in separate callbacks leave in separate batches.
    */
   flushEarly?: boolean
-  /**
-   * Whether a change to this session, committed here earlier and about to be sent again, still matters. Not once
-   * the session is destroyed here or gone from this node: a member may have purged its tombstone meanwhile (every
-   * member, us included, held it), and the old change would bring the session back there.
-   */
-  worthResending(id: string, destroys: boolean): boolean
+  /** Which changes committed here earlier still go when their batch is sent again. */
+  resendCheck: ResendCheck
   /** Apply a member's deltas; throw MalformedMessageError to refuse them. */
   apply(deltas: Delta[], why: 'expired' | undefined): void
   /** A member left; `inSync` says whether we still held a read lease on its writes at that moment. */
   onMemberGone(member: MemberInfo, inSync: boolean, reason: LeaveReason): void
   /** A member was fenced off: excluded from sync replication until it catches up (for status events). */
   onFenced?(member: MemberInfo, reason: ExclusionReason): void
+}
+
+/**
+ * Whether a change to a session, committed here earlier and about to be sent again, still matters. Not once the
+ * session is destroyed here or gone from this node: a member may have purged its tombstone meanwhile (every member,
+ * us included, held it), and the old change would bring the session back there.
+ */
+export interface ResendCheck {
+  worthResending(id: string, destroys: boolean): boolean
+  /** Grows whenever a session stops being live here: a batch checked since it last grew needs no second look. */
+  removals(): number
 }
 
 /** What one commit's replication came to, per member incarnation. */
@@ -56,6 +63,11 @@ interface PendingBatch {
   /** Member incarnations the batch goes to; undefined: every member. */
   targets: readonly string[] | undefined
   waiters: Array<(outcomes: Promise<CommitOutcomes>) => void>
+  /**
+   * `resendCheck.removals()` when the first of these deltas was committed: every session they change was live here
+   * then (or they destroy it), so a resend need not check them again until a session stops being live.
+   */
+  removals: number
 }
 
 /**
@@ -80,6 +92,8 @@ export class ReplicationStreams {
   #timer: TimerHandle | undefined
   #unsubscribe: Array<() => void> = []
   #running = false
+  /** Encoded batch → `resendCheck.removals()` when its changes were last known to matter (see `#revise`). */
+  readonly #checkedAt = new WeakMap<Uint8Array, number>()
   /** Batch sent → acknowledged, every member's, bound once. */
   readonly #ackLatency: Histogram
 
@@ -132,7 +146,7 @@ export class ReplicationStreams {
   publish(deltas: Delta[], why?: 'expired', targets?: readonly string[]): Promise<CommitOutcomes> {
     const key = `${why ?? ''}|${targets ? [...targets].sort().join(',') : '*'}`
     let batch = this.#pending.get(key)
-    if (!batch) this.#pending.set(key, (batch = { deltas: [], why, targets, waiters: [] }))
+    if (!batch) this.#pending.set(key, (batch = { deltas: [], why, targets, waiters: [], removals: this.#init.resendCheck.removals() }))
     for (const delta of deltas) batch.deltas.push(toWire(delta))
     const result = new Promise<Promise<CommitOutcomes>>((resolve) => batch.waiters.push(resolve))
     this.#scheduleFlush()
@@ -321,6 +335,7 @@ export class ReplicationStreams {
     const sent: Array<[OutboundStream, number]> = []
     // With no member to send to (a node alone), nothing is encoded.
     for (const d of streams.length > 0 ? this.#encode(batch.deltas) : []) {
+      this.#checkedAt.set(d, batch.removals)
       for (const stream of streams) sent.push([stream, stream.push(d, batch.why)])
     }
     this.#init.metrics.increment('replication.batches')
@@ -337,17 +352,25 @@ export class ReplicationStreams {
     for (const resolve of batch.waiters) resolve(outcomes)
   }
 
-  /** A batch to send again, without the changes that no longer matter (see `worthResending`). */
+  /** A batch to send again, without the changes that no longer matter (see `ResendCheck`). */
   #revise(d: Uint8Array): Uint8Array {
+    const check = this.#init.resendCheck
+    const removals = check.removals()
+    // Nothing stopped being live here since the batch was last checked (or committed): it goes as it is.
+    if (this.#checkedAt.get(d) === removals) return d
     const deltas = this.#init.codec.decode(d) as WireDelta[]
     const kept = deltas.filter((wire) => {
       const { id, destroys } = wireDeltaTarget(wire)
-      return this.#init.worthResending(id, destroys)
+      return check.worthResending(id, destroys)
     })
-    if (kept.length === deltas.length) return d
-    this.#init.metrics.increment('replication.resend-dropped', deltas.length - kept.length)
-    // An empty batch still goes: the member acknowledges its number and the stream moves on.
-    return this.#init.codec.encode(kept)
+    let revised = d
+    if (kept.length < deltas.length) {
+      this.#init.metrics.increment('replication.resend-dropped', deltas.length - kept.length)
+      // An empty batch still goes: the member acknowledges its number and the stream moves on.
+      revised = this.#init.codec.encode(kept)
+    }
+    this.#checkedAt.set(revised, removals)
+    return revised
   }
 
   /** The batch's deltas as CBOR, cut in parts of at most maxBatchBytes (one delta may exceed it alone). */
