@@ -40,6 +40,10 @@ const SETTINGS = {
  * suspicion, a direct check (up to twice verifyTimeoutMs), then the same again before reads stop asking it.
  */
 const DETECTION_MS = 2 * (SETTINGS.suspectTimeoutMs + 2 * SETTINGS.verifyTimeoutMs) + SETTINGS.heartbeatIntervalMs
+/** The soonest a cut can make a node remove a member: suspicion (the last heartbeat may predate the cut), a direct check. */
+const REMOVAL_MS = SETTINGS.suspectTimeoutMs - SETTINGS.heartbeatIntervalMs + SETTINGS.verifyTimeoutMs
+/** How long a node still asks a member it removed as failed (the strategies' ghosts, as the cluster sets them). */
+const GHOST_MS = SETTINGS.suspectTimeoutMs + 2 * SETTINGS.verifyTimeoutMs
 const NODES = 3
 /** The backup manager's run: four nodes, each session on two; a fifth may join. */
 const BACKUP = { manager: 'backup' as const, backups: 1, nodes: 4, maxNodes: 5 }
@@ -105,7 +109,6 @@ interface World {
   /** Every change of each node's view (members admitted, readmitted, removed; the node restarted), for the checker. */
   views: ViewChange[]
   /** When the network dropped frames at random. */
-  lossy: Array<{ start: number; end: number }>
 }
 
 /** A session id of the cluster's shape (`<random>.<route>`) whose random part comes from the seed. */
@@ -189,14 +192,11 @@ async function inject(w: World, fault: Fault, sessions: string[], choices: numbe
     } while (now(w) < start + ms)
   }
   switch (fault.kind) {
-    case 'drop': {
-      const start = now(w)
+    case 'drop':
       c.network.setFaults({ dropRate: fault.rate })
       await during(fault.ms)
       c.network.setFaults({ dropRate: 0 })
-      w.lossy.push({ start, end: now(w) })
       return
-    }
     case 'one-way':
       if (fault.from === fault.to) return during(fault.ms)
       c.network.cut(address(w, fault.from), address(w, fault.to))
@@ -288,6 +288,9 @@ const BACKUP_REGRESSIONS: Array<[number, Array<[Fault, number[]]>]> = [
   [3,[[{"kind":"leave","node":0,"downMs":813},[6.845366140482969e-75,0.01583722784771975,3.206256478002538e-303,4.018801557138476e-209]],[{"kind":"kill","node":1,"downMs":350},[3.817025902685881e-67,0.002388553184856727,2.479067846990155e-22,3.818964242373108e-14,1.618008406081504e-186]],[{"kind":"kill","node":1,"downMs":2788},[3.1877495287761927e-214,1.8778752695531487e-129]],[{"kind":"one-way","from":3,"to":2,"ms":19523},[9.751520817624375e-56,1.342838275818696e-90]],[{"kind":"drop","rate":0.4794988645914915,"ms":1176},[6.692222333229438e-26,3.5822709197081063e-43,9.251053054899868e-239,2.2598536510208064e-302,1.836783601660904e-40,7.186111990397612e-237]],[{"kind":"partition","node":2,"ms":1315},[9.024802534116376e-257,3.1119814655144417e-131,1.5611040899477047e-86,1.0994521970203732e-166]]]],
   [1241624036,[[{"kind":"one-way","from":0,"to":0,"ms":3000},[0,0]],[{"kind":"one-way","from":0,"to":0,"ms":100},[0,0]],[{"kind":"one-way","from":2,"to":0,"ms":6911},[0,0,0,0,0,0]]]],
   [1021144234,[[{"kind":"partition","node":1,"ms":6171},[0,0,0,0]],[{"kind":"kill","node":1,"downMs":0},[0,0]],[{"kind":"join"},[0,0]],[{"kind":"partition","node":0,"ms":100},[0,0]],[{"kind":"leave","node":0,"downMs":0},[0,0]]]],
+  // Not a fault of the manager but of the checker: a node removed in a 2.1 s cut, kept apart through a 310 ms gap and
+  // a second cut, acknowledged alone (the documented limit); the checker wanted the removal inside a cut twice that long.
+  [3,[[{"kind":"partition","node":1,"ms":100},[0,0,0,0]],[{"kind":"one-way","from":0,"to":0,"ms":161},[0,0]],[{"kind":"partition","node":1,"ms":3000},[0,0]],[{"kind":"clock-step","node":0,"ms":-300000},[0,0]]]],
 ]
 
 /**
@@ -335,7 +338,7 @@ describe.each(VARIANTS)('fault injection with a history checker (in-memory netwo
             },
           })
           const t0 = c.clock.monotonic()
-          const w: World = { c, ops: [], cuts: [], kills: [], away: new Set(), nextValue: 0, destroyedOne: false, maxNodes: variant.maxNodes, views, lossy: [] }
+          const w: World = { c, ops: [], cuts: [], kills: [], away: new Set(), nextValue: 0, destroyedOne: false, maxNodes: variant.maxNodes, views }
           try {
             await c.add(variant.nodes)
             // Ids from the seed, not generateId(): the backup manager places sessions by id, and a schedule must
@@ -357,7 +360,7 @@ describe.each(VARIANTS)('fault injection with a history checker (in-memory netwo
                 }),
               ),
             )
-            const violations = checkHistory(w.ops, final, { detectionMs: DETECTION_MS, healMs: 2 * SETTINGS.heartbeatIntervalMs, cuts: w.cuts, kills: w.kills, views: w.views, lossy: w.lossy })
+            const violations = checkHistory(w.ops, final, { detectionMs: DETECTION_MS, healMs: 2 * SETTINGS.heartbeatIntervalMs, cuts: w.cuts, kills: w.kills, views: { changes: w.views, removalMs: REMOVAL_MS, ghostMs: GHOST_MS } })
             if (violations.length > 0 && process.env.FAULT_DEBUG) {
               console.log(logs.join('\n'))
               console.log(w.ops.map((o) => JSON.stringify({ ...o, invokeAt: o.invokeAt - t0, completeAt: o.completeAt && o.completeAt - t0 })).join('\n'))

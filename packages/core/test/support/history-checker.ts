@@ -46,9 +46,19 @@ export interface CheckOptions {
    * long cut, because it has not readmitted the other side yet, from one that has and must catch up first. Without
    * them only the cuts decide.
    */
-  views?: readonly ViewChange[]
-  /** Stretches of time during which the network dropped frames at random (every link). */
-  lossy?: ReadonlyArray<{ start: number; end: number }>
+  views?: Views
+}
+
+export interface Views {
+  changes: readonly ViewChange[]
+  /**
+   * The least time a cut lasts before a node can remove the other side: no heartbeat for the suspicion timeout (the
+   * last one may have come a heartbeat interval before the cut), then an unanswered direct check. A removal sooner
+   * is not the cut's doing.
+   */
+  removalMs: number
+  /** How long a node still asks a member it removed as failed before it serves without it (the strategies' ghosts). */
+  ghostMs: number
 }
 
 /** Node `node` admitted (`join`) or removed (`leave`) incarnation `id` of node `member`, or (`start`) was (re)started. */
@@ -86,16 +96,19 @@ function fragile(op: { node: number; invokeAt: number; completeAt?: number }, no
 
 /** Whether node `node` first started after `at` (known only from recorded views). */
 function firstStartedAfter(node: number, at: number, options: CheckOptions): boolean {
-  const start = options.views?.find((v) => v.node === node && v.kind === 'start')
+  const start = options.views?.changes.find((v) => v.node === node && v.kind === 'start')
   return start !== undefined && start.at > at
 }
 
 type Span = { start: number; end: number }
 
-/** Cuts between two nodes (either direction) back to back merged into one: a node sees one long silence. */
-function mergedCuts(a: number, b: number, cuts: readonly Cut[]): Span[] {
+/**
+ * Cuts between two nodes back to back merged into one: a node sees one long silence. Either direction, or with
+ * `oneWay` only those from `a` to `b`.
+ */
+function mergedCuts(a: number, b: number, cuts: readonly Cut[], oneWay = false): Span[] {
   const spans = cuts
-    .filter((c) => (c.from === a && c.to === b) || (c.from === b && c.to === a))
+    .filter((c) => (c.from === a && c.to === b) || (!oneWay && c.from === b && c.to === a))
     .map((c) => ({ start: c.start, end: c.end }))
     .sort((x, y) => x.start - y.start)
   const merged: Span[] = []
@@ -108,35 +121,57 @@ function mergedCuts(a: number, b: number, cuts: readonly Cut[]): Span[] {
   return merged
 }
 
+/**
+ * Since when `from`'s messages had stopped reaching `to` at `at` (cuts that follow each other with no time between
+ * joined), or undefined if they could reach it then.
+ */
+function silentSince(from: number, to: number, at: number, cuts: readonly Cut[]): number | undefined {
+  const spans = cuts.filter((c) => c.from === from && c.to === to).sort((x, y) => y.end - x.end)
+  let since: number | undefined
+  let upTo = at
+  for (const c of spans) {
+    if (c.start <= upTo && upTo <= c.end) {
+      since = c.start
+      upTo = c.start
+    }
+  }
+  return since
+}
+
 /** When an operation was invoked and, if it completed, when. */
 type Timed = { invokeAt: number; completeAt?: number }
 
 /**
  * Whether `reader` may have served `read` alone, without the change `write` that `writer` acknowledged: the
  * documented limit of a cut longer than failure detection.
- * - By the cuts alone: the reader was cut off from the writer for that long, and the change was made during the
- *   cut or soon after it (`healMs`: until a heartbeat crosses).
+ * - By the cuts alone: the writer's messages did not reach the reader for that long, and the change was made during
+ *   the cut or soon after it (`healMs`: until a heartbeat crosses).
  * - By the recorded views (a partition that resumes before a node readmitted the other side is the same partition
  *   for it, however long the link was back): the reader served the whole read with the writer out of its view,
- *   having removed it during a long cut and not readmitted it since, and the link was failing when the read began
- *   (cut, lossy, or less than `healMs` after either). A node that readmitted the other must catch up before it
- *   serves. The writer's side needs no condition: it acknowledges without a member only once that member's lease
- *   on reads has run out, which binds a member that still counts the writer as one, not one that removed it.
+ *   having removed it during a cut (one that had lasted long enough for failure detection to remove it) and not
+ *   readmitted it since, and the read began once the reader had stopped asking the removed writer: `ghostMs` after
+ *   the removal and after the writer's messages last reached it (each renews the ghost). A node that readmitted the
+ *   other must catch up before it serves. The writer's side needs no condition: it acknowledges without a member
+ *   only once that member's lease on reads has run out, which binds a member that still counts the writer as one,
+ *   not one that removed it.
  */
 function excused(reader: number, writer: number, write: Timed, read: Timed, options: CheckOptions): boolean {
   if (reader === writer) return false
   const { detectionMs, healMs, views } = options
-  const cuts = mergedCuts(reader, writer, options.cuts)
-  const longCuts = cuts.filter((c) => c.end - c.start >= detectionMs)
-  if (longCuts.some((c) => c.start < read.invokeAt && c.end + healMs > write.invokeAt)) return true
+  // Only a silence of the writer's side: a reader that still hears the writer keeps asking it (see below).
+  const silences = mergedCuts(writer, reader, options.cuts, true)
+  const longSilences = silences.filter((c) => c.end - c.start >= detectionMs)
+  if (longSilences.some((c) => c.start < read.invokeAt && c.end + healMs > write.invokeAt)) return true
   if (!views) return false
-  const removedAt = outOfViewSince(views, reader, writer, read.completeAt ?? read.invokeAt)
-  const failing = (s: Span) => s.start <= read.invokeAt && read.invokeAt <= s.end + healMs
+  const removedAt = outOfViewSince(views.changes, reader, writer, read.completeAt ?? read.invokeAt)
+  if (removedAt === undefined) return false
+  // Every heartbeat the reader hears from the member it removed starts its ghost period again: it stops asking only
+  // once the writer's side has been silent that long (a lossy link is not silent).
+  const silent = silentSince(writer, reader, read.invokeAt, options.cuts)
   return (
-    removedAt !== undefined &&
-    removedAt <= read.invokeAt &&
-    longCuts.some((c) => c.start <= removedAt && removedAt <= c.end + healMs) &&
-    (cuts.some(failing) || (options.lossy ?? []).some(failing))
+    silent !== undefined &&
+    Math.max(removedAt, silent) + views.ghostMs <= read.invokeAt &&
+    mergedCuts(reader, writer, options.cuts).some((c) => c.start + views.removalMs <= removedAt && removedAt <= c.end + healMs)
   )
 }
 
@@ -169,7 +204,7 @@ function outOfViewSince(views: readonly ViewChange[], node: number, member: numb
  */
 export function checkHistory(ops: readonly Operation[], final: ReadonlyArray<Record<string, Record<string, unknown> | null>>, options: CheckOptions): Violation[] {
   const violations: Violation[] = []
-  const nodes = 1 + Math.max(0, ...ops.map((o) => o.node), ...options.cuts.flatMap((c) => [c.from, c.to]), ...(options.views ?? []).map((v) => v.node))
+  const nodes = 1 + Math.max(0, ...ops.map((o) => o.node), ...options.cuts.flatMap((c) => [c.from, c.to]), ...(options.views?.changes ?? []).map((v) => v.node))
   const writesBy = new Map<string, Write[]>()
   const byValue = new Map<string, Write>()
   const destroys = ops.filter((o): o is Extract<Operation, { kind: 'destroy' }> => o.kind === 'destroy')
