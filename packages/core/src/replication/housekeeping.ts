@@ -42,6 +42,8 @@ export class Housekeeping {
   readonly #init: HousekeepingInit
   #timers: Array<{ cancel(): void }> = []
   #sweeping = false
+  /** [monotonic time, table `changeSeq`] at each sweep, oldest first: what had arrived here by when (`#arrivedBy`). */
+  readonly #positions: Array<[at: number, changeSeq: number]> = []
 
   constructor(init: HousekeepingInit) {
     this.#init = init
@@ -92,10 +94,22 @@ export class Housekeeping {
     }
   }
 
+  /** The table's `changeSeq` at the last sweep no later than monotonic time `at` (-1: none was that early). */
+  #arrivedBy(at: number): number {
+    const positions = this.#positions
+    positions.push([this.#init.clock.monotonic(), this.#init.table.changeSeq])
+    while (positions.length > 1 && positions[1]![0] <= at) positions.shift()
+    const [oldestAt, oldestSeq] = positions[0]!
+    return oldestAt <= at ? oldestSeq : -1
+  }
+
   async #sweep(): Promise<void> {
     const { table, clock, tombstoneRetentionMs, accessFlushIntervalMs } = this.#init
     const now = clock.now()
-    const purged = table.purgeTombstones(tombstoneRetentionMs, now, this.#init.tombstonesConfirmedThrough())
+    // A tombstone goes once its destruction is old by the wall clock, has been here that long by the monotonic clock
+    // (a wall clock stepped forward would make every tombstone old at once), and every member holds it.
+    const heldLongEnough = this.#arrivedBy(clock.monotonic() - tombstoneRetentionMs)
+    const purged = table.purgeTombstones(tombstoneRetentionMs, now, Math.min(heldLongEnough, this.#init.tombstonesConfirmedThrough()))
     if (purged > 0) this.#init.metrics.increment('expiry.tombstones-purged', purged)
     // Leave room for an access flush that is still on its way.
     const graceMs = 2 * accessFlushIntervalMs
