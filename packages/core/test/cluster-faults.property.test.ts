@@ -108,7 +108,6 @@ interface World {
   maxNodes: number
   /** Every change of each node's view (members admitted, readmitted, removed; the node restarted), for the checker. */
   views: ViewChange[]
-  /** When the network dropped frames at random. */
 }
 
 /** A session id of the cluster's shape (`<random>.<route>`) whose random part comes from the seed. */
@@ -226,7 +225,7 @@ async function inject(w: World, fault: Fault, sessions: string[], choices: numbe
       w.away.delete(fault.node)
       // To the others, a paused node is as silent as a cut-off one.
       for (const o of [...w.c.nodes.keys()].filter((n) => n !== fault.node)) {
-        w.cuts.push({ from: fault.node, to: o, start, end: now(w) }, { from: o, to: fault.node, start, end: now(w) })
+        w.cuts.push({ from: fault.node, to: o, start, end: now(w), held: true }, { from: o, to: fault.node, start, end: now(w), held: true })
       }
       return
     case 'clock-step':

@@ -145,6 +145,25 @@ describe('history checker', () => {
       expect(kinds(check(staleReadAt(10_500), cuts, apart(6_900)))).toEqual(['stale-read'])
     })
 
+    it('counts the silence again from the end of a pause: what it held reaches the reader then', () => {
+      const paused = (start: number, end: number): Cut[] => cut(start, end).map((c) => ({ ...c, held: true }))
+      const cuts = [...cut(5_000, 8_000), ...paused(8_000, 9_600), ...cut(9_600, 11_000)]
+      expect(kinds(check(staleReadAt(10_500), cuts, apart(7_000)))).toEqual(['stale-read'])
+      expect(check(staleReadAt(10_700), cuts, apart(7_000))).toEqual([])
+      // Had the frames been lost rather than held, the silence would have gone on from 5,000.
+      expect(check(staleReadAt(10_500), [...cut(5_000, 8_000), ...cut(8_000, 9_600), ...cut(9_600, 11_000)], apart(7_000))).toEqual([])
+    })
+
+    it("allows the read just after the silence ends, before the writer's next heartbeat arrives (healMs)", () => {
+      expect(check(staleReadAt(10_500), cut(0, 10_200), apart(3_000))).toEqual([])
+      expect(kinds(check(staleReadAt(10_700), cut(0, 10_200), apart(3_000)))).toEqual(['stale-read'])
+    })
+
+    it('judges by the views, not by cuts merged across a gap in which the reader readmitted the writer', () => {
+      const cuts = [...cut(6_000, 9_400), ...cut(9_560, 12_000)]
+      expect(kinds(check(staleReadAt(10_500), cuts, [...viewOf(0, 1, 7_500), ...viewOf(1, 0, 7_500, 9_450)]))).toEqual(['stale-read'])
+    })
+
     it('does not excuse a removal that came after the cut had healed, not during it', () => {
       const healed = [...cut(2_000, 6_000), ...cut(8_300, 10_800)]
       expect(kinds(check(staleReadAt(10_500), healed, apart(7_000)))).toEqual(['stale-read'])

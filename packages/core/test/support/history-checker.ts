@@ -23,6 +23,8 @@ export interface Cut {
   to: number
   start: number
   end: number
+  /** The frames were held rather than lost (a paused node), and all arrived when it ended. */
+  held?: boolean
 }
 
 export interface CheckOptions {
@@ -114,7 +116,8 @@ function mergedCuts(a: number, b: number, cuts: readonly Cut[], oneWay = false):
   const merged: Span[] = []
   for (const span of spans) {
     const last = merged.at(-1)
-    // Faults follow each other within a client round (150 ms): no heartbeat gets through in between.
+    // Faults that follow each other within a client round (150 ms) count as one silence. A heartbeat may cross in
+    // such a gap: runs that record views judge by them instead (see `excused`).
     if (last && span.start <= last.end + 200) last.end = Math.max(last.end, span.end)
     else merged.push({ ...span })
   }
@@ -122,19 +125,22 @@ function mergedCuts(a: number, b: number, cuts: readonly Cut[], oneWay = false):
 }
 
 /**
- * Since when `from`'s messages had stopped reaching `to` at `at` (cuts that follow each other with no time between
- * joined), or undefined if they could reach it then.
+ * Since when `from` had been silent to `to` at `at`, or undefined if it was not: within cuts that follow each other
+ * with no time between, or less than `tailMs` after one ended (its next message is still on its way), but not once a
+ * pause ended (what it held arrived then, and the silence began again).
  */
-function silentSince(from: number, to: number, at: number, cuts: readonly Cut[]): number | undefined {
-  const spans = cuts.filter((c) => c.from === from && c.to === to).sort((x, y) => y.end - x.end)
-  let since: number | undefined
-  let upTo = at
-  for (const c of spans) {
-    if (c.start <= upTo && upTo <= c.end) {
-      since = c.start
-      upTo = c.start
-    }
+function silentSince(from: number, to: number, at: number, cuts: readonly Cut[], tailMs: number): number | undefined {
+  const spans = cuts.filter((c) => c.from === from && c.to === to)
+  const covers = (c: Cut, t: number, tail: number) => c.start <= t && (c.held ? t < c.end : t <= c.end + tail)
+  const current = spans.filter((c) => covers(c, at, tailMs))
+  if (current.length === 0) return undefined
+  let since = Math.min(...current.map((c) => c.start))
+  for (;;) {
+    const earlier = spans.find((c) => c.start < since && covers(c, since, 0))
+    if (!earlier) break
+    since = earlier.start
   }
+  for (const c of spans) if (c.held && since < c.end && c.end <= at) since = c.end
   return since
 }
 
@@ -144,8 +150,8 @@ type Timed = { invokeAt: number; completeAt?: number }
 /**
  * Whether `reader` may have served `read` alone, without the change `write` that `writer` acknowledged: the
  * documented limit of a cut longer than failure detection.
- * - By the cuts alone: the writer's messages did not reach the reader for that long, and the change was made during
- *   the cut or soon after it (`healMs`: until a heartbeat crosses).
+ * - Without recorded views, by the cuts alone: the writer's messages did not reach the reader for that long, and the
+ *   change was made during the cut or soon after it (`healMs`: until a heartbeat crosses).
  * - By the recorded views (a partition that resumes before a node readmitted the other side is the same partition
  *   for it, however long the link was back): the reader served the whole read with the writer out of its view,
  *   having removed it during a cut (one that had lasted long enough for failure detection to remove it) and not
@@ -158,16 +164,17 @@ type Timed = { invokeAt: number; completeAt?: number }
 function excused(reader: number, writer: number, write: Timed, read: Timed, options: CheckOptions): boolean {
   if (reader === writer) return false
   const { detectionMs, healMs, views } = options
-  // Only a silence of the writer's side: a reader that still hears the writer keeps asking it (see below).
-  const silences = mergedCuts(writer, reader, options.cuts, true)
-  const longSilences = silences.filter((c) => c.end - c.start >= detectionMs)
-  if (longSilences.some((c) => c.start < read.invokeAt && c.end + healMs > write.invokeAt)) return true
-  if (!views) return false
+  if (!views) {
+    // Only a silence of the writer's side: a reader that still hears the writer keeps asking it (see below).
+    const silences = mergedCuts(writer, reader, options.cuts, true)
+    return silences.some((c) => c.end - c.start >= detectionMs && c.start < read.invokeAt && c.end + healMs > write.invokeAt)
+  }
   const removedAt = outOfViewSince(views.changes, reader, writer, read.completeAt ?? read.invokeAt)
   if (removedAt === undefined) return false
   // Every heartbeat the reader hears from the member it removed starts its ghost period again: it stops asking only
-  // once the writer's side has been silent that long (a lossy link is not silent).
-  const silent = silentSince(writer, reader, read.invokeAt, options.cuts)
+  // once the writer's side has been silent that long (a lossy link is not silent). The read may come just after the
+  // silence, before the writer's next heartbeat (`healMs`).
+  const silent = silentSince(writer, reader, read.invokeAt, options.cuts, healMs)
   return (
     silent !== undefined &&
     Math.max(removedAt, silent) + views.ghostMs <= read.invokeAt &&
