@@ -1,6 +1,7 @@
 // Found by review of the tombstone confirmation (purge only once every member holds it): each failed before its fix.
 // biome-ignore-all lint/suspicious/noExplicitAny: the channel and membership here are hand-built stand-ins
 import { expect, it } from 'vitest'
+import type { Clock } from '../src/clock/clock.js'
 import { ManualClock } from '../src/clock/manual-clock.js'
 import { silentLogger } from '../src/logger.js'
 import { Metrics } from '../src/metrics.js'
@@ -11,7 +12,7 @@ import type { Stamp } from '../src/session/hlc.js'
 type Handler = (m: unknown, ctx: { from: { host: string; port: number } }) => unknown
 const s = (wall: number, node = 'n1'): Stamp => [wall, 0, node]
 
-function node(name: string, port: number, registry: Map<number, Map<string, Handler>>, clock: ManualClock, peers: () => any[]) {
+function node(name: string, port: number, registry: Map<number, Map<string, Handler>>, clock: Clock, peers: () => any[]) {
   const handlers = new Map<string, Handler>()
   registry.set(port, handlers)
   const address = { host: '127.0.0.1', port }
@@ -60,4 +61,24 @@ it('a responder whose last reply was lost does not count the requester in step: 
   S.handlers.set('ae-repair', original)
   expect(await R.ae.sync(S.info)).toBe(true)
   expect(S.table.getLive('x')).toBeUndefined()
+})
+
+it('a member whose wall clock runs ahead takes a fresh tombstone of a session it never held: age counts by the sender too', async () => {
+  const clock = new ManualClock()
+  const ahead = clock.skewed()
+  const registry = new Map<number, Map<string, Handler>>()
+  let S: any, R: any
+  S = node('S', 1, registry, clock, () => [R.info])
+  R = node('R', 2, registry, ahead, () => [S.info])
+  // R's wall clock runs 20 minutes ahead: by it alone, a tombstone S made a moment ago is past the 10-minute retention.
+  ahead.stepWall(20 * 60_000)
+  const now = clock.now()
+  S.table.apply({ id: 'x', createdAt: now - 1_000, lastAccessedAt: now - 1_000, attrs: [['user', s(now - 1_000, 'S'), '"bob"']] as any })
+  S.table.apply({ id: 'x', destroyed: s(now, 'S') })
+  expect(await R.ae.sync(S.info)).toBe(true)
+  expect(R.table.get('x')?.destroyed).toBeDefined()
+  // A tombstone past the retention by both clocks is still left out (it was purged here, or never mattered).
+  S.table.apply({ id: 'y', destroyed: s(now - 700_000, 'S') })
+  expect(await R.ae.sync(S.info)).toBe(true)
+  expect(R.table.get('y')).toBeUndefined()
 })

@@ -220,8 +220,8 @@ export class AntiEntropy {
       }
       const ids = wanted.slice(w, (w += WANTED_PER_REQUEST))
       const last = p >= push.length && w >= wanted.length
-      const reply = parseRepaired(await ask({ t: 'ae-repair', s: strings.list, r: records, w: ids, last, m: knowsPeer }))
-      goneThere.push(...this.#merge(reply.r, reply.s, guard))
+      const reply = parseRepaired(await ask({ t: 'ae-repair', s: strings.list, r: records, w: ids, last, m: knowsPeer, n: this.#init.clock.now() }))
+      goneThere.push(...this.#merge(reply.r, reply.s, guard, reply.n))
       if (reply.gone.length > 0) await this.#init.destroy(reply.gone)
     } while (p < push.length || w < wanted.length)
     if (goneThere.length > 0) await channel.send(member.address, { t: 'ae-gone', ids: goneThere.slice(0, MAX_AE_ITEMS) })
@@ -256,10 +256,10 @@ export class AntiEntropy {
     return { t: 'ae-keys', m: member !== undefined, b: differing, k }
   }
 
-  #onRepair(request: { s: unknown; r: unknown[]; w: string[]; last: boolean }, peerKnowsUs: boolean, from: Address) {
+  #onRepair(request: { s: unknown; r: unknown[]; w: string[]; last: boolean; n: number | undefined }, peerKnowsUs: boolean, from: Address) {
     const { table } = this.#init
     const member = this.#memberAt(from)
-    const gone = this.#merge(request.r, request.s, member ? this.#guardFor(member.id) : undefined)
+    const gone = this.#merge(request.r, request.s, member ? this.#guardFor(member.id) : undefined, request.n)
     const strings = new WireStringTable()
     const r: WireRecord[] = []
     for (const id of request.w) {
@@ -270,16 +270,18 @@ export class AntiEntropy {
     // still miss records (a tombstone, say) we would then count as held there.
     if (request.last && member && request.w.length === 0 && gone.length === 0) this.#noteInStep(member.id, this.#digestSeq.get(member.id) ?? 0)
     if (request.last && peerKnowsUs && member) this.#init.onSynced(member, from)
-    return { t: 'ae-repaired', s: strings.list, r, gone }
+    return { t: 'ae-repaired', s: strings.list, r, gone, n: this.#init.clock.now() }
   }
 
-  /** Merge a member's records; returns the ids it should destroy (see the class comment). */
-  #merge(records: unknown[], strings: unknown, guardBefore: number | undefined): string[] {
+  /** Merge a member's records (sent when its wall clock read `sentAt`); returns the ids it should destroy (see the class comment). */
+  #merge(records: unknown[], strings: unknown, guardBefore: number | undefined, sentAt: number | undefined): string[] {
     if (records.length === 0) return []
     const table = new WireStrings(strings)
     const gone: string[] = []
     const deltas: Delta[] = []
-    const purgeableBefore = this.#init.clock.now() - this.#init.tombstoneRetentionMs
+    // Old by the sender's clock too: ours may run ahead (stepped), and would make a fresh tombstone look purged here.
+    const now = this.#init.clock.now()
+    const purgeableBefore = Math.min(now, sentAt ?? now) - this.#init.tombstoneRetentionMs
     for (const wire of records) {
       const delta = recordFromWire(wire, table)
       // A tombstone older than the retention for a session we hold no record of: we purged it (every member was

@@ -48,20 +48,25 @@ export function parseKeys(m: unknown): { m: boolean; b: number[]; k: Array<[stri
   return { m: msg.m, b: msg.b as number[], k: msg.k as Array<[string, number, number]> }
 }
 
-export function parseRepair(m: unknown): { s: unknown; r: unknown[]; w: string[]; last: boolean } {
-  const msg = m as { s?: unknown; r?: unknown; w?: unknown; last?: unknown }
-  if (!Array.isArray(msg.r) || msg.r.length > MAX_AE_ITEMS || !isIdList(msg.w) || typeof msg.last !== 'boolean') {
+/** `n`: the sender's wall clock when it sent its records (absent from members of earlier versions). */
+export function parseRepair(m: unknown): { s: unknown; r: unknown[]; w: string[]; last: boolean; n: number | undefined } {
+  const msg = m as { s?: unknown; r?: unknown; w?: unknown; last?: unknown; n?: unknown }
+  if (!Array.isArray(msg.r) || msg.r.length > MAX_AE_ITEMS || !isIdList(msg.w) || typeof msg.last !== 'boolean' || !isOptionalTime(msg.n)) {
     throw new MalformedMessageError('bad anti-entropy repair')
   }
-  return { s: msg.s, r: msg.r, w: msg.w, last: msg.last }
+  return { s: msg.s, r: msg.r, w: msg.w, last: msg.last, n: msg.n }
 }
 
-export function parseRepaired(m: unknown): { s: unknown; r: unknown[]; gone: string[] } {
-  const msg = m as { t?: unknown; s?: unknown; r?: unknown; gone?: unknown }
-  if (msg.t !== 'ae-repaired' || !Array.isArray(msg.r) || msg.r.length > MAX_AE_ITEMS || !isIdList(msg.gone)) {
+export function parseRepaired(m: unknown): { s: unknown; r: unknown[]; gone: string[]; n: number | undefined } {
+  const msg = m as { t?: unknown; s?: unknown; r?: unknown; gone?: unknown; n?: unknown }
+  if (msg.t !== 'ae-repaired' || !Array.isArray(msg.r) || msg.r.length > MAX_AE_ITEMS || !isIdList(msg.gone) || !isOptionalTime(msg.n)) {
     throw new MalformedMessageError('bad anti-entropy reply')
   }
-  return { s: msg.s, r: msg.r, gone: msg.gone }
+  return { s: msg.s, r: msg.r, gone: msg.gone, n: msg.n }
+}
+
+function isOptionalTime(value: unknown): value is number | undefined {
+  return value === undefined || (typeof value === 'number' && Number.isFinite(value))
 }
 
 export function parseGone(m: unknown): string[] {
