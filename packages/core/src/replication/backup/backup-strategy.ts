@@ -126,7 +126,6 @@ export class BackupStrategy implements ReplicationStrategy {
     this.#streams.start()
     this.#unsubscribe.push(
       membership.on('join', (m) => {
-        this.#ghosts.delete(m.id)
         this.#relocation.placementChanged()
         // Readmitted after it was removed (failure detection gave up on it, or its port refused): it may have run
         // all along and committed to the other owners (and stand-ins) under its own view, where this node was a
@@ -142,7 +141,15 @@ export class BackupStrategy implements ReplicationStrategy {
           this.#absent.delete(id)
           wroteUnseen ||= absent.reason === 'failed'
         }
-        if (wroteUnseen) this.#catchUpWithEveryMember()
+        if (wroteUnseen && this.#init.mode === 'sync') {
+          this.#catchUpWithEveryMember()
+          // What it acknowledged alone reaches the sessions' owners by its own hand-off, which this node does not see
+          // complete: reads here ask it too for a while, as they ask a ghost, or they could miss it meanwhile.
+          this.#ghosts.set(m.id, { member: m, until: clock.monotonic() + this.#init.ghostMs })
+        } else {
+          this.#ghosts.delete(m.id)
+          if (wroteUnseen) this.#catchUpWithEveryMember()
+        }
       }),
       membership.on('leave', (m, reason) => {
         this.#relocation.placementChanged()
