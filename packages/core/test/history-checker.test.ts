@@ -26,8 +26,8 @@ function staleReadAt(readAt: number): Operation[] {
   ]
 }
 
-const check = (ops: Operation[], cuts: Cut[], views?: ViewChange[]) =>
-  checkHistory(ops, [{ s: { a: 'v2' } }, { s: { a: 'v2' } }], { detectionMs: DETECTION_MS, healMs: HEAL_MS, cuts, views: views && withTimings(views) })
+const check = (ops: Operation[], cuts: Cut[], views?: ViewChange[], lossy?: Array<{ start: number; end: number }>) =>
+  checkHistory(ops, [{ s: { a: 'v2' } }, { s: { a: 'v2' } }], { detectionMs: DETECTION_MS, healMs: HEAL_MS, cuts, views: views && withTimings(views), lossy })
 const kinds = (violations: Array<{ kind: string }>) => violations.map((v) => v.kind)
 
 /** Node `node`'s view of node `member`: admitted at 0, then each of `changes` in turn removes and readmits it. */
@@ -162,6 +162,12 @@ describe('history checker', () => {
     it('judges by the views, not by cuts merged across a gap in which the reader readmitted the writer', () => {
       const cuts = [...cut(6_000, 9_400), ...cut(9_560, 12_000)]
       expect(kinds(check(staleReadAt(10_500), cuts, [...viewOf(0, 1, 7_500), ...viewOf(1, 0, 7_500, 9_450)]))).toEqual(['stale-read'])
+    })
+
+    it('counts a lossy stretch just before the cut as the start of failure detection, not as silence', () => {
+      const lossy = [{ start: 5_000, end: 6_000 }]
+      expect(check(staleReadAt(10_500), cut(6_000, 11_000), apart(6_500), lossy)).toEqual([])
+      expect(kinds(check(staleReadAt(10_500), cut(6_000, 11_000), apart(6_500)))).toEqual(['stale-read'])
     })
 
     it('does not excuse a removal that came after the cut had healed, not during it', () => {

@@ -49,6 +49,11 @@ export interface CheckOptions {
    * them only the cuts decide.
    */
   views?: Views
+  /**
+   * Stretches of time during which the network dropped frames at random (every link). Not silence (a heartbeat that
+   * gets through renews a ghost), but failure detection may start in one and remove a member in the cut that follows.
+   */
+  lossy?: readonly Span[]
 }
 
 export interface Views {
@@ -102,19 +107,21 @@ function firstStartedAfter(node: number, at: number, options: CheckOptions): boo
   return start !== undefined && start.at > at
 }
 
-type Span = { start: number; end: number }
+export type Span = { start: number; end: number }
 
 /**
  * Cuts between two nodes back to back merged into one: a node sees one long silence. Either direction, or with
  * `oneWay` only those from `a` to `b`.
  */
 function mergedCuts(a: number, b: number, cuts: readonly Cut[], oneWay = false): Span[] {
-  const spans = cuts
-    .filter((c) => (c.from === a && c.to === b) || (!oneWay && c.from === b && c.to === a))
-    .map((c) => ({ start: c.start, end: c.end }))
-    .sort((x, y) => x.start - y.start)
+  return merged(cuts.filter((c) => (c.from === a && c.to === b) || (!oneWay && c.from === b && c.to === a)))
+}
+
+/** Spans back to back (at most 200 ms apart) merged into one. */
+function merged(spans: readonly Span[]): Span[] {
+  const sorted = spans.map((c) => ({ start: c.start, end: c.end })).sort((x, y) => x.start - y.start)
   const merged: Span[] = []
-  for (const span of spans) {
+  for (const span of sorted) {
     const last = merged.at(-1)
     // Faults that follow each other within a client round (150 ms) count as one silence. A heartbeat may cross in
     // such a gap: runs that record views judge by them instead (see `excused`).
@@ -144,6 +151,11 @@ function silentSince(from: number, to: number, at: number, cuts: readonly Cut[],
   return since
 }
 
+/** When the link between two nodes was failing: cut (either direction) or lossy, back to back merged. */
+function failingLinks(a: number, b: number, options: CheckOptions): Span[] {
+  return merged([...options.cuts.filter((c) => (c.from === a && c.to === b) || (c.from === b && c.to === a)), ...(options.lossy ?? [])])
+}
+
 /** When an operation was invoked and, if it completed, when. */
 type Timed = { invokeAt: number; completeAt?: number }
 
@@ -154,7 +166,7 @@ type Timed = { invokeAt: number; completeAt?: number }
  *   change was made during the cut or soon after it (`healMs`: until a heartbeat crosses).
  * - By the recorded views (a partition that resumes before a node readmitted the other side is the same partition
  *   for it, however long the link was back): the reader served the whole read with the writer out of its view,
- *   having removed it during a cut (one that had lasted long enough for failure detection to remove it) and not
+ *   having removed it while the link was failing (cut or lossy, for long enough to remove it by then) and not
  *   readmitted it since, and the read began once the reader had stopped asking the removed writer: `ghostMs` after
  *   the removal and after the writer's messages last reached it (each renews the ghost). A node that readmitted the
  *   other must catch up before it serves. The writer's side needs no condition: it acknowledges without a member
@@ -178,7 +190,7 @@ function excused(reader: number, writer: number, write: Timed, read: Timed, opti
   return (
     silent !== undefined &&
     Math.max(removedAt, silent) + views.ghostMs <= read.invokeAt &&
-    mergedCuts(reader, writer, options.cuts).some((c) => c.start + views.removalMs <= removedAt && removedAt <= c.end + healMs)
+    failingLinks(reader, writer, options).some((c) => c.start + views.removalMs <= removedAt && removedAt <= c.end + healMs)
   )
 }
 
