@@ -66,6 +66,11 @@ export interface Views {
   removalMs: number
   /** How long a node still asks a member it removed as failed before it serves without it (the strategies' ghosts). */
   ghostMs: number
+  /**
+   * When a frame from node `from` last reached node `to`, at or before `at` (-Infinity: never), when the run records
+   * deliveries: each may be a heartbeat that renews a ghost. Without it, silence is judged from the cuts.
+   */
+  lastHeard?: (from: number, to: number, at: number) => number
 }
 
 /** Node `node` admitted (`join`) or removed (`leave`) incarnation `id` of node `member`, or (`start`) was (re)started. */
@@ -186,7 +191,7 @@ function excused(reader: number, writer: number, write: Timed, read: Timed, opti
   // Every heartbeat the reader hears from the member it removed starts its ghost period again: it stops asking only
   // once the writer's side has been silent that long (a lossy link is not silent). The read may come just after the
   // silence, before the writer's next heartbeat (`healMs`).
-  const silent = silentSince(writer, reader, read.invokeAt, options.cuts, healMs)
+  const silent = views.lastHeard ? views.lastHeard(writer, reader, read.invokeAt) : silentSince(writer, reader, read.invokeAt, options.cuts, healMs)
   return (
     silent !== undefined &&
     Math.max(removedAt, silent) + views.ghostMs <= read.invokeAt &&

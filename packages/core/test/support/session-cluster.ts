@@ -19,11 +19,14 @@ export function memorySessionClusters(
     faults?: Partial<NetworkFaults>
     /** Called with every node made (added or restarted) before it starts: to listen to its events from the start. */
     onNode?: (index: number, node: SessionCluster) => void
+    /** Called with every frame delivered, by node index. */
+    onDeliver?: (from: number, to: number, frame: Uint8Array) => void
   } = {},
 ) {
-  const { seed, faults, onNode, ...init } = options
+  const { seed, faults, onNode, onDeliver, ...init } = options
   const clock = new ManualClock()
-  const network = new MemoryNetwork({ clock, seed, faults })
+  const indexOf = (address: { port: number }) => address.port - BASE_PORT
+  const network = new MemoryNetwork({ clock, seed, faults, onDeliver: onDeliver && ((from, to, frame) => onDeliver(indexOf(from), indexOf(to), frame)) })
   const nodes: SessionCluster[] = []
   const ports: number[] = []
   const wallClocks: Array<ReturnType<ManualClock['skewed']>> = []

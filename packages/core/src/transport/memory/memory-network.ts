@@ -22,6 +22,8 @@ export interface MemoryNetworkInit {
   /** Seed of the fault random source, so a failing run can be replayed. @default 1 */
   seed?: number
   faults?: Partial<NetworkFaults>
+  /** Told of every frame delivered, as it is (test observers: which node last heard what from which, and when). */
+  onDeliver?: (from: Address, to: Address, frame: Uint8Array) => void
 }
 
 /** What a memory transport registers with the network to receive frames. */
@@ -55,9 +57,11 @@ export class MemoryNetwork {
   readonly #killed = new Set<string>()
   #delivered = 0
   #dropped = 0
+  readonly #onDeliver: MemoryNetworkInit['onDeliver']
 
   constructor(init: MemoryNetworkInit = {}) {
     this.clock = init.clock ?? systemClock
+    this.#onDeliver = init.onDeliver
     this.#faults = { ...NO_FAULTS, ...init.faults }
     this.#random = mulberry32(init.seed ?? 1)
   }
@@ -182,6 +186,7 @@ export class MemoryNetwork {
       // The receiver went away, or the connection was reset, while the frame was in flight.
       if (!endpoint || (this.#generation.get(link) ?? 0) !== generation) return
       this.#delivered++
+      this.#onDeliver?.(from, endpoint.address, frame)
       endpoint.receive(from, frame)
     }
     const deliver = () => {
