@@ -187,6 +187,9 @@ describe('history checker', () => {
     const end = (views: ViewChange[]) => kinds(checkHistory(ops, [{ s: { a: 'va' } }], { detectionMs: DETECTION_MS, healMs: HEAL_MS, cuts, views: withTimings(views) }))
     expect(end(apart(3_000))).toEqual([]) // either may win
     expect(end([...viewOf(0, 1, 3_000), ...viewOf(1, 0)])).toEqual(['lost-write']) // node 1 had node 0 in view: vb must win
+    // Judged when the later write began (its load read what it builds on), not when it was acknowledged.
+    expect(end([...viewOf(0, 1, 3_000), ...viewOf(1, 0, 3_000, 5_505)])).toEqual([])
+    expect(end([...viewOf(0, 1, 3_000), ...viewOf(1, 0, 3_000, 5_495)])).toEqual(['lost-write'])
   })
 
   describe('a change acknowledged by a node cut off from every other, then lost with it', () => {

@@ -200,6 +200,14 @@ function excused(reader: number, writer: number, write: Timed, read: Timed, opti
 }
 
 /**
+ * Whether `later` was made without `earlier`, which its node could not see: judged when it began (its load read the
+ * value it builds on), though its node may readmit `earlier`'s before its save went out.
+ */
+function concurrent(later: Timed & { node: number }, earlier: Timed & { node: number }, options: CheckOptions): boolean {
+  return excused(later.node, earlier.node, earlier, { invokeAt: later.invokeAt }, options)
+}
+
+/**
  * Since when `node` had no incarnation of `member` in its view at `at` (the removal that emptied it); undefined if it
  * had one then, or never had one (a node starts with nobody). `views` are in time order.
  */
@@ -271,7 +279,7 @@ export function checkHistory(ops: readonly Operation[], final: ReadonlyArray<Rec
           (source !== w &&
             source.completeAt !== undefined &&
             source.completeAt < w.invokeAt &&
-            !excused(w.node, source.node, source, w, options))
+            !concurrent(w, source, options))
         if (stale) {
           violations.push({
             kind: 'stale-read',
@@ -309,7 +317,7 @@ export function checkHistory(ops: readonly Operation[], final: ReadonlyArray<Rec
               w !== source &&
               source.completeAt !== undefined &&
               source.completeAt < w.invokeAt &&
-              !excused(w.node, source.node, source, w, options),
+              !concurrent(w, source, options),
           )
         if (superseded) violations.push({ kind: 'lost-write', detail: `node ${n}: ${key} is ${JSON.stringify(value)} at the end; an acknowledged later write is missing` })
       }
