@@ -158,7 +158,7 @@ function silentSince(from: number, to: number, at: number, cuts: readonly Cut[],
 
 /** When the link between two nodes was failing: cut (either direction) or lossy, back to back merged. */
 function failingLinks(a: number, b: number, options: CheckOptions): Span[] {
-  return merged([...options.cuts.filter((c) => (c.from === a && c.to === b) || (c.from === b && c.to === a)), ...(options.lossy ?? [])])
+  return merged([...mergedCuts(a, b, options.cuts), ...(options.lossy ?? [])])
 }
 
 /** When an operation was invoked and, if it completed, when. */

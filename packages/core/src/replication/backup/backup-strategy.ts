@@ -141,15 +141,11 @@ export class BackupStrategy implements ReplicationStrategy {
           this.#absent.delete(id)
           wroteUnseen ||= absent.reason === 'failed'
         }
-        if (wroteUnseen && this.#init.mode === 'sync') {
-          this.#catchUpWithEveryMember()
-          // What it acknowledged alone reaches the sessions' owners by its own hand-off, which this node does not see
-          // complete: reads here ask it too for a while, as they ask a ghost, or they could miss it meanwhile.
-          this.#ghosts.set(m.id, { member: m, until: clock.monotonic() + this.#init.ghostMs })
-        } else {
-          this.#ghosts.delete(m.id)
-          if (wroteUnseen) this.#catchUpWithEveryMember()
-        }
+        if (wroteUnseen) this.#catchUpWithEveryMember()
+        // What it acknowledged alone reaches the sessions' owners by its own hand-off, which this node does not see
+        // complete: reads here ask it too for a while, as they ask a ghost, or they could miss it meanwhile.
+        if (wroteUnseen && this.#init.mode === 'sync') this.#ghosts.set(m.id, { member: m, until: clock.monotonic() + this.#init.ghostMs })
+        else this.#ghosts.delete(m.id)
       }),
       membership.on('leave', (m, reason) => {
         this.#relocation.placementChanged()
