@@ -111,8 +111,6 @@ interface World {
   views: ViewChange[]
   /** When the network dropped frames at random. */
   lossy: Span[]
-  /** When a heartbeat from one node last reached another (see `Deliveries`). */
-  lastHeard: (from: number, to: number, at: number) => number
 }
 
 const codec = cborCodec()
@@ -408,7 +406,7 @@ describe.each(VARIANTS)('fault injection with a history checker (in-memory netwo
           })
           const t0 = c.clock.monotonic()
           events.base = t0
-          const w: World = { c, ops: [], cuts: [], kills: [], away: new Set(), nextValue: 0, destroyedOne: false, maxNodes: variant.maxNodes, views, lossy: [], lastHeard: heard.lastHeard }
+          const w: World = { c, ops: [], cuts: [], kills: [], away: new Set(), nextValue: 0, destroyedOne: false, maxNodes: variant.maxNodes, views, lossy: [] }
           try {
             await c.add(variant.nodes)
             // Ids from the seed, not generateId(): the backup manager places sessions by id, and a schedule must
@@ -430,7 +428,7 @@ describe.each(VARIANTS)('fault injection with a history checker (in-memory netwo
                 }),
               ),
             )
-            const violations = checkHistory(w.ops, final, { detectionMs: DETECTION_MS, healMs: 2 * SETTINGS.heartbeatIntervalMs, cuts: w.cuts, kills: w.kills, views: { changes: w.views, removalMs: REMOVAL_MS, ghostMs: GHOST_MS, lastHeard: w.lastHeard }, lossy: w.lossy })
+            const violations = checkHistory(w.ops, final, { detectionMs: DETECTION_MS, healMs: 2 * SETTINGS.heartbeatIntervalMs, cuts: w.cuts, kills: w.kills, views: { changes: w.views, removalMs: REMOVAL_MS, ghostMs: GHOST_MS, lastHeard: heard.lastHeard }, lossy: w.lossy })
             if (violations.length > 0 && process.env.FAULT_DEBUG) {
               console.log(logs.join('\n'))
               console.log(w.ops.map((o) => JSON.stringify(o)).join('\n'))
