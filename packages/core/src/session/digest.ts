@@ -1,4 +1,5 @@
-import type { SessionRecord } from './record.js'
+import type { AttributeSet } from './attributes.js'
+import type { Register, SessionRecord } from './record.js'
 
 /**
  * Digests of replica state for anti-entropy: two independent 32-bit hashes per record, combined per bucket by
@@ -51,15 +52,62 @@ export function recordDigest(record: SessionRecord): [number, number] {
     }
     let h = finish(mixString(seed, record.id))
     const { attrs, maxInactiveMs, route } = record
-    for (let i = 0; i < attrs.size; i++) {
-      const stamp = attrs.stamp(i)
-      h ^= stampHash(seed, attrs.name(i), stamp[0], stamp[1], stamp[2], attrs.json(i) === undefined)
-    }
-    h ^= stampHash(seed ^ 1, '', maxInactiveMs.stamp[0], maxInactiveMs.stamp[1], maxInactiveMs.stamp[2], false)
-    h ^= stampHash(seed ^ 2, '', route.stamp[0], route.stamp[1], route.stamp[2], false)
+    for (let i = 0; i < attrs.size; i++) h ^= entryHash(seed, attrs, i)
+    h ^= registerHash(seed ^ 1, maxInactiveMs)
+    h ^= registerHash(seed ^ 2, route)
     out[k] = h >>> 0
   }
   return out
+}
+
+/** The parts of a live record a merge may have replaced, as they were before it (all immutable, so kept by reference). */
+export interface DigestedParts {
+  attrs: AttributeSet
+  maxInactiveMs: Register<number>
+  route: Register<string>
+}
+
+/**
+ * The digests of a record that was live before a merge and still is, from its digests before the merge: only the
+ * attributes named in `names` (and the registers that were replaced) are hashed again, so a commit to one attribute
+ * costs one entry where `recordDigest` hashes all of them, and on every member. Equal to `recordDigest(record)`
+ * because a record's digest is the XOR of its parts.
+ */
+export function updatedDigest(
+  before: readonly [number, number],
+  was: DigestedParts,
+  record: SessionRecord,
+  names: readonly string[],
+): [number, number] {
+  const out: [number, number] = [before[0], before[1]]
+  for (let k = 0; k < 2; k++) {
+    const seed = SEEDS[k]!
+    let h = out[k]!
+    if (record.attrs !== was.attrs) {
+      for (let n = 0; n < names.length; n++) {
+        const name = names[n]!
+        if (names.indexOf(name) < n) continue // named twice in one delta: counted once
+        const old = was.attrs.find(name)
+        if (old >= 0) h ^= entryHash(seed, was.attrs, old)
+        const now = record.attrs.find(name)
+        if (now >= 0) h ^= entryHash(seed, record.attrs, now)
+      }
+    }
+    if (record.maxInactiveMs !== was.maxInactiveMs) h ^= registerHash(seed ^ 1, was.maxInactiveMs) ^ registerHash(seed ^ 1, record.maxInactiveMs)
+    if (record.route !== was.route) h ^= registerHash(seed ^ 2, was.route) ^ registerHash(seed ^ 2, record.route)
+    out[k] = h >>> 0
+  }
+  return out
+}
+
+function entryHash(seed: number, attrs: AttributeSet, i: number): number {
+  const stamp = attrs.stamp(i)
+  return stampHash(seed, attrs.name(i), stamp[0], stamp[1], stamp[2], attrs.isRemoval(i))
+}
+
+function registerHash(seed: number, register: Register<unknown>): number {
+  const { stamp } = register
+  return stampHash(seed, '', stamp[0], stamp[1], stamp[2], false)
 }
 
 export function bucketOf(id: string): number {

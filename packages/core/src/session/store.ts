@@ -1,4 +1,5 @@
-import { BucketDigests, bucketOf, recordDigest } from './digest.js'
+import { AttributeSet, type AttrWrite } from './attributes.js'
+import { BucketDigests, bucketOf, type DigestedParts, recordDigest, updatedDigest } from './digest.js'
 import { applyDelta, type SessionChange } from './merge.js'
 import { type Delta, isUnsetRegister, type SessionRecord } from './record.js'
 
@@ -49,10 +50,13 @@ export class SessionTable {
     this.#changeSeq++
     const existing = this.#records.get(delta.id)
     const wasDestroyed = existing?.destroyed !== undefined
+    // The parts the merge may replace, for an incremental digest (records are updated in place).
+    const was: DigestedParts | undefined =
+      existing && !wasDestroyed ? { attrs: existing.attrs, maxInactiveMs: existing.maxInactiveMs, route: existing.route } : undefined
     const { record, changes } = applyDelta(existing, delta, report)
     if (!existing) this.#records.set(record.id, record)
     // Only these parts enter the digest; an access time alone does not.
-    if (!existing || delta.attrs || delta.destroyed || delta.route || delta.maxInactiveMs) this.#refreshDigest(record)
+    if (!existing || delta.attrs || delta.destroyed || delta.route || delta.maxInactiveMs) this.#refreshDigest(record, was, delta)
     if (record.destroyed && !wasDestroyed) {
       this.#tombstones++
       this.#removals++
@@ -162,9 +166,12 @@ export class SessionTable {
     return out
   }
 
-  #refreshDigest(record: SessionRecord): void {
+  #refreshDigest(record: SessionRecord, was: DigestedParts | undefined, delta: Delta): void {
     const before = this.#digests.get(record.id)
-    const after = recordDigest(record)
+    const after =
+      before && was && !record.destroyed && !(delta.attrs instanceof AttributeSet)
+        ? updatedDigest(before, was, record, attributeNames(delta.attrs))
+        : recordDigest(record)
     if (before && before[0] === after[0] && before[1] === after[1]) return
     this.#digests.set(record.id, after)
     this.#buckets.update(record.id, before, after)
@@ -200,4 +207,11 @@ export class SessionTable {
     this.#dirtyAccesses.clear()
     return result
   }
+}
+
+function attributeNames(writes: readonly AttrWrite[] | undefined): string[] {
+  if (!writes) return []
+  const names: string[] = new Array(writes.length)
+  for (let i = 0; i < writes.length; i++) names[i] = writes[i]![0]
+  return names
 }
