@@ -18,7 +18,8 @@ import { type Logger, silentLogger } from '../logger.js'
 import { type Address, addressKey } from '../member.js'
 import { Metrics } from '../metrics.js'
 import type { Transport } from '../transport/transport.js'
-import { type Envelope, Kind, PROTOCOL_VERSION, parseEnvelope } from './envelope.js'
+import { type Envelope, Kind, parseEnvelope } from './envelope.js'
+import { readEnvelope, writeEnvelope } from './envelope-bytes.js'
 import { type Interceptor, composeInterceptors } from './interceptor.js'
 import type { ClusterMessage, Delivery } from './message.js'
 
@@ -157,7 +158,7 @@ export class Channel {
       }
       this.metrics.increment(`channel.sent.${message.t}`)
       if (!ack) {
-        if (this.#write(target, [PROTOCOL_VERSION, Kind.Message, 0, body], message.t)) report.delivered.push(target)
+        if (this.#write(target, Kind.Message, 0, body, message.t)) report.delivered.push(target)
         else report.failed.push({ to: target, error: new SendQueueFullError(`send queue to ${addressKey(target)} is full`) })
         continue
       }
@@ -215,15 +216,15 @@ export class Channel {
       const timer = this.#clock.setTimeout(() => settle(timeoutError()), timeoutMs)
       this.#pending.set(id, { to: addressKey(to), resolve: (v) => settle(undefined, v), reject: (e) => settle(e), timer })
       signal?.addEventListener('abort', onAbort, { once: true })
-      if (!this.#write(to, [PROTOCOL_VERSION, kind, id, body], type)) {
+      if (!this.#write(to, kind, id, body, type)) {
         settle(new SendQueueFullError(`send queue to ${addressKey(to)} is full`))
       }
     })
   }
 
   /** `type`: the message's type tag, or the reply's kind; frames and bytes are counted under it. */
-  #write(to: Address, envelope: Envelope, type: string): boolean {
-    const frame = this.#codec.encode(envelope)
+  #write(to: Address, kind: Kind, id: number, body: Envelope[3], type: string): boolean {
+    const frame = writeEnvelope(kind, id, body)
     if (!this.#transport.send(to, frame)) return false
     const counters = this.metrics.cluster.frameCounters('sent', type)
     counters.frames.inc()
@@ -234,7 +235,7 @@ export class Channel {
   #receive(from: Address, frame: Uint8Array): void {
     let envelope: Envelope
     try {
-      envelope = parseEnvelope(this.#codec.decode(frame))
+      envelope = readEnvelope(frame) ?? parseEnvelope(this.#codec.decode(frame))
     } catch (error) {
       this.#reject(from, error)
       return
@@ -288,12 +289,12 @@ export class Channel {
       // A refusal for now is the handler's decision, counted and logged (rate-limited) where it was made.
       if (error instanceof PeerBusyError) this.metrics.increment('channel.refused-busy')
       else this.#reject(from, error)
-      if (id > 0) this.#write(from, [PROTOCOL_VERSION, Kind.Failure, id, describe(error)], 'failure')
+      if (id > 0) this.#write(from, Kind.Failure, id, describe(error), 'failure')
       return
     }
     if (id > 0) {
       const replyKind = kind === Kind.Message ? Kind.Ack : Kind.Response
-      this.#write(from, [PROTOCOL_VERSION, replyKind, id, reply], replyKind === Kind.Ack ? 'ack' : 'response')
+      this.#write(from, replyKind, id, reply, replyKind === Kind.Ack ? 'ack' : 'response')
     }
   }
 
