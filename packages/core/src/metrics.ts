@@ -11,7 +11,7 @@ import { type ClusterMetrics, defineClusterMetrics } from './metrics-contract.js
  */
 export class Metrics {
   /** A cell per name, so that adding to a counter is one lookup, not a get and a set (it runs per frame and commit). */
-  readonly #counters = new Map<string, { value: number }>()
+  readonly #counters = new Map<string, CounterCell>()
   readonly #families = new Map<string, MetricFamily>()
   /** The cluster's labelled families, with their label sets bound ahead of time. */
   readonly cluster: ClusterMetrics
@@ -26,13 +26,28 @@ export class Metrics {
     else this.#counters.set(name, { value: by })
   }
 
+  /**
+   * The flat counter `name` as a cell to add to directly, for code that counts per frame: no lookup at all. A cell
+   * nothing was added to yet is left out of `snapshot`, as a name never incremented is.
+   */
+  cell(name: string): CounterCell {
+    let cell = this.#counters.get(name)
+    if (!cell) this.#counters.set(name, (cell = { value: 0 }))
+    return cell
+  }
+
   get(name: string): number {
     return this.#counters.get(name)?.value ?? 0
   }
 
   /** A snapshot, keys sorted, for status pages and assertions. */
   snapshot(): Record<string, number> {
-    return Object.fromEntries([...this.#counters.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([name, cell]) => [name, cell.value]))
+    return Object.fromEntries(
+      [...this.#counters.entries()]
+        .filter(([, cell]) => cell.value !== 0)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([name, cell]) => [name, cell.value]),
+    )
   }
 
   counter(definition: MetricDefinition): CounterFamily {
@@ -57,6 +72,11 @@ export class Metrics {
     this.#families.set(family.name, family)
     return family
   }
+}
+
+/** One flat counter, bound (see `Metrics.cell`). */
+export interface CounterCell {
+  value: number
 }
 
 export interface MetricDefinition {

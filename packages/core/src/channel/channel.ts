@@ -16,7 +16,7 @@ import {
 } from '../errors.js'
 import { type Logger, silentLogger } from '../logger.js'
 import { type Address, addressKey } from '../member.js'
-import { Metrics } from '../metrics.js'
+import { type CounterCell, Metrics } from '../metrics.js'
 import type { Transport } from '../transport/transport.js'
 import { type Envelope, Kind, parseEnvelope } from './envelope.js'
 import { readEnvelope, writeEnvelope } from './envelope-bytes.js'
@@ -37,6 +37,9 @@ export interface ChannelInit {
   requestTimeoutMs?: number
   interceptors?: readonly Interceptor[]
 }
+
+/** Message types whose counters stay bound (this cluster's own use a few dozen). */
+const MAX_BOUND_TYPES = 64
 
 export const DEFAULT_ACK_TIMEOUT_MS = 3_000
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000
@@ -85,6 +88,7 @@ export class Channel {
   readonly #handlers = new Map<string, MessageHandler>()
   readonly #requestHandlers = new Map<string, RequestHandler>()
   readonly #pending = new Map<number, Pending>()
+  readonly #typeCounts = { sent: new Map<string, CounterCell>(), received: new Map<string, CounterCell>() }
   // Random start: an answer recorded elsewhere and replayed here cannot match a pending exchange by its id.
   #nextId = randomInt(1, 2 ** 47)
   #started = false
@@ -156,7 +160,7 @@ export class Channel {
         this.metrics.increment('channel.intercepted')
         continue
       }
-      this.metrics.increment(`channel.sent.${message.t}`)
+      this.#typeCount('sent', message.t).value++
       if (!ack) {
         if (this.#write(target, Kind.Message, 0, body, message.t)) report.delivered.push(target)
         else report.failed.push({ to: target, error: new SendQueueFullError(`send queue to ${addressKey(target)} is full`) })
@@ -185,7 +189,7 @@ export class Channel {
   async request(to: Address, message: ClusterMessage, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<ClusterMessage> {
     if (!this.#started) throw new NotStartedError('channel is not started')
     const timeoutMs = options.timeoutMs ?? this.#requestTimeoutMs
-    this.metrics.increment(`channel.sent.${message.t}`)
+    this.#typeCount('sent', message.t).value++
     const body = await this.#exchange(to, Kind.Request, message.t, this.#codec.encode(message), timeoutMs, options.signal, () =>
       new RequestTimeoutError(`${addressKey(to)} did not answer ${message.t} within ${timeoutMs} ms`),
     )
@@ -258,6 +262,20 @@ export class Channel {
     }
   }
 
+  /**
+   * `channel.<sent|received>.<type>`, bound per message type (counted per frame). Only so many types are kept bound:
+   * a peer's unknown types are counted by name, as any counter.
+   */
+  #typeCount(direction: 'sent' | 'received', type: string): CounterCell {
+    const bound = this.#typeCounts[direction]
+    let cell = bound.get(type)
+    if (!cell) {
+      cell = this.metrics.cell(`channel.${direction}.${type}`)
+      if (bound.size < MAX_BOUND_TYPES) bound.set(type, cell)
+    }
+    return cell
+  }
+
   #countReceived(type: string, bytes: number): void {
     const counters = this.metrics.cluster.frameCounters('received', type)
     counters.frames.inc()
@@ -273,7 +291,7 @@ export class Channel {
         this.metrics.increment('channel.intercepted')
         return
       }
-      this.metrics.increment(`channel.received.${message.t}`)
+      this.#typeCount('received', message.t).value++
       // Counted under its type only once a handler exists for it: a peer cannot grow the label set at will.
       this.#countReceived(this.#handlers.has(message.t) || this.#requestHandlers.has(message.t) ? message.t : 'other', frameBytes)
       if (kind === Kind.Message) {

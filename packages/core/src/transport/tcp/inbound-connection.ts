@@ -63,7 +63,7 @@ export class InboundConnection {
   #onData(chunk: Buffer): void {
     if (this.#closed) return
     const { metrics, logger } = this.#ctx.options
-    metrics.increment('transport.bytes.received', chunk.length)
+    this.#ctx.counts.bytesReceived.value += chunk.length
     let frames: Buffer[]
     try {
       frames = this.#reader.push(chunk)
@@ -106,7 +106,7 @@ export class InboundConnection {
           this.#ctx.peerIntroduced(this.#from)
           continue
         }
-        metrics.increment('transport.frames.received')
+        this.#ctx.counts.framesReceived.value++
         try {
           this.#ctx.deliver(this.#from, payload)
         } catch (error) {

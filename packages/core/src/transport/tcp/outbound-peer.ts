@@ -316,9 +316,10 @@ export class OutboundPeer {
       wireBytes += LENGTH_PREFIX_BYTES + sealed.length
     }
     socket.uncork()
-    options.metrics.increment('transport.frames.sent', frameCount)
-    options.metrics.increment('transport.bytes.sent', wireBytes)
-    options.metrics.increment('transport.writes')
+    const { counts } = this.#ctx
+    counts.framesSent.value += frameCount
+    counts.bytesSent.value += wireBytes
+    counts.writes.value++
     if (socket.writableNeedDrain) this.#awaitingDrain = true
     else if (this.#queue.length > 0) this.#scheduleFlush()
   }

@@ -5,7 +5,7 @@ import { type Address, addressKey, isLoopbackHost } from '../../member.js'
 import { ThrottledWarning } from '../../throttled-warning.js'
 import type { FrameHandler, FrameRejection, Transport, TransportEvents } from '../transport.js'
 import { Admission, type AdmissionClose, sourceOf } from './admission.js'
-import type { TcpContext } from './context.js'
+import { type TcpContext, trafficCounts } from './context.js'
 import { InboundConnection } from './inbound-connection.js'
 import { RECORD_OVERHEAD_ALLOWANCE_BYTES, resolveTcpOptions, type TcpTransportInit, type TcpTransportOptions } from './options.js'
 import { OutboundPeer } from './outbound-peer.js'
@@ -69,6 +69,7 @@ class TcpTransport implements Transport {
       peerIntroduced: (peer) => this.#peers.get(addressKey(peer))?.retryNow(),
       introduced: (connection) => this.#admission.release(connection),
       reject: (reason, remote, error) => this.#reject(reason, remote, error),
+      counts: trafficCounts(metrics),
     }
   }
 
