@@ -35,6 +35,7 @@ export type { MulticastDiscoveryInit } from './membership/multicast/multicast-di
 // Metrics: the labelled families a node publishes (exporters read them; see @session-cluster/prometheus).
 export {
   Counter,
+  type CounterCell,
   CounterFamily,
   GaugeFamily,
   Histogram,

@@ -25,7 +25,7 @@ import type { ClusterMessage, Delivery } from './message.js'
 
 export interface ChannelInit {
   transport: Transport
-  /** @default cborCodec() */
+  /** Encodes message bodies (the envelope around them is CBOR written by hand, see envelope-bytes.ts). @default cborCodec() */
   codec?: Codec
   /** @default systemClock */
   clock?: Clock

@@ -1,13 +1,15 @@
 import { type Envelope, Kind, PROTOCOL_VERSION } from './envelope.js'
 
 /**
- * The envelope's CBOR, written and read by hand: every frame has one, and its shape is fixed (a 4-tuple of
- * three small unsigned integers and a byte string, text or null), so a general encoder's set-up, the plain-data
- * walk and the tuple's checks cost more than the envelope itself. The bytes are the ones cbor-x writes for the
- * same tuple (a body that is a Buffer goes without tag 64, ids from 2^32 on as float64, as cbor-x does), so
- * members that encode envelopes either way understand each other. `readEnvelope` takes only that canonical
- * shape and answers undefined for anything else, which the channel then decodes the general way (and refuses
- * with the general errors).
+ * The envelope's CBOR, written and read by hand: every frame has one, and its shape is fixed (a version, a kind, an
+ * id and a body: bytes, text or null), so a general encoder's set-up, the plain-data walk and the tuple's checks cost
+ * more than the envelope itself. The bytes are the ones cbor-x writes for the same tuple when the body is a Buffer,
+ * as the codec returns (ids from 2^32 on, the usual case since ids start at a random point, as float64, as cbor-x
+ * writes them), so members that encode envelopes either way understand each other. Two differences, both harmless:
+ * another Uint8Array body goes as a plain byte string, where cbor-x adds tag 64 (the receiver gets the same bytes);
+ * and a failure text with a lone surrogate is written with one U+FFFD where cbor-x writes the surrogate's three
+ * bytes (which decode as three). `readEnvelope` takes only that canonical shape and answers undefined for anything
+ * else, which the channel then decodes the general way (and refuses with the general errors).
  */
 export function writeEnvelope(kind: Kind, id: number, body: Envelope[3]): Uint8Array {
   const text = typeof body === 'string' ? Buffer.from(body, 'utf8') : undefined

@@ -99,6 +99,13 @@ export class AttributeSet {
     return -1
   }
 
+  /** The position of `name`, or -1, by a plain scan: builds no lookup map (for a set a record keeps, looked up once). */
+  scan(name: string): number {
+    const index = this.#index
+    for (let i = 0; i < index.length; i += SLOTS) if (index[i] === name) return i / SLOTS
+    return -1
+  }
+
   forEach(visit: (name: string, stamp: Stamp, json: string | undefined) => void): void {
     for (let i = 0; i < this.size; i++) visit(this.name(i), this.stamp(i), this.json(i))
   }

@@ -68,6 +68,13 @@ export interface DigestedParts {
 }
 
 /**
+ * Above this many attribute writes in one delta the digest is computed afresh (`recordDigest`, linear in the
+ * session's attributes): the incremental way looks each name up, which for a delta naming thousands of attributes
+ * would cost more than hashing them all.
+ */
+const MAX_INCREMENTAL_NAMES = 8
+
+/**
  * The digests of a record that was live before a merge and still is, from its digests before the merge: only the
  * attributes named in `names` (and the registers that were replaced) are hashed again, so a commit to one attribute
  * costs one entry where `recordDigest` hashes all of them, and on every member. Equal to `recordDigest(record)`
@@ -79,20 +86,25 @@ export function updatedDigest(
   record: SessionRecord,
   names: readonly string[],
 ): [number, number] {
-  const out: [number, number] = [before[0], before[1]]
+  if (names.length > MAX_INCREMENTAL_NAMES) return recordDigest(record)
+  // The entries to take out (the old set's) and to put in (the new set's), found once for both seeds.
+  const entries: Array<[AttributeSet, number]> = []
+  if (record.attrs !== was.attrs) {
+    for (let n = 0; n < names.length; n++) {
+      const name = names[n]!
+      if (names.indexOf(name) < n) continue // named twice in one delta: counted once
+      const old = was.attrs.find(name)
+      if (old >= 0) entries.push([was.attrs, old])
+      // A scan, not `find`: on a large set `find` builds a lookup map, and this set stays with the record.
+      const now = record.attrs.scan(name)
+      if (now >= 0) entries.push([record.attrs, now])
+    }
+  }
+  const out: [number, number] = [0, 0]
   for (let k = 0; k < 2; k++) {
     const seed = SEEDS[k]!
-    let h = out[k]!
-    if (record.attrs !== was.attrs) {
-      for (let n = 0; n < names.length; n++) {
-        const name = names[n]!
-        if (names.indexOf(name) < n) continue // named twice in one delta: counted once
-        const old = was.attrs.find(name)
-        if (old >= 0) h ^= entryHash(seed, was.attrs, old)
-        const now = record.attrs.find(name)
-        if (now >= 0) h ^= entryHash(seed, record.attrs, now)
-      }
-    }
+    let h = before[k]!
+    for (const [set, i] of entries) h ^= entryHash(seed, set, i)
     if (record.maxInactiveMs !== was.maxInactiveMs) h ^= registerHash(seed ^ 1, was.maxInactiveMs) ^ registerHash(seed ^ 1, record.maxInactiveMs)
     if (record.route !== was.route) h ^= registerHash(seed ^ 2, was.route) ^ registerHash(seed ^ 2, record.route)
     out[k] = h >>> 0
