@@ -126,3 +126,25 @@ export function startNode(route, options, { execArgv = [], readyTimeoutMs = 120_
 export function eventually(check, { timeoutMs = 20_000, intervalMs = 20 } = {}) {
   return pollUntil(check, { timeoutMs, intervalMs })
 }
+
+/**
+ * The write-cost benchmarks' workload: `concurrency` saves in flight through `writer`, each adding an item to one of
+ * 50 carts (restarted after 20 items, the side-by-side harness's sessions). `run(count)` makes `count` writes.
+ */
+export function cartWrites(writer, concurrency) {
+  const ids = Array.from({ length: 50 }, () => writer.generateId())
+  let written = 0
+  async function add() {
+    const id = ids[written++ % ids.length]
+    const loaded = await writer.load(id)
+    const cart = Array.isArray(loaded?.data.cart) && loaded.data.cart.length < 20 ? loaded.data.cart : []
+    cart.push('x')
+    await writer.save(id, { ...(loaded?.data ?? {}), cart }, { loaded })
+  }
+  return async function run(count) {
+    let left = count
+    await Promise.all(Array.from({ length: concurrency }, async () => {
+      while (left-- > 0) await add()
+    }))
+  }
+}

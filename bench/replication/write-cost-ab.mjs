@@ -5,7 +5,7 @@
 //   pnpm build && SC_CORE_DIST_B=/tmp/base/packages/core/dist/index.js node bench/replication/write-cost-ab.mjs [bursts=20] [writes=5000] [concurrency=4]
 import { pathToFileURL } from 'node:url'
 import { freePorts } from '../side-by-side/lib/procs.mjs'
-import { distUrl, eventually, median } from './lib.mjs'
+import { cartWrites, distUrl, eventually, median } from './lib.mjs'
 
 const [bursts = 20, writes = 5_000, concurrency = 4] = process.argv.slice(2).map(Number)
 if (!process.env.SC_CORE_DIST_B) throw new Error('set SC_CORE_DIST_B to the core build to compare with')
@@ -21,23 +21,10 @@ async function startCart(url, label) {
   if (!(await eventually(() => clusters.every((c) => c.status().members.filter((m) => m.state === 'alive').length >= 2)))) {
     throw new Error(`${label}: the nodes did not all see each other alive`)
   }
-  const writer = clusters[0]
-  const ids = Array.from({ length: 50 }, () => writer.generateId())
-  let next = 0
-  // The same writes as write-cost.mjs: an item added to one of 50 carts, restarted after 20 items.
-  async function add() {
-    const id = ids[next++ % ids.length]
-    const loaded = await writer.load(id)
-    const cart = Array.isArray(loaded?.data.cart) && loaded.data.cart.length < 20 ? loaded.data.cart : []
-    cart.push('x')
-    await writer.save(id, { ...(loaded?.data ?? {}), cart }, { loaded })
-  }
+  const run = cartWrites(clusters[0], concurrency)
   async function burst(count) {
     const cpu0 = process.cpuUsage()
-    let left = count
-    await Promise.all(Array.from({ length: concurrency }, async () => {
-      while (left-- > 0) await add()
-    }))
+    await run(count)
     const cpu = process.cpuUsage(cpu0)
     return (cpu.user + cpu.system) / count
   }

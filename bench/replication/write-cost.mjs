@@ -5,7 +5,7 @@
 // all of it without other processes preempting the sampler.
 //   pnpm build && node bench/replication/write-cost.mjs [writes=20000] [concurrency=8] [nodes=3]
 import { freePorts } from '../side-by-side/lib/procs.mjs'
-import { distUrl, eventually } from './lib.mjs'
+import { cartWrites, distUrl, eventually } from './lib.mjs'
 
 const { createSessionCluster, silentLogger } = await import(distUrl())
 
@@ -19,21 +19,7 @@ await Promise.all(clusters.map((c) => c.start()))
 const formed = await eventually(() => clusters.every((c) => c.status().members.filter((m) => m.state === 'alive').length >= nodes - 1))
 if (!formed) throw new Error(`the ${nodes} nodes did not all see each other alive`)
 const writer = clusters[0]
-const ids = Array.from({ length: 50 }, () => writer.generateId())
-
-async function add(i) {
-  const id = ids[i % ids.length]
-  const loaded = await writer.load(id)
-  const cart = Array.isArray(loaded?.data.cart) && loaded.data.cart.length < 20 ? loaded.data.cart : []
-  cart.push('x')
-  await writer.save(id, { ...(loaded?.data ?? {}), cart }, { loaded })
-}
-async function run(count) {
-  let next = 0
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < count) await add(next++)
-  }))
-}
+const run = cartWrites(writer, concurrency)
 await run(3_000)
 const cpu0 = process.cpuUsage()
 const wall0 = performance.now()

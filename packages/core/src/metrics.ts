@@ -21,9 +21,7 @@ export class Metrics {
   }
 
   increment(name: string, by = 1): void {
-    const cell = this.#counters.get(name)
-    if (cell) cell.value += by
-    else this.#counters.set(name, { value: by })
+    this.cell(name).value += by
   }
 
   /**

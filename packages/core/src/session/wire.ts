@@ -37,7 +37,7 @@ export function toWire(delta: Delta): WireDelta {
 
 /** The session a delta we encoded ourselves is about, and whether it destroys it (no validation: our own data). */
 export function wireDeltaTarget(wire: WireDelta): { id: string; destroys: boolean } {
-  return { id: wire[0] as string, destroys: wire[6] !== undefined && wire[6] !== null }
+  return { id: wire[0] as string, destroys: isPresent(wire[6]) }
 }
 
 /**
